@@ -1,0 +1,455 @@
+//! The one place where a backend name becomes a `burn::Device`.
+//!
+//! Burn 0.22 picks the backend at run time from a `Device` value; cargo features of zoo-cli
+//! decide which backends are compiled in. Opening a device is probed (a tiny computation,
+//! run on a helper thread under `catch_unwind`), because Burn's GPU runtimes report a missing
+//! adapter by panicking on first use: here it becomes a [`BackendError`] that says what to do.
+
+use std::fmt;
+use std::time::Duration;
+
+use burn::tensor::{Device, Tensor};
+use serde::{Deserialize, Serialize};
+
+/// The `[backend]` table of an experiment (or `--backend KIND`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BackendConfig {
+    /// Which Burn backend runs the model.
+    pub kind: BackendKind,
+    /// GPU ordinal for `wgpu`, `vulkan` and `cuda` (absent: the first GPU).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<usize>,
+}
+
+impl Default for BackendConfig {
+    fn default() -> Self {
+        Self {
+            // Flex is Burn's recommended CPU backend and ~40x faster than NdArray at training
+            // convolutions on CPU (../shared/BURN-0.22.md): the default that works everywhere.
+            kind: BackendKind::Flex,
+            index: None,
+        }
+    }
+}
+
+/// Every backend kind a config may name, compiled in or not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+#[value(rename_all = "kebab-case")]
+pub enum BackendKind {
+    /// burn-ndarray on the CPU (deprecated upstream; slow convolution backward).
+    Ndarray,
+    /// burn-flex: pure-Rust CPU backend, multi-threaded and vectorised.
+    Flex,
+    /// wgpu on a GPU (Vulkan, Metal or DX12, whichever the machine offers).
+    Wgpu,
+    /// wgpu on a CPU adapter: Mesa's software Vulkan (lavapipe). Slow, but runs anywhere.
+    WgpuCpu,
+    /// wgpu pinned to Vulkan (SPIR-V kernels).
+    Vulkan,
+    /// CUDA on an NVIDIA GPU.
+    Cuda,
+}
+
+impl BackendKind {
+    /// All kinds, in the order `zoo devices` lists them.
+    pub const ALL: [BackendKind; 6] = [
+        BackendKind::Ndarray,
+        BackendKind::Flex,
+        BackendKind::Wgpu,
+        BackendKind::WgpuCpu,
+        BackendKind::Vulkan,
+        BackendKind::Cuda,
+    ];
+
+    /// The name used in configs and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            BackendKind::Ndarray => "ndarray",
+            BackendKind::Flex => "flex",
+            BackendKind::Wgpu => "wgpu",
+            BackendKind::WgpuCpu => "wgpu-cpu",
+            BackendKind::Vulkan => "vulkan",
+            BackendKind::Cuda => "cuda",
+        }
+    }
+
+    /// The zoo-cli cargo feature that compiles this backend in.
+    pub fn cargo_feature(self) -> &'static str {
+        match self {
+            BackendKind::Ndarray => "ndarray",
+            BackendKind::Flex => "flex",
+            BackendKind::Wgpu | BackendKind::WgpuCpu => "wgpu",
+            BackendKind::Vulkan => "vulkan",
+            BackendKind::Cuda => "cuda",
+        }
+    }
+
+    /// Whether this build of zoo has the backend.
+    pub fn is_compiled(self) -> bool {
+        match self {
+            BackendKind::Ndarray => cfg!(feature = "ndarray"),
+            BackendKind::Flex => cfg!(feature = "flex"),
+            BackendKind::Wgpu | BackendKind::WgpuCpu => cfg!(feature = "wgpu"),
+            BackendKind::Vulkan => cfg!(feature = "vulkan"),
+            BackendKind::Cuda => cfg!(feature = "cuda"),
+        }
+    }
+
+    /// Whether the kind needs a GPU (and so may find no adapter).
+    pub fn is_gpu(self) -> bool {
+        matches!(
+            self,
+            BackendKind::Wgpu | BackendKind::Vulkan | BackendKind::Cuda
+        )
+    }
+
+    /// The Burn expression this kind becomes, for tables and messages.
+    pub fn burn_device(self) -> &'static str {
+        match self {
+            BackendKind::Ndarray => "Device::ndarray()",
+            BackendKind::Flex => "Device::flex()",
+            BackendKind::Wgpu => "Device::wgpu(DeviceKind::DiscreteGpu(i) | IntegratedGpu(0))",
+            BackendKind::WgpuCpu => "Device::wgpu(DeviceKind::Cpu)",
+            BackendKind::Vulkan => "Device::vulkan(DeviceKind::DiscreteGpu(i) | IntegratedGpu(0))",
+            BackendKind::Cuda => "Device::cuda(i)",
+        }
+    }
+}
+
+impl fmt::Display for BackendKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Why a backend could not give a device.
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    /// The kind exists but this build of zoo was compiled without it.
+    #[error(
+        "backend `{kind}` is not compiled into this zoo binary: rebuild with the cargo feature \
+         `{feature}` (e.g. `cargo build --release -p zoo-cli --features {feature}`)"
+    )]
+    NotCompiled {
+        /// The requested kind.
+        kind: BackendKind,
+        /// The feature that adds it.
+        feature: &'static str,
+    },
+    /// The backend is compiled in, but opening a device failed (no adapter, no driver).
+    #[error("backend `{kind}` could not open a device on this machine: {reason}. {hint}")]
+    Unavailable {
+        /// The requested kind.
+        kind: BackendKind,
+        /// What Burn reported.
+        reason: String,
+        /// What to do instead.
+        hint: &'static str,
+    },
+}
+
+/// What to suggest when a kind cannot open a device.
+fn hint(kind: BackendKind) -> &'static str {
+    if kind.is_gpu() {
+        "No GPU adapter here: use `--backend flex` (fast CPU), `--backend ndarray`, or \
+         `--backend wgpu-cpu` (Mesa's software Vulkan, Debian package `mesa-vulkan-drivers`)"
+    } else if kind == BackendKind::WgpuCpu {
+        "wgpu-cpu needs a Vulkan CPU driver: install Mesa's lavapipe (Debian/Ubuntu package \
+         `mesa-vulkan-drivers`), or use `--backend flex`"
+    } else {
+        "Use `--backend flex` or `--backend ndarray`"
+    }
+}
+
+/// The device candidates for a kind, best first, without touching the hardware:
+/// `open_device` tries them in order.
+#[allow(unused_variables, unreachable_code)] // which arms exist depends on the features
+pub fn devices_for(kind: BackendKind, index: Option<usize>) -> Result<Vec<Device>, BackendError> {
+    if !kind.is_compiled() {
+        return Err(BackendError::NotCompiled {
+            kind,
+            feature: kind.cargo_feature(),
+        });
+    }
+    let devices: Vec<Device> = match kind {
+        #[cfg(feature = "ndarray")]
+        #[allow(deprecated)] // burn-ndarray is deprecated upstream; users still ask for it
+        BackendKind::Ndarray => vec![Device::ndarray()],
+        #[cfg(feature = "flex")]
+        BackendKind::Flex => vec![Device::flex()],
+        // `DeviceKind::DefaultDevice` would fall back to a CPU adapter (lavapipe) silently;
+        // `wgpu` means a GPU, so only GPU adapter kinds are tried. `wgpu-cpu` names the CPU.
+        #[cfg(feature = "wgpu")]
+        BackendKind::Wgpu => gpu_kinds(index).into_iter().map(Device::wgpu).collect(),
+        #[cfg(feature = "wgpu")]
+        BackendKind::WgpuCpu => vec![Device::wgpu(burn::tensor::DeviceKind::Cpu)],
+        #[cfg(feature = "vulkan")]
+        BackendKind::Vulkan => gpu_kinds(index).into_iter().map(Device::vulkan).collect(),
+        #[cfg(feature = "cuda")]
+        BackendKind::Cuda => vec![Device::cuda(index.unwrap_or(0))],
+        #[allow(unreachable_patterns)]
+        _ => unreachable!("is_compiled() and the cfg arms agree"),
+    };
+    Ok(devices)
+}
+
+/// GPU adapter kinds to try for `wgpu`/`vulkan`: the ordinal's discrete GPU, or without an
+/// ordinal the first discrete then the first integrated GPU.
+#[cfg(any(feature = "wgpu", feature = "vulkan"))]
+fn gpu_kinds(index: Option<usize>) -> Vec<burn::tensor::DeviceKind> {
+    use burn::tensor::DeviceKind;
+    match index {
+        Some(i) => vec![DeviceKind::DiscreteGpu(i)],
+        None => vec![DeviceKind::DiscreteGpu(0), DeviceKind::IntegratedGpu(0)],
+    }
+}
+
+/// How long a device may take to answer the probe: first use of a wgpu device compiles
+/// kernels (seconds on a GPU, longer on Mesa's software Vulkan).
+const PROBE_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Panic messages caught while a probe is in flight: `Some` during a probe. Burn's GPU
+/// runtimes panic on their own device threads when no adapter exists; the message (the real
+/// reason) is kept for the error instead of being printed as a stack trace.
+static PROBE_PANICS: std::sync::Mutex<Option<Vec<String>>> = std::sync::Mutex::new(None);
+
+/// Installs (once) a panic hook that records panics while a probe is in flight and defers to
+/// the previous hook otherwise.
+fn install_probe_hook() {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let mut probing = PROBE_PANICS
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            match probing.as_mut() {
+                Some(messages) => messages.push(panic_message(info.payload())),
+                None => {
+                    drop(probing);
+                    previous(info)
+                }
+            }
+        }));
+    });
+}
+
+/// Runs `f` on a helper thread under `catch_unwind`, with panics recorded rather than printed.
+/// `Err` is the first panic's message (a device thread's, usually), or a timeout.
+fn on_probe_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, String> {
+    install_probe_hook();
+    let set_probing = |state: Option<Vec<String>>| {
+        std::mem::replace(
+            &mut *PROBE_PANICS
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+            state,
+        )
+    };
+    set_probing(Some(Vec::new()));
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let spawned = std::thread::Builder::new()
+        .name("zoo-device-probe".into())
+        .spawn(move || {
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+            let _ = sender.send(outcome.ok());
+        });
+    let outcome = match spawned {
+        Ok(_) => receiver.recv_timeout(PROBE_TIMEOUT).ok().flatten(),
+        Err(error) => {
+            set_probing(None);
+            return Err(format!("cannot start a thread: {error}"));
+        }
+    };
+    let panics = set_probing(None).unwrap_or_default();
+    match outcome {
+        Some(value) => Ok(value),
+        None => Err(panics.first().map_or_else(
+            || format!("no answer within {} s", PROBE_TIMEOUT.as_secs()),
+            |first| adapter_reason(first),
+        )),
+    }
+}
+
+/// The useful part of a runtime's panic: cubecl reports `AdapterUnavailable { .., message:
+/// "No Discrete GPU device found, adapters [..]" }`; keep the message without the adapter dump.
+fn adapter_reason(panic: &str) -> String {
+    let Some(start) = panic.find("message: \"") else {
+        return panic.to_string();
+    };
+    let rest = &panic[start + "message: \"".len()..];
+    let end = rest
+        .find(", adapters")
+        .or_else(|| rest.find('"'))
+        .unwrap_or(rest.len());
+    rest[..end].to_string()
+}
+
+/// Runs a tiny computation on `device`; `Err` carries what went wrong.
+fn probe(device: &Device) -> Result<(), String> {
+    let device = device.clone();
+    let value = on_probe_thread(move || {
+        let x = Tensor::<1>::from_floats([1.0, 2.0, 3.0], &device);
+        (x.clone() * x).sum().into_scalar::<f32>()
+    })?;
+    if value == 14.0 {
+        Ok(())
+    } else {
+        Err(format!("1² + 2² + 3² computed as {value}, expected 14"))
+    }
+}
+
+/// The text of a caught panic, on one line.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    let text = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("the backend panicked");
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The device for a `[backend]` table: the one function that maps a kind to a `Device`.
+///
+/// The device is opened and checked with a tiny computation, so that a missing adapter is an
+/// error here rather than a panic in the middle of a run.
+pub fn open_device(config: &BackendConfig) -> Result<Device, BackendError> {
+    let kind = config.kind;
+    let mut reasons = Vec::new();
+    for device in devices_for(kind, config.index)? {
+        match probe(&device) {
+            Ok(()) => return Ok(device),
+            Err(reason) => reasons.push(reason),
+        }
+    }
+    Err(BackendError::Unavailable {
+        kind,
+        reason: reasons.join("; "),
+        hint: hint(kind),
+    })
+}
+
+/// The adapter's name, where the backend reports one (wgpu, vulkan, cuda).
+pub fn device_name(device: &Device) -> Option<String> {
+    #[cfg(any(feature = "wgpu", feature = "vulkan", feature = "cuda"))]
+    {
+        let device = device.clone();
+        on_probe_thread(move || device.identity().map(|identity| identity.name))
+            .ok()
+            .flatten()
+    }
+    #[cfg(not(any(feature = "wgpu", feature = "vulkan", feature = "cuda")))]
+    {
+        let _ = device;
+        None
+    }
+}
+
+/// One line of `zoo devices`.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeviceReport {
+    /// The backend kind.
+    pub kind: BackendKind,
+    /// Compiled into this binary.
+    pub compiled: bool,
+    /// A device opened and computed correctly.
+    pub usable: bool,
+    /// Adapter name when usable, or why not.
+    pub detail: String,
+}
+
+/// Tries every backend kind on this machine.
+pub fn report_devices() -> Vec<DeviceReport> {
+    BackendKind::ALL
+        .iter()
+        .map(|&kind| {
+            let config = BackendConfig { kind, index: None };
+            match open_device(&config) {
+                Ok(device) => DeviceReport {
+                    kind,
+                    compiled: true,
+                    usable: true,
+                    detail: device_name(&device).unwrap_or_else(|| "CPU".into()),
+                },
+                Err(error) => DeviceReport {
+                    kind,
+                    compiled: kind.is_compiled(),
+                    usable: false,
+                    detail: match error {
+                        BackendError::NotCompiled { feature, .. } => {
+                            format!("not compiled in (cargo feature `{feature}`)")
+                        }
+                        BackendError::Unavailable { reason, .. } => {
+                            format!("no device: {reason}")
+                        }
+                    },
+                },
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backend_kind_names_round_trip_through_serde() {
+        for kind in BackendKind::ALL {
+            let config = BackendConfig {
+                kind,
+                index: Some(1),
+            };
+            let text = toml::to_string(&config).unwrap();
+            assert!(text.contains(&format!("kind = \"{}\"", kind.name())));
+            assert_eq!(toml::from_str::<BackendConfig>(&text).unwrap(), config);
+        }
+    }
+
+    #[test]
+    fn unknown_kind_lists_the_valid_ones() {
+        let error = toml::from_str::<BackendConfig>("kind = \"tpu\"").unwrap_err();
+        let message = error.to_string();
+        for kind in BackendKind::ALL {
+            assert!(message.contains(kind.name()), "{message}");
+        }
+    }
+
+    #[test]
+    fn compiled_out_kind_names_its_feature() {
+        let missing = BackendKind::ALL
+            .into_iter()
+            .find(|kind| !kind.is_compiled());
+        let Some(kind) = missing else {
+            println!("every backend is compiled into this build: nothing to check");
+            return;
+        };
+        let error = open_device(&BackendConfig { kind, index: None }).unwrap_err();
+        let message = error.to_string();
+        assert!(
+            message.contains(&format!("`{}`", kind.cargo_feature())),
+            "{message}"
+        );
+        assert!(message.contains("not compiled"), "{message}");
+    }
+
+    #[cfg(feature = "flex")]
+    #[test]
+    fn flex_kind_opens_a_flex_device() {
+        let device = open_device(&BackendConfig::default()).unwrap();
+        assert_eq!(device, Device::flex());
+    }
+
+    #[cfg(feature = "ndarray")]
+    #[test]
+    #[allow(deprecated)]
+    fn ndarray_kind_opens_an_ndarray_device() {
+        let config = BackendConfig {
+            kind: BackendKind::Ndarray,
+            index: None,
+        };
+        assert_eq!(open_device(&config).unwrap(), Device::ndarray());
+    }
+}

@@ -1,0 +1,398 @@
+//! The `zoo` command line: argument parsing and one function per subcommand.
+
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use burn::tensor::Device;
+use clap::{Args, Parser, Subcommand};
+
+use crate::backend::{self, BackendConfig, BackendKind};
+use crate::config::{self, ConfigError};
+use crate::grad_example;
+use crate::registry::ModelKind;
+use crate::summary::thousands;
+
+/// burn-zoo: the HW3 architectures as trainable Burn models.
+#[derive(Debug, Parser)]
+#[command(name = "zoo", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Every model and experiment: description, input shape, classes, parameter count.
+    List {
+        /// Print JSON instead of tables.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print an experiment's resolved config (file + overrides) as TOML.
+    Config {
+        /// Experiment name (configs/<name>.toml) or path to a TOML file.
+        experiment: String,
+        #[command(flatten)]
+        overrides: Overrides,
+    },
+    /// Try every backend compiled into this binary and say which can open a device here.
+    Devices {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Keras-style layer table from a real forward pass: output shapes, parameters, MACs.
+    Summary {
+        /// Model name (see `zoo list`) or experiment name / TOML path (uses its [model]).
+        model: String,
+        /// Input shape of one item, channels first, e.g. 1x28x28 or 7x1000.
+        #[arg(long, value_parser = parse_shape)]
+        input: Option<InputShape>,
+        /// Print output shapes channels first (Burn's layout) instead of channels last (Keras).
+        #[arg(long)]
+        channels_first: bool,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        overrides: Overrides,
+    },
+    /// HW3 Q2: Burn's autodiff gradients of conv 2x2 + GAP beside the hand-derived ones.
+    GradExample {
+        /// Backend to compute on.
+        #[arg(long, value_enum, default_value_t = BackendKind::Flex)]
+        backend: BackendKind,
+    },
+}
+
+/// `--set key=value` and `--backend KIND`, shared by every command that takes an experiment.
+#[derive(Debug, Args)]
+struct Overrides {
+    /// Override a config value, e.g. --set train.epochs=1 (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+    /// Backend to run on (same as --set backend.kind=KIND).
+    #[arg(long, value_enum)]
+    backend: Option<BackendKind>,
+}
+
+/// The shape of one input item, channels first (`--input 1x28x28`).
+#[derive(Debug, Clone)]
+struct InputShape(Vec<usize>);
+
+/// `1x28x28` → `[1, 28, 28]`.
+fn parse_shape(text: &str) -> Result<InputShape, String> {
+    let dims: Result<Vec<usize>, String> = text
+        .split(['x', 'X', ','])
+        .map(|dim| {
+            dim.trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|&d| d > 0)
+                .ok_or_else(|| {
+                    format!("`{dim}` in `{text}` is not a positive integer (expected e.g. 3x32x32)")
+                })
+        })
+        .collect();
+    dims.map(InputShape)
+}
+
+/// Parses the arguments and runs the command; errors are printed with their causes.
+pub fn main() -> ExitCode {
+    quiet_wayland();
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error}");
+            for cause in error.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// libwayland, loaded by the Vulkan loader when a wgpu device opens, prints "XDG_RUNTIME_DIR is
+/// invalid or not set" on every open where the variable is unset (headless machines, CI). A
+/// private empty directory silences it; nothing is ever written there.
+fn quiet_wayland() {
+    #[cfg(unix)]
+    if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
+        use std::os::unix::fs::DirBuilderExt;
+        let user = std::env::var("USER").unwrap_or_else(|_| "user".into());
+        let dir = std::env::temp_dir().join(format!("zoo-runtime-{user}"));
+        let created = std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir);
+        if created.is_ok() {
+            // SAFETY: called first thing in `main`, before any thread exists.
+            unsafe { std::env::set_var("XDG_RUNTIME_DIR", &dir) };
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::List { json } => list(json),
+        Command::Config {
+            experiment,
+            overrides,
+        } => show_config(&experiment, &overrides),
+        Command::Devices { json } => devices(json),
+        Command::Summary {
+            model,
+            input,
+            channels_first,
+            json,
+            overrides,
+        } => summary(
+            &model,
+            input.map(|shape| shape.0),
+            channels_first,
+            json,
+            &overrides,
+        ),
+        Command::GradExample { backend } => grad_example(backend),
+    }
+}
+
+/// The device for summaries and listings: the configured backend, else flex, else ndarray.
+fn device_for(kind: Option<BackendKind>) -> Result<Device> {
+    let kinds = match kind {
+        Some(kind) => vec![kind],
+        None => vec![BackendKind::Flex, BackendKind::Ndarray],
+    };
+    let mut last_error = None;
+    for kind in kinds {
+        match backend::open_device(&BackendConfig { kind, index: None }) {
+            Ok(device) => return Ok(device),
+            Err(error) => last_error = Some(error),
+        }
+    }
+    Err(last_error.expect("at least one kind was tried").into())
+}
+
+fn list(json: bool) -> Result<ExitCode> {
+    let device = device_for(None)?;
+    let mut models = Vec::new();
+    for model in ModelKind::all() {
+        let summary = model.summarize(&device, 1).map_err(anyhow::Error::msg)?;
+        models.push(serde_json::json!({
+            "name": model.name(),
+            "description": model.description(),
+            "input_shape": model.input_shape(),
+            "output": model.output_description(),
+            "params": summary.total_params,
+        }));
+    }
+    let mut experiments = Vec::new();
+    let mut failed = false;
+    for name in config::experiment_names() {
+        match config::load_experiment(&name, None, &[]) {
+            Ok(resolved) => {
+                let model = &resolved.config.model;
+                let summary = model.summarize(&device, 1).map_err(anyhow::Error::msg)?;
+                experiments.push(serde_json::json!({
+                    "name": name,
+                    "model": model.name(),
+                    "description": resolved.config.description,
+                    "input_shape": model.input_shape(),
+                    "output": model.output_description(),
+                    "params": summary.total_params,
+                    "path": resolved.path,
+                }));
+            }
+            Err(error) => {
+                failed = true;
+                experiments.push(serde_json::json!({ "name": name, "error": error.to_string() }));
+            }
+        }
+    }
+    if json {
+        let all = serde_json::json!({ "models": models, "experiments": experiments });
+        println!("{}", serde_json::to_string_pretty(&all)?);
+    } else {
+        print_list("Models", &models, "description");
+        println!();
+        print_list(
+            "Experiments (configs/<name>.toml)",
+            &experiments,
+            "description",
+        );
+    }
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Prints `zoo list` rows as an aligned table.
+fn print_list(title: &str, rows: &[serde_json::Value], text_key: &str) {
+    println!("{title}:");
+    let text = |row: &serde_json::Value, key: &str| match &row[key] {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => String::new(),
+        serde_json::Value::Array(dims) => {
+            let dims: Vec<String> = dims.iter().map(|d| d.to_string()).collect();
+            format!("[{}]", dims.join(", "))
+        }
+        serde_json::Value::Number(n) => thousands(n.as_u64().unwrap_or_default()),
+        other => other.to_string(),
+    };
+    let columns = ["name", "input_shape", "output", "params"];
+    let widths: Vec<usize> = columns
+        .iter()
+        .map(|key| {
+            rows.iter()
+                .map(|row| text(row, key).len())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    for row in rows {
+        if let Some(error) = row["error"].as_str() {
+            println!("  {:<w$}  error: {error}", text(row, "name"), w = widths[0]);
+            continue;
+        }
+        println!(
+            "  {:<w0$}  {:<w1$}  {:<w2$}  {:>w3$} params  {}",
+            text(row, "name"),
+            text(row, "input_shape"),
+            text(row, "output"),
+            text(row, "params"),
+            text(row, text_key),
+            w0 = widths[0],
+            w1 = widths[1],
+            w2 = widths[2],
+            w3 = widths[3],
+        );
+    }
+}
+
+fn show_config(experiment: &str, overrides: &Overrides) -> Result<ExitCode> {
+    let resolved = config::load_experiment(experiment, overrides.backend, &overrides.set)?;
+    println!(
+        "# experiment `{}` from {}",
+        resolved.name,
+        resolved.path.display()
+    );
+    for assignment in &resolved.overrides {
+        println!("# --set {assignment}");
+    }
+    print!("{}", toml::to_string_pretty(&resolved.config)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn devices(json: bool) -> Result<ExitCode> {
+    let reports = backend::report_devices();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&reports)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("{:<9} {:<8} {:<9} detail", "backend", "compiled", "usable");
+    for report in &reports {
+        println!(
+            "{:<9} {:<8} {:<9} {}",
+            report.kind.name(),
+            if report.compiled { "yes" } else { "no" },
+            if report.usable { "yes" } else { "no" },
+            report.detail
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The model for `zoo summary NAME`: a registry model (with `--set model.KEY=…` applied) or
+/// an experiment's `[model]` table.
+fn summary_model(name: &str, overrides: &Overrides) -> Result<(ModelKind, Option<BackendKind>)> {
+    if let Some(model) = ModelKind::by_name(name) {
+        let table = toml::to_string(&serde_json::json!({ "model": model }))?;
+        #[derive(serde::Serialize, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct ModelOnly {
+            model: ModelKind,
+        }
+        let parsed: ModelOnly =
+            config::parse_with_overrides(std::path::Path::new(name), &table, &overrides.set)?;
+        parsed.model.validate().map_err(anyhow::Error::msg)?;
+        return Ok((parsed.model, overrides.backend));
+    }
+    match config::load_experiment(name, overrides.backend, &overrides.set) {
+        Ok(resolved) => Ok((resolved.config.model, Some(resolved.config.backend.kind))),
+        Err(ConfigError::UnknownExperiment { .. }) => {
+            let models: Vec<ModelKind> = ModelKind::all();
+            let names: Vec<&str> = models.iter().map(ModelKind::name).collect();
+            let experiments = config::experiment_names();
+            let candidates = names
+                .iter()
+                .copied()
+                .chain(experiments.iter().map(String::as_str));
+            match config::closest(name, candidates) {
+                Some(close) => {
+                    bail!("no model or experiment named `{name}`; did you mean `{close}`?")
+                }
+                None => bail!(
+                    "no model or experiment named `{name}`; models: {}",
+                    names.join(", ")
+                ),
+            }
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+fn summary(
+    name: &str,
+    input: Option<Vec<usize>>,
+    channels_first: bool,
+    json: bool,
+    overrides: &Overrides,
+) -> Result<ExitCode> {
+    let (mut model, backend) = summary_model(name, overrides)?;
+    if let Some(shape) = input {
+        model = model
+            .with_input_shape(&shape)
+            .map_err(anyhow::Error::msg)
+            .with_context(|| format!("--input {shape:?}"))?;
+    }
+    let device = device_for(backend)?;
+    let mut summary = model.summarize(&device, 1).map_err(anyhow::Error::msg)?;
+    summary.channels_last = !channels_first;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        print!("{summary}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn grad_example(kind: BackendKind) -> Result<ExitCode> {
+    let device = device_for(Some(kind))?;
+    let comparisons = grad_example::run(&device);
+    println!("HW3 Q2 on {kind}: X = [[3,4,5],[2,1,-3],[4,-2,0]], F = [[2,0],[-3,1]], dL/dG = 1");
+    let mut all_agree = true;
+    for comparison in &comparisons {
+        let verdict = if comparison.agrees() { "ok" } else { "DIFFERS" };
+        all_agree &= comparison.agrees();
+        println!("{}:", comparison.name);
+        println!("  burn: {}", grad_example::matrix_text(&comparison.burn));
+        println!(
+            "  hand: {}",
+            grad_example::matrix_text(&comparison.expected)
+        );
+        println!(
+            "  max |burn - hand| = {:e}  {verdict}",
+            comparison.max_error()
+        );
+    }
+    if all_agree {
+        println!("all four agree within {:e}", grad_example::TOLERANCE);
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!("error: Burn's values differ from the hand-derived ones");
+        Ok(ExitCode::FAILURE)
+    }
+}

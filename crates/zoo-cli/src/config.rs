@@ -1,0 +1,519 @@
+//! Experiment configs: finding them by name, reading them with errors that point at the
+//! file, line, column and key, and applying `--set key=value` overrides.
+//!
+//! Each crate owns the serde struct of its own table; this module composes them into
+//! [`ExperimentConfig`]. Every struct denies unknown fields, so a typo is an error, not a
+//! silently ignored setting.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use zoo_data::DataConfig;
+use zoo_train::{OptimizerConfig, TrainConfig};
+
+use crate::backend::{BackendConfig, BackendKind};
+use crate::registry::ModelKind;
+
+/// One experiment: what `zoo train <name>` runs. The file `configs/<name>.toml`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExperimentConfig {
+    /// One line on what the experiment is for (shown by `zoo list`).
+    #[serde(default)]
+    pub description: String,
+    /// The architecture and its hyper-parameters (`kind` names the model crate).
+    pub model: ModelKind,
+    /// The data.
+    #[serde(default)]
+    pub data: DataConfig,
+    /// Epochs, batches, seeds.
+    #[serde(default)]
+    pub train: TrainConfig,
+    /// The optimizer.
+    #[serde(default)]
+    pub optimizer: OptimizerConfig,
+    /// The backend that runs it.
+    #[serde(default)]
+    pub backend: BackendConfig,
+}
+
+impl ExperimentConfig {
+    /// Checks what serde cannot (ranges, sizes that must fit together).
+    pub fn validate(&self) -> Result<(), String> {
+        self.model.validate()?;
+        self.data.validate()?;
+        self.train.validate()?;
+        self.optimizer.validate()
+    }
+}
+
+/// A config that could not be found, read, parsed or validated.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// No file and no experiment of that name.
+    #[error("no experiment named `{name}` (looked for {looked_in}){suggestion}")]
+    UnknownExperiment {
+        /// What the user typed.
+        name: String,
+        /// Where we looked.
+        looked_in: String,
+        /// ", did you mean `x`?" or the list of experiments.
+        suggestion: String,
+    },
+    /// The file exists but cannot be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// TOML syntax, unknown key, or wrong type in the file.
+    #[error("{path}:{location}{key}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// `line:column`.
+        location: Location,
+        /// ` (key `a.b`)` when the error is about one key.
+        key: KeyNote,
+        /// What was wrong and what was expected.
+        message: String,
+    },
+    /// A `--set` that is malformed or does not fit the config.
+    #[error("--set {assignment}: {message}")]
+    Override {
+        /// The override as given.
+        assignment: String,
+        /// What was wrong and what was expected.
+        message: String,
+    },
+    /// Values that parse but do not make sense together.
+    #[error("{path}: {message}")]
+    Invalid {
+        /// The file (and overrides).
+        path: PathBuf,
+        /// What was wrong.
+        message: String,
+    },
+}
+
+/// A 1-based line and column in a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Location {
+    /// Line, from 1.
+    pub line: usize,
+    /// Column, from 1.
+    pub column: usize,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.line, self.column)
+    }
+}
+
+/// The key an error is about, if known, printed as ` (key `train.epochs`)`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct KeyNote(pub Option<String>);
+
+impl fmt::Display for KeyNote {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Some(key) => write!(f, " (key `{key}`)"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Directories searched for `<name>.toml`, in order: `ZOO_CONFIG_DIR`, then `configs/` in the
+/// current directory or any parent (the workspace root), then the workspace zoo was built from.
+pub fn config_dirs() -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
+    if let Some(dir) = std::env::var_os("ZOO_CONFIG_DIR") {
+        dirs.push(PathBuf::from(dir));
+    }
+    if let Ok(cwd) = std::env::current_dir()
+        && let Some(found) = cwd
+            .ancestors()
+            .map(|dir| dir.join("configs"))
+            .find(|dir| dir.is_dir())
+    {
+        dirs.push(found);
+    }
+    let built_from = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs");
+    if let Ok(built_from) = built_from.canonicalize()
+        && !dirs
+            .iter()
+            .any(|dir| dir.canonicalize().ok().as_ref() == Some(&built_from))
+    {
+        dirs.push(built_from);
+    }
+    dirs
+}
+
+/// Every experiment name (config stem) found in the config directories, sorted, unique.
+pub fn experiment_names() -> Vec<String> {
+    let mut names: Vec<String> = config_dirs()
+        .iter()
+        .filter_map(|dir| std::fs::read_dir(dir).ok())
+        .flatten()
+        .filter_map(|entry| {
+            let path = entry.ok()?.path();
+            (path.extension()? == "toml").then(|| path.file_stem()?.to_str().map(String::from))?
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// The closest of `candidates` to `name`, if it is close enough to be a likely typo.
+pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|candidate| (strsim::levenshtein(name, candidate), candidate))
+        .filter(|(distance, candidate)| *distance <= (candidate.len() / 3).max(2))
+        .min()
+        .map(|(_, candidate)| candidate)
+}
+
+/// The file for an experiment given as a name (`cifar-inception`) or a path to a TOML file.
+pub fn resolve_experiment(name_or_path: &str) -> Result<PathBuf, ConfigError> {
+    let as_path = Path::new(name_or_path);
+    if as_path.extension().is_some_and(|ext| ext == "toml") || as_path.components().count() > 1 {
+        return Ok(as_path.to_path_buf());
+    }
+    let dirs = config_dirs();
+    if let Some(found) = dirs
+        .iter()
+        .map(|dir| dir.join(format!("{name_or_path}.toml")))
+        .find(|path| path.is_file())
+    {
+        return Ok(found);
+    }
+    let names = experiment_names();
+    let suggestion = match closest(name_or_path, names.iter().map(String::as_str)) {
+        Some(close) => format!("; did you mean `{close}`?"),
+        None if names.is_empty() => String::new(),
+        None => format!("; experiments: {}", names.join(", ")),
+    };
+    let looked_in = if dirs.is_empty() {
+        "no config directory: set ZOO_CONFIG_DIR or run from the workspace".to_string()
+    } else {
+        dirs.iter()
+            .map(|dir| format!("{}/{name_or_path}.toml", dir.display()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    Err(ConfigError::UnknownExperiment {
+        name: name_or_path.to_string(),
+        looked_in,
+        suggestion,
+    })
+}
+
+/// 1-based line and column of a byte offset in `text`.
+fn location(text: &str, offset: usize) -> Location {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before
+        .rfind('\n')
+        .map_or(before.len(), |nl| before.len() - nl - 1)
+        + 1;
+    Location { line, column }
+}
+
+/// The dotted key at a byte offset of a TOML text: the last `[table]` header above it joined
+/// with the bare key the offset is on. Good enough for the error messages of configs.
+fn key_at(text: &str, offset: usize) -> Option<String> {
+    let offset = offset.min(text.len());
+    let line_start = text[..offset].rfind('\n').map_or(0, |nl| nl + 1);
+    let line_end = text[offset..]
+        .find('\n')
+        .map_or(text.len(), |nl| offset + nl);
+    let line = text[line_start..line_end].trim();
+    let header = |line: &str| {
+        line.strip_prefix('[')
+            .and_then(|rest| rest.trim_end_matches(']').split(']').next())
+            .map(|name| name.trim().to_string())
+    };
+    if let Some(table) = header(line) {
+        return Some(table);
+    }
+    let key = line.split('=').next()?.trim().trim_matches('"');
+    if key.is_empty() {
+        return None;
+    }
+    let table = text[..line_start]
+        .lines()
+        .rev()
+        .find_map(|line| header(line.trim()));
+    Some(match table {
+        Some(table) => format!("{table}.{key}"),
+        None => key.to_string(),
+    })
+}
+
+/// Parses TOML text into `T`, turning errors into ones that name `path`, line, column and key.
+fn parse_text<T: for<'de> Deserialize<'de>>(path: &Path, text: &str) -> Result<T, ConfigError> {
+    toml::from_str(text).map_err(|error| {
+        let span = error.span().unwrap_or(0..0);
+        ConfigError::Parse {
+            path: path.to_path_buf(),
+            location: location(text, span.start),
+            key: KeyNote(key_at(text, span.start)),
+            message: error.message().trim().to_string(),
+        }
+    })
+}
+
+/// Splits `key=value` and parses the value as a TOML value (a bare word is a string).
+fn parse_assignment(assignment: &str) -> Result<(Vec<String>, toml::Value), ConfigError> {
+    let error = |message: &str| ConfigError::Override {
+        assignment: assignment.to_string(),
+        message: message.to_string(),
+    };
+    let (key, value) = assignment
+        .split_once('=')
+        .ok_or_else(|| error("expected KEY=VALUE, e.g. --set train.epochs=1"))?;
+    let path: Vec<String> = key.trim().split('.').map(str::to_string).collect();
+    if path.iter().any(String::is_empty) {
+        return Err(error("the key must be dotted names, e.g. train.epochs"));
+    }
+    let value = value.trim();
+    let parsed = toml::from_str::<toml::Table>(&format!("v = {value}"))
+        .ok()
+        .and_then(|mut table| table.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(value.to_string()));
+    Ok((path, parsed))
+}
+
+/// Sets `path` in `table` to `value`, creating tables on the way.
+fn set_path(
+    table: &mut toml::Table,
+    path: &[String],
+    value: toml::Value,
+    assignment: &str,
+) -> Result<(), ConfigError> {
+    let (last, parents) = path
+        .split_last()
+        .expect("parse_assignment rejects empty keys");
+    let mut current = table;
+    for (depth, name) in parents.iter().enumerate() {
+        let entry = current
+            .entry(name.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        current = entry.as_table_mut().ok_or_else(|| ConfigError::Override {
+            assignment: assignment.to_string(),
+            message: format!("`{}` is a value, not a table", path[..=depth].join(".")),
+        })?;
+    }
+    current.insert(last.clone(), value);
+    Ok(())
+}
+
+/// Reads `T` from the TOML `text` of `path`, then applies `overrides` (`key=value`).
+///
+/// Errors in the file point at the file; errors that only the overrides cause name the
+/// override, its key and what the key expects.
+pub fn parse_with_overrides<T>(
+    path: &Path,
+    text: &str,
+    overrides: &[String],
+) -> Result<T, ConfigError>
+where
+    T: Serialize + for<'de> Deserialize<'de>,
+{
+    let from_file: T = parse_text(path, text)?;
+    if overrides.is_empty() {
+        return Ok(from_file);
+    }
+    let mut table = toml::Table::try_from(&from_file).map_err(|error| ConfigError::Invalid {
+        path: path.to_path_buf(),
+        message: error.to_string(),
+    })?;
+    let mut assignments = Vec::new();
+    for assignment in overrides {
+        let (key, value) = parse_assignment(assignment)?;
+        set_path(&mut table, &key, value, assignment)?;
+        assignments.push((key.join("."), assignment));
+    }
+    let merged = toml::to_string(&table).map_err(|error| ConfigError::Invalid {
+        path: path.to_path_buf(),
+        message: error.to_string(),
+    })?;
+    toml::from_str(&merged).map_err(|error| {
+        let span = error.span().unwrap_or(0..0);
+        let key = key_at(&merged, span.start);
+        // Blame the override whose key is (or contains, or is inside) the failing key.
+        let blamed = assignments.iter().rev().find(|(set, _)| match &key {
+            Some(key) => key.starts_with(set.as_str()) || set.starts_with(key.as_str()),
+            None => false,
+        });
+        let assignment = blamed.or(assignments.last()).map(|(_, a)| a.to_string());
+        ConfigError::Override {
+            assignment: assignment.unwrap_or_default(),
+            message: match key {
+                Some(key) => format!("key `{key}`: {}", error.message().trim()),
+                None => error.message().trim().to_string(),
+            },
+        }
+    })
+}
+
+/// A config file read and resolved: the experiment, where it came from, what was overridden.
+#[derive(Debug, Clone)]
+pub struct ResolvedExperiment {
+    /// The experiment name (file stem).
+    pub name: String,
+    /// The file it was read from.
+    pub path: PathBuf,
+    /// The config after overrides.
+    pub config: ExperimentConfig,
+    /// The `--set` overrides applied, in order.
+    pub overrides: Vec<String>,
+}
+
+/// Loads an experiment by name or path, applies `--backend` and `--set`, and validates it.
+pub fn load_experiment(
+    name_or_path: &str,
+    backend: Option<BackendKind>,
+    overrides: &[String],
+) -> Result<ResolvedExperiment, ConfigError> {
+    let path = resolve_experiment(name_or_path)?;
+    let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+        path: path.clone(),
+        source,
+    })?;
+    let mut all = overrides.to_vec();
+    if let Some(kind) = backend {
+        all.push(format!("backend.kind={}", kind.name()));
+    }
+    let config: ExperimentConfig = parse_with_overrides(&path, &text, &all)?;
+    config.validate().map_err(|message| ConfigError::Invalid {
+        path: path.clone(),
+        message,
+    })?;
+    let name = path.file_stem().map_or_else(
+        || name_or_path.to_string(),
+        |stem| stem.to_string_lossy().into_owned(),
+    );
+    Ok(ResolvedExperiment {
+        name,
+        path,
+        config,
+        overrides: all,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = "[model]\nkind = \"pointwise-conv\"\n\n[train]\nepochs = 3\n";
+
+    fn parse(text: &str, overrides: &[&str]) -> Result<ExperimentConfig, ConfigError> {
+        let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+        parse_with_overrides(Path::new("configs/x.toml"), text, &overrides)
+    }
+
+    #[test]
+    fn unknown_key_names_file_line_column_and_key() {
+        let text = "[model]\nkind = \"pointwise-conv\"\n\n[train]\nepochs = 3\nepoch = 4\n";
+        let message = parse(text, &[]).unwrap_err().to_string();
+        assert!(
+            message.starts_with("configs/x.toml:6:1 (key `train.epoch`)"),
+            "{message}"
+        );
+        assert!(message.contains("unknown field `epoch`"), "{message}");
+        assert!(message.contains("epochs"), "{message}");
+    }
+
+    #[test]
+    fn wrong_type_names_the_key_and_expected_type() {
+        let text = "[model]\nkind = \"pointwise-conv\"\n[train]\nbatch_size = \"big\"\n";
+        let message = parse(text, &[]).unwrap_err().to_string();
+        assert!(message.starts_with("configs/x.toml:4:"), "{message}");
+        assert!(message.contains("train.batch_size"), "{message}");
+        assert!(
+            message.contains("invalid type: string \"big\""),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn overrides_apply_and_parse_values_as_toml() {
+        let config = parse(
+            MINIMAL,
+            &[
+                "train.epochs=1",
+                "optimizer.lr=0.5",
+                "backend.kind=wgpu-cpu",
+                "data.augment=true",
+            ],
+        )
+        .unwrap();
+        assert_eq!(config.train.epochs, 1);
+        assert_eq!(config.optimizer.lr, 0.5);
+        assert_eq!(config.backend.kind, BackendKind::WgpuCpu);
+        assert!(config.data.augment);
+    }
+
+    #[test]
+    fn bad_override_names_the_key_and_expected_type() {
+        let message = parse(MINIMAL, &["train.epochs=abc"])
+            .unwrap_err()
+            .to_string();
+        assert!(message.starts_with("--set train.epochs=abc"), "{message}");
+        assert!(message.contains("train.epochs"), "{message}");
+        assert!(message.contains("expected usize"), "{message}");
+
+        let message = parse(MINIMAL, &["train.epoch=1"]).unwrap_err().to_string();
+        assert!(message.contains("unknown field `epoch`"), "{message}");
+
+        let message = parse(MINIMAL, &["train.epochs"]).unwrap_err().to_string();
+        assert!(message.contains("expected KEY=VALUE"), "{message}");
+
+        let message = parse(MINIMAL, &["train.epochs.x=1"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("`train.epochs` is a value, not a table"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn unknown_backend_kind_lists_the_valid_ones() {
+        let message = parse(MINIMAL, &["backend.kind=tpu"])
+            .unwrap_err()
+            .to_string();
+        for kind in BackendKind::ALL {
+            assert!(message.contains(kind.name()), "{message}");
+        }
+    }
+
+    #[test]
+    fn resolved_config_round_trips_through_toml() {
+        let config = parse(MINIMAL, &["model.out_channels=8", "data.limit=100"]).unwrap();
+        let text = toml::to_string(&config).unwrap();
+        assert_eq!(toml::from_str::<ExperimentConfig>(&text).unwrap(), config);
+    }
+
+    #[test]
+    fn closest_suggests_typos_only() {
+        let names = ["cifar-inception", "binary-cnn", "fashion-inception"];
+        assert_eq!(closest("cifar-incepton", names), Some("cifar-inception"));
+        assert_eq!(closest("zzz", names), None);
+    }
+
+    #[test]
+    fn location_and_key_at_point_into_the_text() {
+        let text = "[a]\nx = 1\n[b.c]\ny = 2\n";
+        let offset = text.find("y =").unwrap();
+        assert_eq!(location(text, offset), Location { line: 4, column: 1 });
+        assert_eq!(key_at(text, offset).as_deref(), Some("b.c.y"));
+    }
+}

@@ -1,0 +1,11 @@
+//! The `zoo` command's library: configs, backend selection, the model registry, summaries.
+//!
+//! Only this crate knows every name: the model crates know nothing of training or data,
+//! zoo-train and zoo-data nothing of a particular model.
+
+pub mod backend;
+pub mod cli;
+pub mod config;
+pub mod grad_example;
+pub mod registry;
+pub mod summary;

@@ -1,0 +1,202 @@
+use burn::module::Module;
+use burn::nn::conv::{Conv1d, Conv1dConfig};
+use burn::nn::pool::{MaxPool1d, MaxPool1dConfig};
+use burn::nn::{Linear, LinearConfig};
+use burn::serde::{Deserialize, Serialize};
+use burn::tensor::activation::relu;
+use burn::tensor::{Device, Tensor};
+
+/// The signature of a layer-by-layer trace: `(path, layer type, output shape, parameters,
+/// multiply-accumulates per item)`. Plain std types keep this crate free of anything but Burn.
+pub type Trace<'a> = dyn FnMut(&str, &str, &[usize], usize, u64) + 'a;
+
+/// Configuration of [`Conv1dClassifier`]; the default is the homework's Q3 network.
+///
+/// The flatten size is derived from `length`, `kernel_sizes` and the pooling, never stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(crate = "burn::serde", default, deny_unknown_fields)]
+pub struct Conv1dClassifierConfig {
+    /// Channels of the input sequence (the homework's 7 features).
+    pub in_channels: usize,
+    /// Length of the input sequence (the homework's 500 time steps).
+    pub length: usize,
+    /// Number of classes (logits).
+    pub num_classes: usize,
+    /// Filters of the three convolutions.
+    pub filters: [usize; 3],
+    /// Kernel sizes of the three convolutions.
+    pub kernel_sizes: [usize; 3],
+    /// Width of the hidden dense layer.
+    pub hidden: usize,
+}
+
+impl Default for Conv1dClassifierConfig {
+    fn default() -> Self {
+        Self {
+            in_channels: 7,
+            length: 500,
+            num_classes: 5,
+            filters: [16, 32, 64],
+            kernel_sizes: [3, 5, 5],
+            hidden: 128,
+        }
+    }
+}
+
+impl burn::config::Config for Conv1dClassifierConfig {}
+
+impl Conv1dClassifierConfig {
+    /// The homework's network: input (500, 7), 5 classes, 497,349 parameters.
+    pub fn homework() -> Self {
+        Self::default()
+    }
+
+    /// Sequence length after each conv (valid) + max-pool 2 (floor) stage, or `None` when a
+    /// stage would have nothing left.
+    fn stage_lengths(&self) -> Option<[usize; 3]> {
+        let mut length = self.length;
+        let mut out = [0; 3];
+        for (slot, &kernel) in out.iter_mut().zip(&self.kernel_sizes) {
+            length = length.checked_sub(kernel)? + 1;
+            length /= 2;
+            if length == 0 {
+                return None;
+            }
+            *slot = length;
+        }
+        Some(out)
+    }
+
+    /// Size of the flattened features fed to the dense layer (64 × 59 = 3776 by default).
+    pub fn flatten_size(&self) -> usize {
+        self.stage_lengths()
+            .map_or(0, |lengths| lengths[2] * self.filters[2])
+    }
+
+    /// Checks every field, so that [`init`](Self::init) cannot panic inside Burn.
+    pub fn validate(&self) -> Result<(), String> {
+        let scalars = [
+            ("in_channels", self.in_channels),
+            ("num_classes", self.num_classes),
+            ("hidden", self.hidden),
+        ];
+        let arrays = [
+            ("filters", self.filters),
+            ("kernel_sizes", self.kernel_sizes),
+        ];
+        for (key, value) in scalars {
+            if value == 0 {
+                return Err(format!("model.{key} must be at least 1, got 0"));
+            }
+        }
+        for (key, values) in arrays {
+            if values.contains(&0) {
+                return Err(format!(
+                    "model.{key} must all be at least 1, got {values:?}"
+                ));
+            }
+        }
+        if self.stage_lengths().is_none() {
+            return Err(format!(
+                "model.length = {} is too short for kernel sizes {:?} with pooling by 2",
+                self.length, self.kernel_sizes
+            ));
+        }
+        Ok(())
+    }
+
+    /// Input shape of one item, channels first: `[in_channels, length]`.
+    pub fn input_shape(&self) -> [usize; 2] {
+        [self.in_channels, self.length]
+    }
+
+    /// Builds the model with Burn's default initialisation.
+    ///
+    /// # Panics
+    /// If [`validate`](Self::validate) fails.
+    pub fn init(&self, device: &Device) -> Conv1dClassifier {
+        if let Err(message) = self.validate() {
+            panic!("invalid Conv1dClassifierConfig: {message}");
+        }
+        let [f1, f2, f3] = self.filters;
+        let [k1, k2, k3] = self.kernel_sizes;
+        Conv1dClassifier {
+            conv1: Conv1dConfig::new(self.in_channels, f1, k1).init(device),
+            conv2: Conv1dConfig::new(f1, f2, k2).init(device),
+            conv3: Conv1dConfig::new(f2, f3, k3).init(device),
+            pool: MaxPool1dConfig::new(2).init(),
+            dense: LinearConfig::new(self.flatten_size(), self.hidden).init(device),
+            output: LinearConfig::new(self.hidden, self.num_classes).init(device),
+        }
+    }
+}
+
+/// Three Conv1d–ReLU–MaxPool stages, then Dense–ReLU and the logits: `[N, C, L]` → `[N, classes]`.
+#[derive(Module, Debug)]
+pub struct Conv1dClassifier {
+    /// Conv1d 7 → 16, kernel 3.
+    pub conv1: Conv1d,
+    /// Conv1d 16 → 32, kernel 5.
+    pub conv2: Conv1d,
+    /// Conv1d 32 → 64, kernel 5.
+    pub conv3: Conv1d,
+    /// Max-pool 2, stride 2 (shared: it has no parameters).
+    pub pool: MaxPool1d,
+    /// Dense 3776 → 128.
+    pub dense: Linear,
+    /// Dense 128 → 5 (logits).
+    pub output: Linear,
+}
+
+impl Conv1dClassifier {
+    /// Logits `[N, num_classes]` for sequences `[N, in_channels, length]`.
+    pub fn forward(&self, input: Tensor<3>) -> Tensor<2> {
+        self.forward_traced(input, &mut |_, _, _, _, _| {})
+    }
+
+    /// [`forward`](Self::forward), reporting each layer to `trace` as
+    /// `(path, layer type, output shape, parameters, multiply-accumulates per item)`.
+    /// Plain std types keep this crate free of anything but Burn; `zoo summary` prints them.
+    pub fn forward_traced(&self, input: Tensor<3>, trace: &mut Trace) -> Tensor<2> {
+        let mut x = input;
+        let stages = [
+            ("conv1", &self.conv1, "pool1"),
+            ("conv2", &self.conv2, "pool2"),
+            ("conv3", &self.conv3, "pool3"),
+        ];
+        for (name, conv, pool_name) in stages {
+            x = relu(conv.forward(x));
+            let macs = conv.weight.shape().num_elements() * x.dims()[2];
+            trace(
+                name,
+                "Conv1d+ReLU",
+                &x.dims(),
+                conv.num_params(),
+                macs as u64,
+            );
+            x = self.pool.forward(x);
+            trace(pool_name, "MaxPool1d", &x.dims(), 0, 0);
+        }
+        let x = x.flatten::<2>(1, 2);
+        trace("flatten", "Flatten", &x.dims(), 0, 0);
+        let x = relu(self.dense.forward(x));
+        let macs = self.dense.weight.shape().num_elements();
+        trace(
+            "dense",
+            "Linear+ReLU",
+            &x.dims(),
+            self.dense.num_params(),
+            macs as u64,
+        );
+        let logits = self.output.forward(x);
+        let macs = self.output.weight.shape().num_elements();
+        trace(
+            "output",
+            "Linear",
+            &logits.dims(),
+            self.output.num_params(),
+            macs as u64,
+        );
+        logits
+    }
+}

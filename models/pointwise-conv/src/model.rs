@@ -1,0 +1,108 @@
+use burn::module::Module;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::serde::{Deserialize, Serialize};
+use burn::tensor::activation::relu;
+use burn::tensor::{Device, Tensor};
+
+/// The signature of a layer-by-layer trace: `(path, layer type, output shape, parameters,
+/// multiply-accumulates per item)`. Plain std types keep this crate free of anything but Burn.
+pub type Trace<'a> = dyn FnMut(&str, &str, &[usize], usize, u64) + 'a;
+
+/// Configuration of [`PointwiseConv`]; the default is the homework's Q6 layer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(crate = "burn::serde", default, deny_unknown_fields)]
+pub struct PointwiseConvConfig {
+    /// Input channels (64).
+    pub in_channels: usize,
+    /// Output channels (32).
+    pub out_channels: usize,
+    /// Side of the square input, used for summaries and dummy inputs (28).
+    pub image_size: usize,
+    /// Whether a ReLU follows the convolution.
+    pub relu: bool,
+}
+
+impl Default for PointwiseConvConfig {
+    fn default() -> Self {
+        Self {
+            in_channels: 64,
+            out_channels: 32,
+            image_size: 28,
+            relu: true,
+        }
+    }
+}
+
+impl burn::config::Config for PointwiseConvConfig {}
+
+impl PointwiseConvConfig {
+    /// The homework's layer: 28×28×64 → 28×28×32, 2,080 parameters.
+    pub fn homework() -> Self {
+        Self::default()
+    }
+
+    /// Checks every field, so that [`init`](Self::init) cannot panic inside Burn.
+    pub fn validate(&self) -> Result<(), String> {
+        for (key, value) in [
+            ("in_channels", self.in_channels),
+            ("out_channels", self.out_channels),
+            ("image_size", self.image_size),
+        ] {
+            if value == 0 {
+                return Err(format!("model.{key} must be at least 1, got 0"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Input shape of one item, channels first: `[in_channels, image_size, image_size]`.
+    pub fn input_shape(&self) -> [usize; 3] {
+        [self.in_channels, self.image_size, self.image_size]
+    }
+
+    /// Builds the layer with Burn's default initialisation.
+    ///
+    /// # Panics
+    /// If [`validate`](Self::validate) fails.
+    pub fn init(&self, device: &Device) -> PointwiseConv {
+        if let Err(message) = self.validate() {
+            panic!("invalid PointwiseConvConfig: {message}");
+        }
+        PointwiseConv {
+            conv: Conv2dConfig::new([self.in_channels, self.out_channels], [1, 1]).init(device),
+            relu: self.relu,
+        }
+    }
+}
+
+/// A 1×1 convolution: mixes channels at each pixel, leaves the spatial size unchanged.
+/// `[N, 64, 28, 28]` → `[N, 32, 28, 28]`.
+#[derive(Module, Debug)]
+pub struct PointwiseConv {
+    /// The 1×1 convolution (weight `[32, 64, 1, 1]`, bias `[32]`).
+    pub conv: Conv2d,
+    /// Whether a ReLU follows.
+    pub relu: bool,
+}
+
+impl PointwiseConv {
+    /// Feature maps `[N, out_channels, H, W]` for inputs `[N, in_channels, H, W]`.
+    pub fn forward(&self, input: Tensor<4>) -> Tensor<4> {
+        self.forward_traced(input, &mut |_, _, _, _, _| {})
+    }
+
+    /// [`forward`](Self::forward), reporting each layer to `trace` as
+    /// `(path, layer type, output shape, parameters, multiply-accumulates per item)`.
+    /// Plain std types keep this crate free of anything but Burn; `zoo summary` prints them.
+    pub fn forward_traced(&self, input: Tensor<4>, trace: &mut Trace) -> Tensor<4> {
+        let mut x = self.conv.forward(input);
+        if self.relu {
+            x = relu(x);
+        }
+        let [_, _, height, width] = x.dims();
+        let macs = self.conv.weight.shape().num_elements() * height * width;
+        let kind = if self.relu { "Conv2d+ReLU" } else { "Conv2d" };
+        trace("conv", kind, &x.dims(), self.conv.num_params(), macs as u64);
+        x
+    }
+}

@@ -1,0 +1,273 @@
+//! The `zoo` binary end to end, run as a user runs it: list, config, devices, summary,
+//! grad-example, and the errors a user can provoke.
+
+use zoo_tests::{Run, zoo, zoo_with_env};
+
+#[test]
+fn list_shows_every_model_and_experiment_with_its_parameter_count() {
+    let run = zoo(&["list"]).success();
+    for (name, params) in [
+        ("conv-gap", "4 params"),
+        ("conv1d-classifier", "497,349 params"),
+        ("binary-cnn", "1,492,225 params"),
+        ("pointwise-conv", "2,080 params"),
+        ("cifar-inception", "787,642 params"),
+    ] {
+        let line = run
+            .stdout
+            .lines()
+            .find(|line| line.trim_start().starts_with(&format!("{name} ")));
+        let line = line.unwrap_or_else(|| panic!("no row for {name}:\n{run}"));
+        assert!(line.contains(params), "{line}");
+    }
+    for experiment in [
+        "cifar-inception-aug",
+        "fashion-inception",
+        "binary-cnn",
+        "conv1d-classifier",
+    ] {
+        assert!(
+            run.stdout.contains(experiment),
+            "{experiment} missing:\n{run}"
+        );
+    }
+    assert!(
+        run.stdout.contains("[7, 500]"),
+        "conv1d input shape:\n{run}"
+    );
+    assert!(
+        run.stdout.contains("[1, 28, 28]"),
+        "fashion-inception input shape:\n{run}"
+    );
+}
+
+#[test]
+fn list_json_parses() {
+    let run = zoo(&["list", "--json"]).success();
+    let value: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(value["models"].as_array().unwrap().len(), 5);
+    assert!(!value["experiments"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn config_prints_the_resolved_config_with_overrides() {
+    let run = zoo(&[
+        "config",
+        "cifar-inception",
+        "--set",
+        "train.epochs=1",
+        "--backend",
+        "ndarray",
+    ])
+    .success();
+    let body: String = run
+        .stdout
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let value: toml::Table = toml::from_str(&body).unwrap();
+    assert_eq!(value["train"]["epochs"].as_integer(), Some(1));
+    assert_eq!(value["backend"]["kind"].as_str(), Some("ndarray"));
+    assert_eq!(value["model"]["kind"].as_str(), Some("cifar-inception"));
+    assert_eq!(value["optimizer"]["lr"].as_float(), Some(1e-3));
+}
+
+#[test]
+fn config_accepts_a_path_and_zoo_config_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tiny.toml");
+    std::fs::write(
+        &path,
+        "[model]\nkind = \"pointwise-conv\"\nout_channels = 8\n",
+    )
+    .unwrap();
+    let run = zoo(&["config", path.to_str().unwrap()]).success();
+    assert!(run.stdout.contains("out_channels = 8"), "{run}");
+    let run = zoo_with_env(
+        &["config", "tiny"],
+        &[("ZOO_CONFIG_DIR", dir.path().to_str().unwrap())],
+    )
+    .success();
+    assert!(run.stdout.contains("out_channels = 8"), "{run}");
+}
+
+#[test]
+fn unknown_experiment_suggests_the_closest_name() {
+    let run = zoo(&["config", "cifar-incepton"]).failure();
+    assert!(
+        run.stderr.contains("did you mean `cifar-inception`"),
+        "{run}"
+    );
+}
+
+#[test]
+fn bad_config_file_names_file_line_column_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    std::fs::write(
+        &path,
+        "[model]\nkind = \"conv-gap\"\n\n[train]\nepochz = 3\n",
+    )
+    .unwrap();
+    let run = zoo(&["config", path.to_str().unwrap()]).failure();
+    let expected = format!("{}:5:1 (key `train.epochz`)", path.display());
+    assert!(run.stderr.contains(&expected), "{run}");
+    assert!(run.stderr.contains("unknown field `epochz`"), "{run}");
+}
+
+#[test]
+fn missing_config_file_is_an_error_naming_it() {
+    let run = zoo(&["config", "no/such/file.toml"]).failure();
+    assert!(run.stderr.contains("no/such/file.toml"), "{run}");
+}
+
+#[test]
+fn bad_override_names_key_and_expected_type() {
+    let run = zoo(&["config", "binary-cnn", "--set", "train.batch_size=lots"]).failure();
+    assert!(run.stderr.contains("--set train.batch_size=lots"), "{run}");
+    assert!(run.stderr.contains("expected usize"), "{run}");
+}
+
+#[test]
+fn invalid_value_is_an_error_not_a_panic() {
+    let run = zoo(&["config", "cifar-inception", "--set", "model.image_size=8"]).failure();
+    assert!(
+        run.stderr.contains("model.image_size = 8 is too small"),
+        "{run}"
+    );
+}
+
+#[test]
+fn unknown_backend_lists_the_valid_ones() {
+    let run = zoo(&["config", "binary-cnn", "--set", "backend.kind=tpu"]).failure();
+    for kind in ["ndarray", "flex", "wgpu", "wgpu-cpu", "vulkan", "cuda"] {
+        assert!(run.stderr.contains(kind), "{kind}: {run}");
+    }
+}
+
+#[test]
+fn devices_reports_every_backend_without_panicking() {
+    let run: Run = zoo(&["devices"]).success();
+    assert!(!run.stderr.contains("panicked"), "{run}");
+    let row = |kind: &str| {
+        run.stdout
+            .lines()
+            .find(|line| line.split_whitespace().next() == Some(kind))
+            .unwrap_or_else(|| panic!("no row for {kind}:\n{run}"))
+            .to_string()
+    };
+    assert!(row("flex").contains(" yes "), "{run}");
+    assert!(row("ndarray").contains(" yes "), "{run}");
+    assert!(row("vulkan").contains("cargo feature `vulkan`"), "{run}");
+    assert!(row("cuda").contains("cargo feature `cuda`"), "{run}");
+    let wgpu = row("wgpu");
+    assert!(
+        wgpu.contains(" yes ") || wgpu.contains("no device"),
+        "{wgpu}"
+    );
+}
+
+#[test]
+fn summary_prints_the_q3_table_keras_style() {
+    let run = zoo(&["summary", "conv1d-classifier"]).success();
+    for (shape, params) in [
+        ("(None, 498, 16)", "352"),
+        ("(None, 249, 16)", "0"),
+        ("(None, 245, 32)", "2,592"),
+        ("(None, 118, 64)", "10,304"),
+        ("(None, 3776)", "0"),
+        ("(None, 128)", "483,456"),
+        ("(None, 5)", "645"),
+    ] {
+        let line = run.stdout.lines().find(|line| line.contains(shape));
+        let line = line.unwrap_or_else(|| panic!("no row {shape}:\n{run}"));
+        assert!(line.split_whitespace().any(|cell| cell == params), "{line}");
+    }
+    assert!(
+        run.stdout.contains("Total params: 497,349 (1.90 MB)"),
+        "{run}"
+    );
+    assert!(run.stdout.contains("Non-trainable params: 0"), "{run}");
+}
+
+#[test]
+fn summary_shows_nested_inception_rows_and_both_bottleneck_settings() {
+    let total_macs = |run: &Run| -> u64 {
+        let line = run
+            .stdout
+            .lines()
+            .find(|l| l.contains("Total MACs"))
+            .unwrap();
+        let per_item = line
+            .split('(')
+            .nth(1)
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap();
+        per_item.replace(',', "").parse().unwrap()
+    };
+    let with = zoo(&["summary", "cifar-inception"]).success();
+    assert!(with.stdout.contains("\ninception (Inception)"), "{with}");
+    assert!(
+        with.stdout.contains("\n  branch3x3 (Branch)"),
+        "indented branch rows:\n{with}"
+    );
+    assert!(
+        with.stdout.contains("\n    reduce (Conv2d+ReLU)"),
+        "indented layer rows:\n{with}"
+    );
+    assert!(with.stdout.contains("Total params: 787,642"), "{with}");
+    assert_eq!(total_macs(&with), 57_398_656);
+    let without = zoo(&[
+        "summary",
+        "cifar-inception",
+        "--set",
+        "model.inception.bottleneck=false",
+    ])
+    .success();
+    assert!(!without.stdout.contains("reduce"), "{without}");
+    assert_eq!(total_macs(&without), 56_294_784);
+    let wide = [
+        "summary",
+        "cifar-inception",
+        "--set",
+        "model.stem=[32, 192]",
+    ];
+    let wide_with = zoo(&wide).success();
+    let wide_without =
+        zoo(&[&wide[..], &["--set", "model.inception.bottleneck=false"]].concat()).success();
+    assert!(total_macs(&wide_without) > total_macs(&wide_with));
+}
+
+#[test]
+fn summary_input_and_channels_first_change_the_shapes() {
+    let run = zoo(&[
+        "summary",
+        "cifar-inception",
+        "--input",
+        "1x28x28",
+        "--channels-first",
+    ])
+    .success();
+    assert!(run.stdout.contains("(None, 256, 3, 3)"), "{run}");
+    assert!(run.stdout.contains("(None, 2304)"), "{run}");
+    let run = zoo(&["summary", "fashion-inception"]).success();
+    assert!(run.stdout.contains("(None, 3, 3, 256)"), "{run}");
+    let run = zoo(&["summary", "cifar-inception", "--input", "3x32x16"]).failure();
+    assert!(run.stderr.contains("square"), "{run}");
+    let run = zoo(&["summary", "cifar-incepton"]).failure();
+    assert!(
+        run.stderr.contains("did you mean `cifar-inception`"),
+        "{run}"
+    );
+}
+
+#[test]
+fn grad_example_prints_both_and_exits_zero() {
+    let run = zoo(&["grad-example"]).success();
+    assert!(run.stdout.contains("dL/dX"), "{run}");
+    assert!(run.stdout.contains("[[2.5, 1.75], [1.25, -1]]"), "{run}");
+    assert!(run.stdout.contains("all four agree"), "{run}");
+}
