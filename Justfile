@@ -30,6 +30,10 @@ summary model *ARGS:
 config experiment *ARGS:
     {{zoo}} config {{experiment}} {{ARGS}}
 
+# An experiment's data: splits, class histograms, statistics (--preview grid.png for samples).
+data experiment *ARGS:
+    {{zoo}} data {{experiment}} {{ARGS}}
+
 # Which backends this build has and which can open a device here.
 devices:
     {{zoo}} devices
@@ -38,9 +42,10 @@ devices:
 grad-example *ARGS:
     {{zoo}} grad-example {{ARGS}}
 
-# Benchmarks (throughput in images/s).
+# Criterion benchmarks (data loading today). `--workspace` keeps the features, and so the
+# build, of the tests and the zoo binary.
 bench *ARGS:
-    {{zoo}} bench {{ARGS}}
+    cargo bench --workspace --benches {{ARGS}}
 
 # The whole test suite, in release (the README's test command; CI runs exactly this).
 test:

@@ -57,6 +57,16 @@ enum Command {
         #[command(flatten)]
         overrides: Overrides,
     },
+    /// An experiment's data: split sizes, class histograms, pixel or channel mean/std.
+    Data {
+        /// Experiment name (configs/<name>.toml) or path to a TOML file.
+        experiment: String,
+        /// Also write a PNG grid of training samples captioned with their class index.
+        #[arg(long, value_name = "PNG")]
+        preview: Option<std::path::PathBuf>,
+        #[command(flatten)]
+        overrides: Overrides,
+    },
     /// HW3 Q2: Burn's autodiff gradients of conv 2x2 + GAP beside the hand-derived ones.
     GradExample {
         /// Backend to compute on.
@@ -154,6 +164,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             json,
             &overrides,
         ),
+        Command::Data {
+            experiment,
+            preview,
+            overrides,
+        } => crate::data::show(&experiment, &overrides.set, preview.as_deref()),
         Command::GradExample { backend } => grad_example(backend),
     }
 }

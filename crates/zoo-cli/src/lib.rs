@@ -6,6 +6,7 @@
 pub mod backend;
 pub mod cli;
 pub mod config;
+pub mod data;
 pub mod grad_example;
 pub mod registry;
 pub mod summary;

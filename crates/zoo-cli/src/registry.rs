@@ -10,6 +10,7 @@ use conv_gap::{ConvGap, ConvGapConfig};
 use conv1d_classifier::{Conv1dClassifier, Conv1dClassifierConfig};
 use pointwise_conv::{PointwiseConv, PointwiseConvConfig};
 use serde::{Deserialize, Serialize};
+use zoo_data::DataSpec;
 
 use crate::summary::{LayerRow, Summary};
 
@@ -143,6 +144,21 @@ impl ModelKind {
             }
             ModelKind::CifarInception(config) => format!("{} classes", config.num_classes),
         }
+    }
+
+    /// What the model needs from a data set (item shape and classes), or `None` for the
+    /// models that are not classifiers (conv-gap, pointwise-conv).
+    pub fn data_spec(&self) -> Option<DataSpec> {
+        let classes = match self {
+            ModelKind::ConvGap(_) | ModelKind::PointwiseConv(_) => return None,
+            ModelKind::Conv1dClassifier(config) => config.num_classes,
+            ModelKind::BinaryCnn(_) => 2,
+            ModelKind::CifarInception(config) => config.num_classes,
+        };
+        Some(DataSpec {
+            shape: self.input_shape(),
+            classes,
+        })
     }
 
     /// The same architecture for another input shape (channels first, without the batch):
