@@ -3,11 +3,7 @@
 //! place atomically. A failed or interrupted download leaves nothing behind.
 
 use std::fs::File;
-use std::io::{IsTerminal, Read, Write};
 use std::path::{Component, Path, PathBuf};
-
-use md5::Md5;
-use sha2::{Digest, Sha256};
 
 use crate::error::DataError;
 
@@ -26,6 +22,7 @@ pub struct Archive {
     pub members: Vec<String>,
 }
 
+#[cfg(feature = "download")]
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -33,6 +30,11 @@ fn hex(bytes: &[u8]) -> String {
 /// Streams `url` into `file`, returning (bytes, md5, sha256).
 #[cfg(feature = "download")]
 fn fetch(url: &str, file: &mut File, path: &Path) -> Result<(u64, String, String), DataError> {
+    use std::io::{IsTerminal, Read, Write};
+
+    use md5::Md5;
+    use sha2::{Digest, Sha256};
+
     let failed = |message: String| DataError::Missing {
         message: format!("downloading {url} failed: {message}"),
     };
@@ -234,6 +236,8 @@ mod tests {
     mod server {
         use std::io::{BufRead, BufReader, Write};
         use std::net::TcpListener;
+
+        use md5::{Digest, Md5};
 
         use super::*;
 

@@ -2,6 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
+use burn::data::dataset::InMemDataset;
+
 use crate::batch::{CIFAR10_MEAN, CIFAR10_STD, ImageItem, Normalization, SequenceItem};
 use crate::config::{DataConfig, DataKind, NormalizeKind};
 use crate::download::{self, Archive};
@@ -48,6 +50,21 @@ pub struct SequenceSplits {
     pub shape: [usize; 2],
     /// Class names, by index.
     pub classes: Vec<String>,
+}
+
+impl ImageSplits {
+    /// The three splits as Burn datasets (train, valid, test), ready for a `DataLoaderBuilder`
+    /// with an [`ImageBatcher`](crate::ImageBatcher).
+    pub fn into_datasets(self) -> [InMemDataset<ImageItem>; 3] {
+        [self.train, self.valid, self.test].map(InMemDataset::new)
+    }
+}
+
+impl SequenceSplits {
+    /// The three splits as Burn datasets (train, valid, test).
+    pub fn into_datasets(self) -> [InMemDataset<SequenceItem>; 3] {
+        [self.train, self.valid, self.test].map(InMemDataset::new)
+    }
 }
 
 /// Loaded data, images or sequences.
@@ -541,6 +558,37 @@ mod tests {
             message.contains("[1, 4, 4] but the model takes [1, 28, 28]"),
             "{message}"
         );
+    }
+
+    #[test]
+    fn splits_feed_burn_data_loaders_through_the_batcher() {
+        use burn::data::dataloader::DataLoaderBuilder;
+        use burn::data::dataset::Dataset;
+
+        let config = DataConfig {
+            synthetic_items: 50,
+            ..DataConfig::default()
+        };
+        let Splits::Images(splits) = load(&config, &spec(&[3, 32, 32], 10)).unwrap() else {
+            panic!("images expected")
+        };
+        let batcher = crate::ImageBatcher::new(
+            splits.shape,
+            splits.normalization.clone(),
+            splits.train.len(),
+        );
+        let [train, valid, test] = splits.into_datasets();
+        assert_eq!((train.len(), valid.len(), test.len()), (45, 5, 10));
+        let loader = DataLoaderBuilder::new(batcher)
+            .batch_size(16)
+            .shuffle(1)
+            .set_device(burn::tensor::Device::flex())
+            .build(train);
+        let sizes: Vec<usize> = loader
+            .iter()
+            .map(|batch| batch.unwrap().images.dims()[0])
+            .collect();
+        assert_eq!(sizes, [16, 16, 13]);
     }
 
     #[test]
