@@ -71,6 +71,13 @@ impl Grid {
         }
     }
 
+    /// Writes tile `n`'s class under its picture, in the caption strip.
+    fn caption(&mut self, n: usize, label: usize) {
+        let (x0, y0) = self.origin(n);
+        let y = y0 + self.tile_h - CAPTION + 2;
+        draw_number(&mut self.canvas, x0 + 2, y, label, Rgb([200, 0, 0]));
+    }
+
     fn origin(&self, n: usize) -> (u32, u32) {
         (
             (n % COLUMNS) as u32 * (self.tile_w + 2),
@@ -105,13 +112,7 @@ pub fn image_grid(items: &[ImageItem], shape: [usize; 3], count: usize) -> RgbIm
                     .put_pixel(x0 + x as u32, y0 + y as u32, Rgb(rgb));
             }
         }
-        draw_number(
-            &mut grid.canvas,
-            x0 + 2,
-            y0 + plot_h + 2,
-            item.label,
-            Rgb([200, 0, 0]),
-        );
+        grid.caption(n, item.label);
     }
     grid.canvas
 }
@@ -138,13 +139,7 @@ pub fn sequence_grid(items: &[SequenceItem], shape: [usize; 2], count: usize) ->
             grid.canvas
                 .put_pixel(x0 + x, y0 + y.min(plot_h - 1), Rgb([0, 70, 160]));
         }
-        draw_number(
-            &mut grid.canvas,
-            x0 + 2,
-            y0 + plot_h + 2,
-            item.label,
-            Rgb([200, 0, 0]),
-        );
+        grid.caption(n, item.label);
     }
     grid.canvas
 }
