@@ -130,14 +130,19 @@ pub fn sequence_grid(items: &[SequenceItem], shape: [usize; 2], count: usize) ->
             .iter()
             .fold((f32::MAX, f32::MIN), |(l, h), &v| (l.min(v), h.max(v)));
         let span = (high - low).max(1e-6);
+        let row = |x: u32| {
+            let t =
+                (x as usize * series.len() / tile_w as usize).min(series.len().saturating_sub(1));
+            (((high - series[t]) / span * (plot_h - 1) as f32) as u32).min(plot_h - 1)
+        };
         for x in 0..tile_w {
             grid.canvas
                 .put_pixel(x0 + x, y0 + plot_h - 1, Rgb([220, 220, 220]));
-            let t =
-                (x as usize * series.len() / tile_w as usize).min(series.len().saturating_sub(1));
-            let y = ((high - series[t]) / span * (plot_h - 1) as f32) as u32;
-            grid.canvas
-                .put_pixel(x0 + x, y0 + y.min(plot_h - 1), Rgb([0, 70, 160]));
+            // A vertical run from the previous point joins the points into a line.
+            let (y, previous) = (row(x), row(x.saturating_sub(1)));
+            for y in y.min(previous)..=y.max(previous) {
+                grid.canvas.put_pixel(x0 + x, y0 + y, Rgb([0, 70, 160]));
+            }
         }
         grid.caption(n, item.label);
     }
@@ -190,6 +195,9 @@ mod tests {
         let grid = sequence_grid(&items, [7, 500], 3);
         assert_eq!(grid.dimensions(), (8 * 162, 76));
         let blue = grid.pixels().filter(|p| p.0 == [0, 70, 160]).count();
-        assert_eq!(blue, 3 * 160, "one plotted point per column per plot");
+        assert!(
+            blue >= 3 * 160,
+            "at least one plotted point per column per plot: {blue}"
+        );
     }
 }
