@@ -297,7 +297,7 @@ fn show_config(experiment: &str, overrides: &Overrides) -> Result<ExitCode> {
     for assignment in &resolved.overrides {
         println!("# --set {assignment}");
     }
-    print!("{}", toml::to_string_pretty(&resolved.config)?);
+    print!("{}", toml::to_string(&resolved.config)?);
     Ok(ExitCode::SUCCESS)
 }
 
