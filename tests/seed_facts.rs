@@ -68,6 +68,18 @@ fn q2_conv_gap_forward_and_gradients_are_the_hand_derived_values() {
 }
 
 #[test]
+fn q2_global_gradient_norm_is_the_norm_of_dl_df() {
+    // The model's only parameter is F: the global norm is ‖dL/dF‖ = √(2.5² + 1.75² + 1.25² + 1²).
+    let device = flex().autodiff();
+    let model = ConvGap::from_filter(homework::F, &device);
+    let x = Tensor::<2>::from_floats(homework::X, &device).reshape([1, 1, 3, 3]);
+    let grads = model.forward(x).sum().backward();
+    let grads = burn::optim::GradientsParams::from_grads(grads, &model);
+    let norm = zoo_train::global_grad_norm(&model, &grads);
+    assert!((norm - 11.875f64.sqrt()).abs() < 1e-6, "{norm}");
+}
+
+#[test]
 fn q2_grad_example_agrees_on_flex() {
     let comparisons = zoo_cli::grad_example::run(&flex());
     assert_eq!(comparisons.len(), 4);
