@@ -229,13 +229,9 @@ fn list(json: bool) -> Result<ExitCode> {
         let all = serde_json::json!({ "models": models, "experiments": experiments });
         println!("{}", serde_json::to_string_pretty(&all)?);
     } else {
-        print_list("Models", &models, "description");
+        print_list("Models", &models);
         println!();
-        print_list(
-            "Experiments (configs/<name>.toml)",
-            &experiments,
-            "description",
-        );
+        print_list("Experiments (configs/<name>.toml)", &experiments);
     }
     Ok(if failed {
         ExitCode::FAILURE
@@ -245,7 +241,7 @@ fn list(json: bool) -> Result<ExitCode> {
 }
 
 /// Prints `zoo list` rows as an aligned table.
-fn print_list(title: &str, rows: &[serde_json::Value], text_key: &str) {
+fn print_list(title: &str, rows: &[serde_json::Value]) {
     println!("{title}:");
     let text = |row: &serde_json::Value, key: &str| match &row[key] {
         serde_json::Value::String(s) => s.clone(),
@@ -278,7 +274,7 @@ fn print_list(title: &str, rows: &[serde_json::Value], text_key: &str) {
             text(row, "input_shape"),
             text(row, "output"),
             text(row, "params"),
-            text(row, text_key),
+            text(row, "description"),
             w0 = widths[0],
             w1 = widths[1],
             w2 = widths[2],

@@ -291,11 +291,6 @@ impl Model {
         each_model!(self, Variant(model) => Variant(model.to_device(device)))
     }
 
-    /// Total parameters.
-    pub fn num_params(&self) -> usize {
-        each_model!(self, _Variant(model) => model.num_params())
-    }
-
     /// Runs the forward pass on `input` (batch first, channels first) and returns the
     /// output's data; the input's rank must be the model's.
     pub fn forward_data(&self, input: TensorData, device: &Device) -> TensorData {

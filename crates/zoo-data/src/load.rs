@@ -274,19 +274,32 @@ pub fn load(config: &DataConfig, spec: &DataSpec) -> Result<Splits, DataError> {
 
 fn synthetic_sequences(config: &DataConfig, spec: &DataSpec) -> SequenceSplits {
     let shape = [spec.shape[0], spec.shape[1]];
-    let mut train = synthetic::sequences(shape, spec.classes, config.synthetic_items, config.seed);
-    if let Some(limit) = config.limit {
-        train.truncate(limit);
-    }
+    let train = synthetic::sequences(shape, spec.classes, config.synthetic_items, config.seed);
     let test_seed = config.seed.wrapping_add(1);
     let test = synthetic::sequences(shape, spec.classes, config.synthetic_items / 5, test_seed);
+    let classes = (0..spec.classes).map(|c| c.to_string()).collect();
+    sequence_splits(config, train, test, shape, classes)
+}
+
+/// Applies `limit` to the training and test items, then holds the validation split out.
+fn sequence_splits(
+    config: &DataConfig,
+    mut train: Vec<SequenceItem>,
+    mut test: Vec<SequenceItem>,
+    shape: [usize; 2],
+    classes: Vec<String>,
+) -> SequenceSplits {
+    if let Some(limit) = config.limit {
+        train.truncate(limit);
+        test.truncate(limit);
+    }
     let (train, valid) = split_validation(train, config.valid_fraction, config.seed);
     SequenceSplits {
         train,
         valid,
         test,
         shape,
-        classes: (0..spec.classes).map(|c| c.to_string()).collect(),
+        classes,
     }
 }
 
@@ -342,25 +355,20 @@ fn ts_sequences(config: &DataConfig, spec: &DataSpec) -> Result<SequenceSplits, 
             ),
         ));
     }
-    let (mut train, mut test) = ts::to_items(
+    let (train, test) = ts::to_items(
         &train_file,
         &test_file,
         shape,
         config.series,
         [&train_path, &test_path],
     )?;
-    if let Some(limit) = config.limit {
-        train.truncate(limit);
-        test.truncate(limit);
-    }
-    let (train, valid) = split_validation(train, config.valid_fraction, config.seed);
-    Ok(SequenceSplits {
+    Ok(sequence_splits(
+        config,
         train,
-        valid,
         test,
         shape,
-        classes: train_file.labels,
-    })
+        train_file.labels,
+    ))
 }
 
 /// The `kind` as written in configs.

@@ -117,11 +117,15 @@ mod tests {
         (linear, grads)
     }
 
+    fn flat<const D: usize>(tensor: Tensor<D>) -> Vec<f32> {
+        tensor.into_data().convert::<f32>().try_into_vec().unwrap()
+    }
+
     fn values(linear: &Linear, grads: &GradientsParams) -> Vec<f32> {
-        let w = grads.get::<2>(linear.weight.id).unwrap();
-        let b = grads.get::<1>(linear.bias.as_ref().unwrap().id).unwrap();
-        let mut out = w.into_data().convert::<f32>().try_into_vec::<f32>().unwrap();
-        out.extend(b.into_data().convert::<f32>().try_into_vec::<f32>().unwrap());
+        let mut out = flat(grads.get::<2>(linear.weight.id).unwrap());
+        out.extend(flat(
+            grads.get::<1>(linear.bias.as_ref().unwrap().id).unwrap(),
+        ));
         out
     }
 
