@@ -10,7 +10,11 @@ use zoo_cli::backend::{BackendConfig, BackendError, BackendKind, devices_for, op
 use zoo_tests::max_relative_error;
 
 fn config(kind: BackendKind) -> BackendConfig {
-    BackendConfig { kind, index: None }
+    BackendConfig {
+        kind,
+        index: None,
+        devices: Vec::new(),
+    }
 }
 
 #[test]

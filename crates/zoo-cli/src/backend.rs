@@ -20,6 +20,47 @@ pub struct BackendConfig {
     /// GPU ordinal for `wgpu`, `vulkan` and `cuda` (absent: the first GPU).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub index: Option<usize>,
+    /// GPU ordinals to train on data-parallel (Burn's multi-device strategy); absent or one
+    /// entry: a single device. GPU backends only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<usize>,
+}
+
+impl BackendConfig {
+    /// Checks that several devices are only asked of a GPU backend.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.devices.len() > 1 && !self.kind.is_gpu() {
+            return Err(format!(
+                "backend.devices lists {} devices, but `{}` runs on the CPU, which is one device \
+                 (it already uses every core); use a GPU backend (wgpu, vulkan, cuda) for \
+                 data-parallel training",
+                self.devices.len(),
+                self.kind.name()
+            ));
+        }
+        Ok(())
+    }
+
+    /// The devices to train on: each of `devices` opened, or the one device of `index`.
+    pub fn open_all(&self) -> Result<Vec<Device>, BackendError> {
+        if self.devices.len() <= 1 {
+            let index = self.devices.first().copied().or(self.index);
+            return Ok(vec![open_device(&BackendConfig {
+                index,
+                ..self.clone()
+            })?]);
+        }
+        self.devices
+            .iter()
+            .map(|&index| {
+                open_device(&BackendConfig {
+                    index: Some(index),
+                    devices: Vec::new(),
+                    ..self.clone()
+                })
+            })
+            .collect()
+    }
 }
 
 impl Default for BackendConfig {
@@ -29,6 +70,7 @@ impl Default for BackendConfig {
             // convolutions on CPU (../shared/BURN-0.22.md): the default that works everywhere.
             kind: BackendKind::Flex,
             index: None,
+            devices: Vec::new(),
         }
     }
 }
@@ -365,7 +407,11 @@ pub fn report_devices() -> Vec<DeviceReport> {
     BackendKind::ALL
         .iter()
         .map(|&kind| {
-            let config = BackendConfig { kind, index: None };
+            let config = BackendConfig {
+                kind,
+                index: None,
+                devices: Vec::new(),
+            };
             match open_device(&config) {
                 Ok(device) => DeviceReport {
                     kind,
@@ -401,6 +447,7 @@ mod tests {
             let config = BackendConfig {
                 kind,
                 index: Some(1),
+                devices: vec![0, 1],
             };
             let text = toml::to_string(&config).unwrap();
             assert!(text.contains(&format!("kind = \"{}\"", kind.name())));
@@ -426,7 +473,12 @@ mod tests {
             println!("every backend is compiled into this build: nothing to check");
             return;
         };
-        let error = open_device(&BackendConfig { kind, index: None }).unwrap_err();
+        let error = open_device(&BackendConfig {
+            kind,
+            index: None,
+            devices: Vec::new(),
+        })
+        .unwrap_err();
         let message = error.to_string();
         assert!(
             message.contains(&format!("`{}`", kind.cargo_feature())),
@@ -449,6 +501,7 @@ mod tests {
         let config = BackendConfig {
             kind: BackendKind::Ndarray,
             index: None,
+            devices: Vec::new(),
         };
         assert_eq!(open_device(&config).unwrap(), Device::ndarray());
     }

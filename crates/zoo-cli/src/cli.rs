@@ -67,6 +67,48 @@ enum Command {
         #[command(flatten)]
         overrides: Overrides,
     },
+    /// Train an experiment; writes artifacts/<experiment>/<YYYYmmdd-HHMMSS>/. Exit code 3 when
+    /// the divergence guard stopped it.
+    Train {
+        /// Experiment name (configs/<name>.toml) or path to a TOML file.
+        experiment: String,
+        #[command(flatten)]
+        overrides: Overrides,
+        /// Continue a run directory after its last complete epoch, with its saved config.
+        #[arg(long, value_name = "RUN_DIR")]
+        resume: Option<std::path::PathBuf>,
+        /// Where run directories are created.
+        #[arg(long, value_name = "DIR", default_value = "artifacts")]
+        out: std::path::PathBuf,
+    },
+    /// Evaluate a run's best weights (model.bpk) on one split.
+    Eval {
+        /// A run directory written by `zoo train`.
+        run: std::path::PathBuf,
+        /// Which split.
+        #[arg(long, value_enum, default_value_t = crate::train::SplitName::Test)]
+        split: crate::train::SplitName,
+        /// Backend to evaluate on (default: the run's).
+        #[arg(long, value_enum)]
+        backend: Option<BackendKind>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Top-k classes with probabilities for image files (or the cases of .ts files).
+    Predict {
+        /// A run directory written by `zoo train`.
+        run: std::path::PathBuf,
+        /// Image files (png, jpg, bmp) or .ts files.
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
+        /// How many classes to show per input.
+        #[arg(long, default_value_t = 3)]
+        top: usize,
+        /// Backend to run on (default: the run's).
+        #[arg(long, value_enum)]
+        backend: Option<BackendKind>,
+    },
     /// HW3 Q2: Burn's autodiff gradients of conv 2x2 + GAP beside the hand-derived ones.
     GradExample {
         /// Backend to compute on.
@@ -170,6 +212,30 @@ fn run(cli: Cli) -> Result<ExitCode> {
             overrides,
         } => crate::data::show(&experiment, &overrides.set, preview.as_deref()),
         Command::GradExample { backend } => grad_example(backend),
+        Command::Train {
+            experiment,
+            overrides,
+            resume,
+            out,
+        } => crate::train::train(crate::train::TrainArgs {
+            experiment: &experiment,
+            overrides: &overrides.set,
+            backend: overrides.backend,
+            resume: resume.as_deref(),
+            out: &out,
+        }),
+        Command::Eval {
+            run,
+            split,
+            backend,
+            json,
+        } => crate::train::eval(&run, split, backend, json),
+        Command::Predict {
+            run,
+            files,
+            top,
+            backend,
+        } => crate::train::predict(&run, &files, top, backend),
     }
 }
 
@@ -181,7 +247,11 @@ fn device_for(kind: Option<BackendKind>) -> Result<Device> {
     };
     let mut last_error = None;
     for kind in kinds {
-        match backend::open_device(&BackendConfig { kind, index: None }) {
+        match backend::open_device(&BackendConfig {
+            kind,
+            index: None,
+            devices: Vec::new(),
+        }) {
             Ok(device) => return Ok(device),
             Err(error) => last_error = Some(error),
         }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use zoo_data::DataConfig;
-use zoo_train::{OptimizerConfig, TrainConfig};
+use zoo_train::{ClipConfig, GuardConfig, OptimizerConfig, ScheduleConfig, TrainConfig};
 
 use crate::backend::{BackendConfig, BackendKind};
 use crate::registry::ModelKind;
@@ -33,6 +33,15 @@ pub struct ExperimentConfig {
     /// The optimizer.
     #[serde(default)]
     pub optimizer: OptimizerConfig,
+    /// The learning-rate schedule.
+    #[serde(default)]
+    pub schedule: ScheduleConfig,
+    /// Gradient clipping.
+    #[serde(default)]
+    pub clip: ClipConfig,
+    /// Divergence guard and plateau warning.
+    #[serde(default)]
+    pub guard: GuardConfig,
     /// The backend that runs it.
     #[serde(default)]
     pub backend: BackendConfig,
@@ -44,7 +53,12 @@ impl ExperimentConfig {
         self.model.validate()?;
         self.data.validate()?;
         self.train.validate()?;
-        self.optimizer.validate()
+        self.optimizer.validate()?;
+        self.schedule
+            .validate(self.optimizer.lr, self.train.epochs)?;
+        self.clip.validate()?;
+        self.guard.validate()?;
+        self.backend.validate()
     }
 }
 

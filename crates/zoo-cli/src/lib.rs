@@ -10,3 +10,4 @@ pub mod data;
 pub mod grad_example;
 pub mod registry;
 pub mod summary;
+pub mod train;

@@ -11,6 +11,7 @@ use conv1d_classifier::{Conv1dClassifier, Conv1dClassifierConfig};
 use pointwise_conv::{PointwiseConv, PointwiseConvConfig};
 use serde::{Deserialize, Serialize};
 use zoo_data::DataSpec;
+use zoo_train::Classify;
 
 use crate::summary::{LayerRow, Summary};
 
@@ -271,7 +272,7 @@ fn count_params<M: Module>(module: &M) -> (usize, usize) {
 // The variants hold module trees of different sizes; a model is built once per command and
 // never moved in a loop, so boxing would only add indirection.
 #[allow(clippy::large_enum_variant)]
-#[derive(Debug, Clone)]
+#[derive(Module, Debug)]
 pub enum Model {
     /// See [`ModelKind::ConvGap`].
     ConvGap(ConvGap),
@@ -297,5 +298,31 @@ impl Model {
         each_model!(self, _Variant(model) => {
             model.forward(Tensor::from_data(input, device)).into_data()
         })
+    }
+}
+
+/// Image classifiers train through zoo-train's generic step; `ModelKind::data_spec` keeps the
+/// other models (and sequence models) from ever being handed image batches.
+impl Classify<Tensor<4>> for Model {
+    fn logits(&self, images: Tensor<4>) -> Tensor<2> {
+        match self {
+            Model::BinaryCnn(model) => model.forward(images),
+            Model::CifarInception(model) => model.forward(images),
+            Model::ConvGap(_) | Model::PointwiseConv(_) | Model::Conv1dClassifier(_) => {
+                unreachable!("only image classifiers get image batches (ModelKind::data_spec)")
+            }
+        }
+    }
+}
+
+/// Sequence classifiers; see the image impl.
+impl Classify<Tensor<3>> for Model {
+    fn logits(&self, sequences: Tensor<3>) -> Tensor<2> {
+        match self {
+            Model::Conv1dClassifier(model) => model.forward(sequences),
+            _ => unreachable!(
+                "only sequence classifiers get sequence batches (ModelKind::data_spec)"
+            ),
+        }
     }
 }

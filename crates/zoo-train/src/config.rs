@@ -112,6 +112,184 @@ pub enum OptimizerKind {
     Rmsprop,
 }
 
+/// How the learning rate changes over training: the `[schedule]` table. Lengths are in
+/// epochs (converted to optimizer steps, since Burn's schedulers step every iteration).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ScheduleConfig {
+    /// Which schedule.
+    pub kind: ScheduleKind,
+    /// `step`: epochs between two multiplications by `gamma`.
+    pub step_epochs: usize,
+    /// `step`: factor per `step_epochs`; `exponential`: factor per epoch.
+    pub gamma: f64,
+    /// `cosine` and `warmup-cosine`: the learning rate at the end of training.
+    pub min_lr: f64,
+    /// `warmup-cosine`: epochs of linear warm-up from `lr / 100` to `lr`.
+    pub warmup_epochs: usize,
+}
+
+impl Default for ScheduleConfig {
+    fn default() -> Self {
+        Self {
+            kind: ScheduleKind::Constant,
+            step_epochs: 10,
+            gamma: 0.1,
+            min_lr: 0.0,
+            warmup_epochs: 1,
+        }
+    }
+}
+
+/// The learning-rate schedules (all Burn's own schedulers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ScheduleKind {
+    /// `optimizer.lr` throughout.
+    Constant,
+    /// Multiplied by `gamma` every `step_epochs` epochs.
+    Step,
+    /// Multiplied by `gamma` every epoch (smoothly, per step).
+    Exponential,
+    /// Cosine annealing from `optimizer.lr` to `min_lr` over all epochs.
+    Cosine,
+    /// Linear warm-up for `warmup_epochs`, then cosine annealing to `min_lr`.
+    WarmupCosine,
+}
+
+impl ScheduleConfig {
+    /// Checks the values serde cannot, given the run's length and peak learning rate.
+    pub fn validate(&self, lr: f64, epochs: usize) -> Result<(), String> {
+        match self.kind {
+            ScheduleKind::Constant => {}
+            ScheduleKind::Step => {
+                if self.step_epochs == 0 {
+                    return Err("schedule.step_epochs must be at least 1, got 0".into());
+                }
+                if !(self.gamma > 0.0 && self.gamma <= 1.0) {
+                    return Err(format!(
+                        "schedule.gamma must be in (0, 1], got {}",
+                        self.gamma
+                    ));
+                }
+            }
+            ScheduleKind::Exponential => {
+                if !(self.gamma > 0.0 && self.gamma <= 1.0) {
+                    return Err(format!(
+                        "schedule.gamma must be in (0, 1], got {}",
+                        self.gamma
+                    ));
+                }
+            }
+            ScheduleKind::Cosine | ScheduleKind::WarmupCosine => {
+                if !(self.min_lr >= 0.0 && self.min_lr <= lr) {
+                    return Err(format!(
+                        "schedule.min_lr must be in [0, optimizer.lr = {lr}], got {}",
+                        self.min_lr
+                    ));
+                }
+                if self.kind == ScheduleKind::WarmupCosine && self.warmup_epochs >= epochs {
+                    return Err(format!(
+                        "schedule.warmup_epochs ({}) must be less than train.epochs ({epochs})",
+                        self.warmup_epochs
+                    ));
+                }
+            }
+        }
+        // Burn's exponential, cosine and linear schedulers take learning rates in (0, 1].
+        if self.kind != ScheduleKind::Constant && self.kind != ScheduleKind::Step && lr > 1.0 {
+            return Err(format!(
+                "optimizer.lr must be at most 1 with schedule.kind = \"{}\", got {lr}",
+                self.kind.name()
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl ScheduleKind {
+    /// The name used in configs.
+    pub fn name(self) -> &'static str {
+        match self {
+            ScheduleKind::Constant => "constant",
+            ScheduleKind::Step => "step",
+            ScheduleKind::Exponential => "exponential",
+            ScheduleKind::Cosine => "cosine",
+            ScheduleKind::WarmupCosine => "warmup-cosine",
+        }
+    }
+}
+
+/// Gradient clipping: the `[clip]` table. Both off by default.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClipConfig {
+    /// Scale all gradients so their *global* L2 norm is at most this (PyTorch's
+    /// `clip_grad_norm_`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_norm: Option<f64>,
+    /// Clamp every gradient element to `[-value, value]`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<f64>,
+}
+
+impl ClipConfig {
+    /// Checks that thresholds are positive.
+    pub fn validate(&self) -> Result<(), String> {
+        for (key, value) in [("clip.max_norm", self.max_norm), ("clip.value", self.value)] {
+            if let Some(value) = value
+                && !(value.is_finite() && value > 0.0)
+            {
+                return Err(format!("{key} must be a positive number, got {value}"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The divergence guard and the plateau warning (the homework's Q1a and Q1b): `[guard]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GuardConfig {
+    /// Stop when a step's loss exceeds this multiple of the first epoch's mean training loss
+    /// (a non-finite loss or gradient norm always stops). 0 turns the ratio test off.
+    pub max_loss_ratio: f64,
+    /// Warn when validation loss has not improved by `plateau_min_delta` for this many epochs
+    /// (0: never).
+    pub plateau_epochs: usize,
+    /// The improvement that counts, in loss units.
+    pub plateau_min_delta: f64,
+}
+
+impl Default for GuardConfig {
+    fn default() -> Self {
+        Self {
+            max_loss_ratio: 5.0,
+            plateau_epochs: 3,
+            plateau_min_delta: 1e-3,
+        }
+    }
+}
+
+impl GuardConfig {
+    /// Checks the ranges.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(self.max_loss_ratio == 0.0 || self.max_loss_ratio > 1.0) {
+            return Err(format!(
+                "guard.max_loss_ratio must be 0 (off) or above 1, got {}",
+                self.max_loss_ratio
+            ));
+        }
+        if !(self.plateau_min_delta.is_finite() && self.plateau_min_delta >= 0.0) {
+            return Err(format!(
+                "guard.plateau_min_delta must be zero or positive, got {}",
+                self.plateau_min_delta
+            ));
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -27,13 +27,54 @@ impl ModuleVisitor for SquaredNorm<'_> {
     }
 }
 
-/// The global L2 norm of `grads` over the parameters of `module` (0 when there are none).
-pub fn global_grad_norm<M: Module>(module: &M, grads: &GradientsParams) -> f64 {
+/// The squared global L2 norm of `grads` over the parameters of `module`, as a `[1]` tensor
+/// that stays on the device (no sync): `None` when no parameter has a gradient.
+pub fn squared_grad_norm<M: Module>(module: &M, grads: &GradientsParams) -> Option<Tensor<1>> {
     let mut visitor = SquaredNorm { grads, total: None };
     module.visit(&mut visitor);
-    visitor
-        .total
-        .map_or(0.0, |total| (total.into_scalar::<f32>() as f64).sqrt())
+    visitor.total
+}
+
+/// The global L2 norm of `grads` over the parameters of `module` (0 when there are none).
+pub fn global_grad_norm<M: Module>(module: &M, grads: &GradientsParams) -> f64 {
+    squared_grad_norm(module, grads).map_or(0.0, |total| (total.into_scalar::<f32>() as f64).sqrt())
+}
+
+/// Multiplies every gradient of `module` by a `[1]` tensor, broadcast to its rank.
+struct ScaleBy<'a> {
+    grads: &'a mut GradientsParams,
+    scale: Tensor<1>,
+}
+
+impl ModuleVisitor for ScaleBy<'_> {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        if let Some(grad) = self.grads.remove::<D>(param.id) {
+            let scale: Tensor<D> = self.scale.clone().reshape([1; D]);
+            self.grads.register(param.id, grad * scale);
+        }
+    }
+}
+
+/// [`clip_global_norm`] without reading the norm back to the host: the scale
+/// `min(1, max_norm / (norm + 1e-6))` is computed on the device from `squared`
+/// ([`squared_grad_norm`]), so a GPU step does not wait on a sync.
+pub fn scale_to_global_norm<M: Module>(
+    module: &M,
+    mut grads: GradientsParams,
+    squared: Tensor<1>,
+    max_norm: f64,
+) -> GradientsParams {
+    let scale = squared
+        .sqrt()
+        .add_scalar(1e-6)
+        .recip()
+        .mul_scalar(max_norm)
+        .clamp_max(1.0);
+    module.visit(&mut ScaleBy {
+        grads: &mut grads,
+        scale,
+    });
+    grads
 }
 
 /// Multiplies every gradient of `module` in `grads` by `scale`.
@@ -152,6 +193,25 @@ mod tests {
         // Below the threshold nothing changes.
         let (linear, grads) = linear_and_grads();
         let (unclipped, _) = clip_global_norm(&linear, grads, 10.0);
+        assert_eq!(values(&linear, &unclipped), [3.0, 4.0, 1.0]);
+    }
+
+    #[test]
+    fn device_side_scaling_matches_host_clipping() {
+        let (linear, grads) = linear_and_grads();
+        let squared = squared_grad_norm(&linear, &grads).unwrap();
+        let clipped = scale_to_global_norm(&linear, grads, squared, 1.0);
+        let (linear2, grads2) = linear_and_grads();
+        let (host, _) = clip_global_norm(&linear2, grads2, 1.0);
+        for (a, b) in values(&linear, &clipped)
+            .iter()
+            .zip(values(&linear2, &host))
+        {
+            assert!((a - b).abs() < 1e-6);
+        }
+        let (linear, grads) = linear_and_grads();
+        let squared = squared_grad_norm(&linear, &grads).unwrap();
+        let unclipped = scale_to_global_norm(&linear, grads, squared, 10.0);
         assert_eq!(values(&linear, &unclipped), [3.0, 4.0, 1.0]);
     }
 

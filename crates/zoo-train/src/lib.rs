@@ -1,10 +1,38 @@
-//! burn-zoo's one training loop. This crate owns the `[train]` and `[optimizer]` tables of an
-//! experiment and the global gradient norm (clipping, the metric, the divergence guard); the
-//! loop on burn-train's `SupervisedTraining` builds on them. zoo-train never
-//! names a concrete model or dataset.
+//! burn-zoo's one training loop on burn-train's `SupervisedTraining`: the generic
+//! [`Classifier`] wrapper (train and inference steps for any model that maps inputs to
+//! logits), metrics with the global gradient norm, optimizers and schedules from config, the
+//! divergence guard and plateau warning ([`Monitor`]), and the run directory ([`RunDir`]).
+//! zoo-train never names a concrete model or dataset.
 
 mod config;
+mod data;
+mod eval;
 mod grad;
+mod metrics;
+mod monitor;
+mod optim;
+pub mod plot;
+mod run;
+mod step;
+mod trainer;
 
-pub use config::{OptimizerConfig, OptimizerKind, TrainConfig};
-pub use grad::{clip_by_value, clip_global_norm, global_grad_norm};
+pub use config::{
+    ClipConfig, GuardConfig, OptimizerConfig, OptimizerKind, ScheduleConfig, ScheduleKind,
+    TrainConfig,
+};
+pub use data::Loaders;
+pub use eval::{BinaryMetrics, EvalMetrics, binary_metrics, evaluate};
+pub use grad::{
+    clip_by_value, clip_global_norm, global_grad_norm, scale_to_global_norm, squared_grad_norm,
+};
+pub use metrics::{GRAD_NORM, GradNormMetric};
+pub use monitor::{Divergence, EpochRecord, History, Monitor, Plateau, StepRecord, short_name};
+pub use optim::{build_optimizer, build_schedule, schedule_values};
+pub use run::{RunDir, git_revision, metrics_csv, timestamp, write_atomic};
+pub use step::{
+    Classifier, ClassifierOutput, Classify, GradNormInput, LabeledBatch, per_item_loss,
+    probabilities,
+};
+pub use trainer::{
+    RunSummary, TrainError, TrainPlan, curve_panels, load_history, steps_csv, train,
+};

@@ -1,0 +1,429 @@
+//! `zoo train`, `zoo eval` and `zoo predict`: the registry's models on zoo-data's splits
+//! through zoo-train's loop, and back out of a run directory.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use burn::module::Module;
+use burn::tensor::{Device, Tensor, TensorData};
+use zoo_data::{Augmentation, ImageBatch, SequenceBatch, Splits};
+use zoo_train::{
+    Classifier, EvalMetrics, LabeledBatch, Loaders, RunDir, RunSummary, TrainError, TrainPlan,
+    probabilities,
+};
+
+use crate::backend::{self, BackendKind};
+use crate::config::{self, ExperimentConfig};
+use crate::registry::{Model, ModelKind};
+
+/// Exit code of a run the divergence guard stopped (1 is any other error).
+pub const EXIT_DIVERGED: u8 = 3;
+
+/// What `zoo train` was asked.
+pub struct TrainArgs<'a> {
+    /// Experiment name or TOML path.
+    pub experiment: &'a str,
+    /// `--set key=value`.
+    pub overrides: &'a [String],
+    /// `--backend`.
+    pub backend: Option<BackendKind>,
+    /// `--resume <run-dir>`.
+    pub resume: Option<&'a Path>,
+    /// `--out`: where run directories go.
+    pub out: &'a Path,
+}
+
+/// The model kind's data needs, or an error for models without classes.
+fn spec_of(model: &ModelKind) -> Result<zoo_data::DataSpec> {
+    model.data_spec().with_context(|| {
+        format!(
+            "model `{}` is not a classifier: zoo train, eval and predict need a model with \
+             classes (conv1d-classifier, binary-cnn, cifar-inception)",
+            model.name()
+        )
+    })
+}
+
+/// The training split's augmentation: crop with zero padding of 1/8 of the side (4 pixels
+/// for 32×32, as the standard CIFAR recipe) and horizontal flips, seeded by `data.seed`.
+fn augmentation(config: &ExperimentConfig, shape: [usize; 3]) -> Option<Augmentation> {
+    config.data.augment.then(|| Augmentation {
+        padding: (shape[1] / 8).max(1),
+        flip: true,
+        seed: config.data.seed,
+    })
+}
+
+/// `zoo train`.
+pub fn train(args: TrainArgs<'_>) -> Result<ExitCode> {
+    let (name, config, run, resume_after) = match args.resume {
+        None => {
+            let resolved = config::load_experiment(args.experiment, args.backend, args.overrides)?;
+            let run = RunDir::create(args.out, &resolved.name).with_context(|| {
+                format!("creating a run directory under {}", args.out.display())
+            })?;
+            let text = toml::to_string(&resolved.config).context("serialising the config")?;
+            zoo_train::write_atomic(&run.config(), text.as_bytes())
+                .with_context(|| format!("writing {}", run.config().display()))?;
+            (resolved.name, resolved.config, run, None)
+        }
+        Some(dir) => {
+            if !args.overrides.is_empty() || args.backend.is_some() {
+                bail!(
+                    "--resume continues {} with its saved config.toml; --set and --backend \
+                     cannot change it (start a new run instead)",
+                    dir.display()
+                );
+            }
+            let run = RunDir::open(dir).map_err(anyhow::Error::msg)?;
+            let config = read_run_config(&run)?;
+            let Some(&last) = run.complete_checkpoints().last() else {
+                bail!(
+                    "{} has no complete checkpoint (checkpoint/model-N.bpk, optim-N.bpk, \
+                     scheduler-N.bpk): no epoch finished, nothing to resume; start a new run",
+                    run.path.display()
+                );
+            };
+            if last >= config.train.epochs {
+                bail!(
+                    "{} already finished all {} epochs; nothing to resume",
+                    run.path.display(),
+                    config.train.epochs
+                );
+            }
+            let name = run
+                .path
+                .parent()
+                .and_then(|p| p.file_name())
+                .map_or("run".into(), |n| n.to_string_lossy().into_owned());
+            println!("Resuming {} after epoch {last}", run.path.display());
+            (name, config, run, Some(last))
+        }
+    };
+    let spec = spec_of(&config.model)?;
+    let devices = config.backend.open_all()?;
+    let device = devices[0].clone();
+    device.seed(config.train.seed);
+    // Parameters must be created on the autodiff device to be tracked (Burn's fork keeps a
+    // parameter's require-grad flag, which plain-device parameters do not have).
+    let model = config
+        .model
+        .init(&device.clone().autodiff())
+        .map_err(anyhow::Error::msg)?;
+    let params = model.num_params();
+    let splits = zoo_data::load(&config.data, &spec)?;
+    let plan = TrainPlan {
+        experiment: name.clone(),
+        model: config.model.name().to_string(),
+        backend: config.backend.kind.name().to_string(),
+        devices: devices.clone(),
+        train: config.train.clone(),
+        optimizer: config.optimizer.clone(),
+        schedule: config.schedule.clone(),
+        clip: config.clip.clone(),
+        guard: config.guard.clone(),
+    };
+    let device_text = backend::device_name(&device).map_or(String::new(), |n| format!(" ({n})"));
+    let header = |sizes: (usize, usize, usize)| {
+        println!(
+            "Training `{name}`: {} ({} parameters) on {}{device_text}, {} epochs, batch {}, \
+             {:?} lr {}",
+            config.model.name(),
+            crate::summary::thousands(params as u64),
+            config.backend.kind.name(),
+            config.train.epochs,
+            config.train.batch_size,
+            config.optimizer.kind,
+            config.optimizer.lr,
+        );
+        println!(
+            "  data: {} train / {} valid / {} test items; run directory {}",
+            sizes.0,
+            sizes.1,
+            sizes.2,
+            run.path.display()
+        );
+    };
+    let result = match splits {
+        Splits::Images(images) => {
+            let aug = augmentation(&config, images.shape);
+            let loaders = Loaders::images(images, aug, &config.train, &device);
+            header(loaders.sizes);
+            zoo_train::train::<Model, ImageBatch>(model, loaders, &plan, &run, resume_after)
+        }
+        Splits::Sequences(sequences) => {
+            let loaders = Loaders::sequences(sequences, &config.train, &device);
+            header(loaders.sizes);
+            zoo_train::train::<Model, SequenceBatch>(model, loaders, &plan, &run, resume_after)
+        }
+    };
+    match result {
+        Ok(summary) => {
+            print_summary(&summary, &run);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(TrainError::Diverged { message, summary }) => {
+            print_summary(&summary, &run);
+            eprintln!("error: {message}");
+            Ok(ExitCode::from(EXIT_DIVERGED))
+        }
+        Err(TrainError::Failed(message)) => bail!("training `{name}` failed: {message}"),
+    }
+}
+
+/// The run's saved config.
+fn read_run_config(run: &RunDir) -> Result<ExperimentConfig> {
+    let path = run.config();
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let config: ExperimentConfig = config::parse_with_overrides(&path, &text, &[])?;
+    config
+        .validate()
+        .map_err(|message| anyhow::anyhow!("{}: {message}", path.display()))?;
+    Ok(config)
+}
+
+/// The final table: last epoch, best epoch, test split, throughput, files.
+fn print_summary(summary: &RunSummary, run: &RunDir) {
+    let row = |label: &str, metrics: &std::collections::BTreeMap<String, f64>| {
+        let loss = metrics
+            .get("loss")
+            .map_or("-".into(), |v| format!("{v:.4}"));
+        let acc = metrics
+            .get("accuracy")
+            .map_or("-".into(), |v| format!("{v:.2} %"));
+        println!("  {label:<22} loss {loss:>8}   accuracy {acc:>9}");
+    };
+    println!(
+        "Run {} ({} of {} epochs, {}):",
+        summary.status,
+        summary.epochs_completed,
+        summary.epochs_planned,
+        run.path.display()
+    );
+    row("last epoch, train", &summary.final_train);
+    row("last epoch, valid", &summary.final_valid);
+    if let Some(best) = summary.best_epoch {
+        row(&format!("best epoch {best}, valid"), &summary.best_valid);
+    }
+    if let Some(test) = &summary.test {
+        print_eval("test (best weights)", test);
+    }
+    println!(
+        "  wall time {:.1} s, training {:.1} images/s on {}",
+        summary.wall_seconds, summary.train_items_per_second, summary.backend
+    );
+    println!(
+        "  files: config.toml metrics.csv steps.csv curves.png summary.json{} checkpoint/",
+        if run.model().is_file() {
+            " model.bpk"
+        } else {
+            ""
+        }
+    );
+}
+
+fn print_eval(label: &str, metrics: &EvalMetrics) {
+    println!(
+        "  {label:<22} loss {:>8.4}   accuracy {:>7.2} %   ({} items)",
+        metrics.loss, metrics.accuracy, metrics.items
+    );
+    if let Some(b) = &metrics.binary {
+        println!(
+            "  {:<22} precision {:.2} %  recall {:.2} %  F1 {:.2} %  AUROC {:.2} %",
+            "", b.precision, b.recall, b.f1, b.auroc
+        );
+    }
+}
+
+/// The run's best weights on `device`, wrapped as trained.
+fn load_model<B: LabeledBatch>(
+    run: &RunDir,
+    config: &ExperimentConfig,
+    device: &Device,
+) -> Result<Classifier<Model, B>> {
+    let path = run.model();
+    if !path.is_file() {
+        bail!(
+            "{} has no model.bpk (the run stopped before its first epoch finished)",
+            run.path.display()
+        );
+    }
+    let model = config.model.init(device).map_err(anyhow::Error::msg)?;
+    Classifier::<Model, B>::new(model, config.clip.clone())
+        .try_load_file(&path)
+        .map_err(|error| anyhow::anyhow!("loading {}: {error:?}", path.display()))
+}
+
+/// Which split `zoo eval` evaluates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SplitName {
+    /// The training split (without augmentation).
+    Train,
+    /// The validation split.
+    Valid,
+    /// The test split.
+    Test,
+}
+
+/// `zoo eval`.
+pub fn eval(
+    dir: &Path,
+    split: SplitName,
+    backend: Option<BackendKind>,
+    json: bool,
+) -> Result<ExitCode> {
+    let run = RunDir::open(dir).map_err(anyhow::Error::msg)?;
+    let mut config = read_run_config(&run)?;
+    if let Some(kind) = backend {
+        config.backend.kind = kind;
+    }
+    config.backend.devices.clear();
+    let spec = spec_of(&config.model)?;
+    let device = backend::open_device(&config.backend)?;
+    let splits = zoo_data::load(&config.data, &spec)?;
+    let metrics = match splits {
+        Splits::Images(images) => {
+            let loaders = Loaders::images(images, None, &config.train, &device);
+            let model = load_model::<ImageBatch>(&run, &config, &device)?;
+            evaluate_split(&model, &loaders, split)?
+        }
+        Splits::Sequences(sequences) => {
+            let loaders = Loaders::sequences(sequences, &config.train, &device);
+            let model = load_model::<SequenceBatch>(&run, &config, &device)?;
+            evaluate_split(&model, &loaders, split)?
+        }
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&metrics)?);
+    } else {
+        println!(
+            "{} ({:?} split, best weights, {}):",
+            run.path.display(),
+            split,
+            config.backend.kind.name()
+        );
+        print_eval(&format!("{split:?}").to_lowercase(), &metrics);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn evaluate_split<B: LabeledBatch>(
+    model: &Classifier<Model, B>,
+    loaders: &Loaders<B>,
+    split: SplitName,
+) -> Result<EvalMetrics>
+where
+    Model: zoo_train::Classify<B::Inputs>,
+{
+    let loader = match split {
+        SplitName::Train => &loaders.train,
+        SplitName::Valid => &loaders.valid,
+        SplitName::Test => &loaders.test,
+    };
+    zoo_train::evaluate(model, loader.as_ref())
+        .map_err(|error| anyhow::anyhow!("{split:?} split: {error}"))
+}
+
+/// `zoo predict`: top-k classes with probabilities for each file.
+pub fn predict(
+    dir: &Path,
+    files: &[PathBuf],
+    top: usize,
+    backend: Option<BackendKind>,
+) -> Result<ExitCode> {
+    let run = RunDir::open(dir).map_err(anyhow::Error::msg)?;
+    let mut config = read_run_config(&run)?;
+    if let Some(kind) = backend {
+        config.backend.kind = kind;
+    }
+    config.backend.devices.clear();
+    let spec = spec_of(&config.model)?;
+    let device = backend::open_device(&config.backend)?;
+    // The training data gives the class names and the normalisation the model was trained with.
+    let splits = zoo_data::load(&config.data, &spec)?;
+    let (classes, rows) = match splits {
+        Splits::Images(images) => {
+            let model = load_model::<ImageBatch>(&run, &config, &device)?;
+            let batcher =
+                zoo_data::ImageBatcher::new(images.shape, images.normalization.clone(), 1);
+            let mut rows = Vec::new();
+            for file in files {
+                let pixels = zoo_data::folder::decode(file, images.shape)
+                    .map_err(|error| anyhow::anyhow!("{}: {error}", file.display()))?;
+                let values = batcher.item_values(&zoo_data::ImageItem {
+                    pixels,
+                    label: 0,
+                    index: 0,
+                });
+                let [c, h, w] = images.shape;
+                let input = Tensor::<4>::from_data(TensorData::new(values, [1, c, h, w]), &device);
+                let logits = zoo_train::Classify::logits(&model.model, input);
+                rows.push((file.display().to_string(), probs_of(logits)?));
+            }
+            (images.classes, rows)
+        }
+        Splits::Sequences(sequences) => {
+            let model = load_model::<SequenceBatch>(&run, &config, &device)?;
+            let Some(data_dir) = config
+                .data
+                .dir
+                .clone()
+                .filter(|_| config.data.kind == zoo_data::DataKind::Ts)
+            else {
+                bail!(
+                    "zoo predict on sequences reads .ts files and standardises them with the training file's statistics: the run must have data.kind = \"ts\""
+                );
+            };
+            let [train_path, _] = zoo_data::ts::find_files(&data_dir)?;
+            let read = |path: &Path| -> Result<zoo_data::ts::TsFile> {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                Ok(zoo_data::ts::parse(path, &text)?)
+            };
+            let train_file = read(&train_path)?;
+            let mut rows = Vec::new();
+            for file in files {
+                let cases = read(file)?;
+                let (_, items) = zoo_data::ts::to_items(
+                    &train_file,
+                    &cases,
+                    sequences.shape,
+                    config.data.series,
+                    [&train_path, file],
+                )?;
+                let [c, l] = sequences.shape;
+                for (case, item) in items.into_iter().enumerate() {
+                    let input =
+                        Tensor::<3>::from_data(TensorData::new(item.values, [1, c, l]), &device);
+                    let logits = zoo_train::Classify::logits(&model.model, input);
+                    rows.push((format!("{} case {case}", file.display()), probs_of(logits)?));
+                }
+            }
+            (sequences.classes, rows)
+        }
+    };
+    for (name, probs) in rows {
+        let mut ranked: Vec<(usize, f32)> = probs.into_iter().enumerate().collect();
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let shown: Vec<String> = ranked
+            .iter()
+            .take(top.max(1))
+            .map(|(class, p)| {
+                let label = classes.get(*class).map_or(class.to_string(), |c| c.clone());
+                format!("{label} {:.1} %", 100.0 * p)
+            })
+            .collect();
+        println!("{name}: {}", shown.join(", "));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn probs_of(logits: Tensor<2>) -> Result<Vec<f32>> {
+    probabilities(logits)
+        .into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .map_err(|error| anyhow::anyhow!("reading probabilities: {error:?}"))
+}

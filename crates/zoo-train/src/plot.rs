@@ -1,0 +1,242 @@
+//! Line charts as PNG files: `curves.png` and the pictures of the LR range test, sweeps and
+//! the saddle demo all go through [`render_png`]. Drawn with plotters into an RGB buffer,
+//! text with an embedded DejaVu Sans (no system font library needed), PNG-encoded by `image`.
+
+use std::path::Path;
+use std::sync::Once;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use crate::run::write_atomic;
+
+/// DejaVu Sans, Bitstream Vera license (assets/DejaVuSans-LICENSE.txt).
+static FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
+
+/// Colours cycled through the series of a panel.
+const PALETTE: [RGBColor; 6] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+];
+
+/// One named line.
+#[derive(Debug, Clone)]
+pub struct Series {
+    /// Legend text.
+    pub name: String,
+    /// (x, y) points; non-finite points are left out.
+    pub points: Vec<(f64, f64)>,
+    /// Draw a marker at each point as well as the line.
+    pub markers: bool,
+}
+
+/// One chart of a figure.
+#[derive(Debug, Clone, Default)]
+pub struct Panel {
+    /// Title above the chart.
+    pub title: String,
+    /// X axis label.
+    pub x_label: String,
+    /// Y axis label.
+    pub y_label: String,
+    /// Logarithmic x axis.
+    pub log_x: bool,
+    /// Logarithmic y axis (when every value is positive).
+    pub log_y: bool,
+    /// The lines.
+    pub series: Vec<Series>,
+    /// Vertical marks: (x, label), e.g. where the divergence guard fired.
+    pub marks: Vec<(f64, String)>,
+}
+
+/// Draws `panels` in a grid of `columns` columns into a `width` × `height` PNG at `path`
+/// (atomically).
+pub fn render_png(
+    path: &Path,
+    panels: &[Panel],
+    columns: usize,
+    (width, height): (u32, u32),
+) -> Result<(), String> {
+    static REGISTER: Once = Once::new();
+    REGISTER.call_once(|| {
+        // The embedded font is known-good; a failure would only lose the text.
+        let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, FONT);
+    });
+    let mut buffer = vec![0u8; width as usize * height as usize * 3];
+    {
+        let root = BitMapBackend::with_buffer(&mut buffer, (width, height)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| e.to_string())?;
+        let columns = columns.max(1);
+        let rows = panels.len().div_ceil(columns).max(1);
+        let areas = root.split_evenly((rows, columns));
+        for (area, panel) in areas.iter().zip(panels) {
+            draw_panel(area, panel).map_err(|e| format!("drawing `{}`: {e}", panel.title))?;
+        }
+        root.present().map_err(|e| e.to_string())?;
+    }
+    let image = image::RgbImage::from_raw(width, height, buffer)
+        .ok_or_else(|| "plot buffer has the wrong size".to_string())?;
+    let mut png = Vec::new();
+    image
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .map_err(|e| format!("encoding {}: {e}", path.display()))?;
+    write_atomic(path, &png).map_err(|e| format!("writing {}: {e}", path.display()))
+}
+
+/// The range of `values` padded by 5 %, or a unit range around a single value.
+fn padded(values: impl Iterator<Item = f64>, log: bool) -> (f64, f64) {
+    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    for v in values.filter(|v| v.is_finite() && (!log || *v > 0.0)) {
+        lo = lo.min(v);
+        hi = hi.max(v);
+    }
+    if !lo.is_finite() {
+        return if log { (0.1, 10.0) } else { (0.0, 1.0) };
+    }
+    if log {
+        if hi <= lo {
+            return (lo / 2.0, hi * 2.0);
+        }
+        let ratio = (hi / lo).powf(0.05);
+        return (lo / ratio, hi * ratio);
+    }
+    if hi <= lo {
+        return (lo - 0.5, hi + 0.5);
+    }
+    let pad = (hi - lo) * 0.05;
+    (lo - pad, hi + pad)
+}
+
+fn draw_panel(
+    area: &DrawingArea<BitMapBackend<'_>, Shift>,
+    panel: &Panel,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let points = || panel.series.iter().flat_map(|s| s.points.iter());
+    let log_y = panel.log_y && points().all(|(_, y)| *y > 0.0 || !y.is_finite());
+    let x = padded(
+        points().map(|p| p.0).chain(panel.marks.iter().map(|m| m.0)),
+        panel.log_x,
+    );
+    let y = padded(points().map(|p| p.1), log_y);
+    let mut builder = ChartBuilder::on(area);
+    builder
+        .caption(&panel.title, ("sans-serif", 18))
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(64);
+    // Four coordinate combinations are four chart types in plotters.
+    match (panel.log_x, log_y) {
+        (false, false) => {
+            let chart = builder.build_cartesian_2d(x.0..x.1, y.0..y.1)?;
+            finish(chart, panel, y)
+        }
+        (true, false) => {
+            let chart = builder.build_cartesian_2d((x.0..x.1).log_scale(), y.0..y.1)?;
+            finish(chart, panel, y)
+        }
+        (false, true) => {
+            let chart = builder.build_cartesian_2d(x.0..x.1, (y.0..y.1).log_scale())?;
+            finish(chart, panel, y)
+        }
+        (true, true) => {
+            let chart =
+                builder.build_cartesian_2d((x.0..x.1).log_scale(), (y.0..y.1).log_scale())?;
+            finish(chart, panel, y)
+        }
+    }
+}
+
+fn finish<'a, X, Y>(
+    mut chart: ChartContext<'a, BitMapBackend<'a>, Cartesian2d<X, Y>>,
+    panel: &Panel,
+    (y_lo, y_hi): (f64, f64),
+) -> Result<(), Box<dyn std::error::Error>>
+where
+    X: Ranged<ValueType = f64> + plotters::coord::ranged1d::ValueFormatter<f64>,
+    Y: Ranged<ValueType = f64> + plotters::coord::ranged1d::ValueFormatter<f64>,
+{
+    chart
+        .configure_mesh()
+        .x_desc(panel.x_label.as_str())
+        .y_desc(panel.y_label.as_str())
+        .label_style(("sans-serif", 13))
+        .light_line_style(RGBColor(235, 235, 235))
+        .draw()?;
+    for (index, series) in panel.series.iter().enumerate() {
+        let color = PALETTE[index % PALETTE.len()];
+        let points: Vec<(f64, f64)> = series
+            .points
+            .iter()
+            .copied()
+            .filter(|(x, y)| x.is_finite() && y.is_finite())
+            .collect();
+        chart
+            .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))?
+            .label(series.name.as_str())
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+            });
+        if series.markers {
+            chart.draw_series(
+                points
+                    .iter()
+                    .map(|&(x, y)| Circle::new((x, y), 3, color.filled())),
+            )?;
+        }
+    }
+    for (x, label) in &panel.marks {
+        let red = RGBColor(200, 0, 0);
+        chart.draw_series(LineSeries::new(
+            vec![(*x, y_lo), (*x, y_hi)],
+            red.stroke_width(2),
+        ))?;
+        chart.draw_series(std::iter::once(Text::new(
+            label.clone(),
+            (*x, y_hi),
+            ("sans-serif", 13).into_font().color(&red),
+        )))?;
+    }
+    if panel.series.len() > 1 || panel.series.iter().any(|s| !s.name.is_empty()) {
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .label_font(("sans-serif", 13))
+            .draw()?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_a_png_of_the_requested_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.png");
+        let panel = Panel {
+            title: "loss".into(),
+            x_label: "epoch".into(),
+            y_label: "loss".into(),
+            log_y: true,
+            series: vec![Series {
+                name: "train".into(),
+                points: vec![(1.0, 2.0), (2.0, 1.0), (3.0, f64::NAN)],
+                markers: true,
+            }],
+            marks: vec![(2.0, "diverged".into())],
+            ..Panel::default()
+        };
+        render_png(&path, &[panel.clone(), panel], 2, (640, 240)).unwrap();
+        let image = image::open(&path).unwrap();
+        assert_eq!((image.width(), image.height()), (640, 240));
+        // Something besides the white background was drawn.
+        let rgb = image.to_rgb8();
+        assert!(rgb.pixels().any(|p| p.0 != [255, 255, 255]));
+    }
+}

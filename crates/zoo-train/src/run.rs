@@ -1,0 +1,273 @@
+//! The run directory `artifacts/<experiment>/<YYYYmmdd-HHMMSS>/` and the files in it, every
+//! one written atomically (temp file in the same directory, then rename).
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::monitor::{EpochRecord, short_name};
+
+/// The files of one run, by name.
+#[derive(Debug, Clone)]
+pub struct RunDir {
+    /// The directory itself.
+    pub path: PathBuf,
+}
+
+impl RunDir {
+    /// Creates `root/<experiment>/<YYYYmmdd-HHMMSS>` (UTC); a second run within the same
+    /// second gets a `-2`, `-3`, ... suffix rather than sharing a directory.
+    pub fn create(root: &Path, experiment: &str) -> std::io::Result<RunDir> {
+        let base = root.join(experiment);
+        std::fs::create_dir_all(&base)?;
+        let stamp = timestamp(SystemTime::now());
+        for attempt in 1.. {
+            let name = match attempt {
+                1 => stamp.clone(),
+                n => format!("{stamp}-{n}"),
+            };
+            let path = base.join(name);
+            match std::fs::create_dir(&path) {
+                Ok(()) => return Ok(RunDir { path }),
+                Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(error) => return Err(error),
+            }
+        }
+        unreachable!("an unbounded range ends only by returning")
+    }
+
+    /// An existing run directory (for `--resume`, `zoo eval`, `zoo predict`).
+    pub fn open(path: &Path) -> Result<RunDir, String> {
+        if !path.join("config.toml").is_file() {
+            return Err(format!(
+                "{} is not a run directory: it has no config.toml (expected \
+                 artifacts/<experiment>/<YYYYmmdd-HHMMSS>/ written by `zoo train`)",
+                path.display()
+            ));
+        }
+        Ok(RunDir {
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The resolved experiment config.
+    pub fn config(&self) -> PathBuf {
+        self.path.join("config.toml")
+    }
+    /// One row per epoch and split.
+    pub fn metrics_csv(&self) -> PathBuf {
+        self.path.join("metrics.csv")
+    }
+    /// Every training step (loss, gradient norm, learning rate).
+    pub fn steps_csv(&self) -> PathBuf {
+        self.path.join("steps.csv")
+    }
+    /// Loss, accuracy, learning rate and gradient norm per epoch.
+    pub fn curves(&self) -> PathBuf {
+        self.path.join("curves.png")
+    }
+    /// The best weights (lowest validation loss).
+    pub fn model(&self) -> PathBuf {
+        self.path.join("model.bpk")
+    }
+    /// Final and best metrics, throughput, backend, revision.
+    pub fn summary(&self) -> PathBuf {
+        self.path.join("summary.json")
+    }
+    /// Burn's checkpoints (`model-N.bpk`, `optim-N.bpk`, `scheduler-N.bpk`).
+    pub fn checkpoints(&self) -> PathBuf {
+        self.path.join("checkpoint")
+    }
+    /// The model checkpoint of `epoch`.
+    pub fn model_checkpoint(&self, epoch: usize) -> PathBuf {
+        self.checkpoints().join(format!("model-{epoch}.bpk"))
+    }
+
+    /// Epochs whose model, optimizer and scheduler checkpoints all exist, ascending.
+    pub fn complete_checkpoints(&self) -> Vec<usize> {
+        let Ok(entries) = std::fs::read_dir(self.checkpoints()) else {
+            return Vec::new();
+        };
+        let mut epochs: Vec<usize> = entries
+            .filter_map(|entry| {
+                let name = entry.ok()?.file_name().into_string().ok()?;
+                name.strip_prefix("model-")?
+                    .strip_suffix(".bpk")?
+                    .parse()
+                    .ok()
+            })
+            .filter(|epoch| {
+                ["optim", "scheduler"].iter().all(|kind| {
+                    self.checkpoints()
+                        .join(format!("{kind}-{epoch}.bpk"))
+                        .is_file()
+                })
+            })
+            .collect();
+        epochs.sort_unstable();
+        epochs
+    }
+}
+
+/// Writes `bytes` to `path` atomically: a temp file next to it, flushed, then renamed.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map_or("out".into(), |name| name.to_string_lossy().into_owned());
+    let temp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let result = (|| {
+        let mut file = std::fs::File::create(&temp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&temp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    result
+}
+
+/// `metrics.csv`: `epoch,split,<metric columns…>,items_per_second,seconds`, one row per epoch
+/// and split; a metric a split lacks is an empty cell.
+pub fn metrics_csv(records: &[EpochRecord]) -> String {
+    let mut columns: Vec<String> = Vec::new();
+    for record in records {
+        for name in record.metrics.keys() {
+            if !columns.contains(name) {
+                columns.push(name.clone());
+            }
+        }
+    }
+    let mut out = String::from("epoch,split");
+    for column in &columns {
+        out.push(',');
+        out.push_str(&short_name(column));
+    }
+    out.push_str(",items_per_second,seconds\n");
+    for record in records {
+        let _ = write!(out, "{},{}", record.epoch, record.split);
+        for column in &columns {
+            out.push(',');
+            if let Some(value) = record.metrics.get(column) {
+                let _ = write!(out, "{value}");
+            }
+        }
+        let _ = writeln!(out, ",{:.3},{:.3}", record.items_per_second, record.seconds);
+    }
+    out
+}
+
+/// `YYYYmmdd-HHMMSS` in UTC.
+pub fn timestamp(time: SystemTime) -> String {
+    let secs = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{year:04}{month:02}{day:02}-{:02}{:02}{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 → (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// The git revision of the working directory (with `-dirty` when it has changes), or
+/// "unknown" outside a git checkout.
+pub fn git_revision() -> String {
+    let run = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .output()
+            .ok()
+            .filter(|out| out.status.success())
+            .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_string())
+    };
+    match run(&["rev-parse", "HEAD"]) {
+        Some(revision) => {
+            let dirty = run(&["status", "--porcelain", "--untracked-files=no"])
+                .is_some_and(|status| !status.is_empty());
+            if dirty {
+                format!("{revision}-dirty")
+            } else {
+                revision
+            }
+        }
+        None => "unknown".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+
+    #[test]
+    fn timestamps_are_utc_calendar_dates() {
+        assert_eq!(timestamp(UNIX_EPOCH), "19700101-000000");
+        // 2026-11-27 05:36:51 UTC
+        let t = UNIX_EPOCH + Duration::from_secs(1_795_757_811);
+        assert_eq!(timestamp(t), "20261127-053651");
+        // 2000-02-29 (leap day) 23:59:59
+        let t = UNIX_EPOCH + Duration::from_secs(951_868_799);
+        assert_eq!(timestamp(t), "20000229-235959");
+    }
+
+    #[test]
+    fn run_dirs_never_collide() {
+        let root = tempfile::tempdir().unwrap();
+        let a = RunDir::create(root.path(), "exp").unwrap();
+        let b = RunDir::create(root.path(), "exp").unwrap();
+        assert_ne!(a.path, b.path);
+        assert!(a.path.is_dir() && b.path.is_dir());
+    }
+
+    #[test]
+    fn atomic_writes_leave_no_temp_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.txt");
+        write_atomic(&path, b"one").unwrap();
+        write_atomic(&path, b"two").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "two");
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(names.len(), 1);
+    }
+
+    #[test]
+    fn metrics_csv_has_a_column_per_metric_and_empty_cells_for_missing_ones() {
+        let record = |split: &str, metrics: &[(&str, f64)]| EpochRecord {
+            epoch: 1,
+            split: split.into(),
+            metrics: metrics
+                .iter()
+                .map(|(k, v)| (k.to_string(), *v))
+                .collect::<BTreeMap<_, _>>(),
+            items_per_second: 10.0,
+            seconds: 2.0,
+        };
+        let csv = metrics_csv(&[
+            record("train", &[("Loss", 0.5), ("Learning Rate", 0.001)]),
+            record("valid", &[("Loss", 0.25)]),
+        ]);
+        assert_eq!(
+            csv,
+            "epoch,split,learning_rate,loss,items_per_second,seconds\n\
+             1,train,0.001,0.5,10.000,2.000\n1,valid,,0.25,10.000,2.000\n"
+        );
+    }
+}

@@ -1,0 +1,283 @@
+//! The one train/inference step for every classifier: a generic wrapper module that
+//! implements burn-train's `TrainStep` and `InferenceStep`, so model crates stay free of
+//! burn-train. A model with one output column is a binary task (sigmoid, BCE with logits);
+//! with more, a multi-class task (softmax cross-entropy). The same code path computes both.
+
+use std::marker::PhantomData;
+
+use burn::module::{Module, ModuleDisplay};
+use burn::tensor::activation::{log_softmax, sigmoid, softmax};
+use burn::tensor::{Int, Tensor};
+use burn::train::metric::{AccuracyInput, Adaptor, ConfusionStatsInput, ItemLazy, LossInput};
+use burn::train::{InferenceStep, TrainOutput, TrainStep};
+use zoo_data::{ImageBatch, SequenceBatch};
+
+use crate::config::ClipConfig;
+use crate::grad::{clip_by_value, scale_to_global_norm, squared_grad_norm};
+
+/// A batch of inputs with class targets.
+pub trait LabeledBatch: Clone + std::fmt::Debug + Send + Sync + 'static {
+    /// What the model takes.
+    type Inputs;
+    /// (inputs, targets).
+    fn into_parts(self) -> (Self::Inputs, Tensor<1, Int>);
+}
+
+impl LabeledBatch for ImageBatch {
+    type Inputs = Tensor<4>;
+    fn into_parts(self) -> (Tensor<4>, Tensor<1, Int>) {
+        (self.images, self.targets)
+    }
+}
+
+impl LabeledBatch for SequenceBatch {
+    type Inputs = Tensor<3>;
+    fn into_parts(self) -> (Tensor<3>, Tensor<1, Int>) {
+        (self.sequences, self.targets)
+    }
+}
+
+/// What zoo-train needs from a model: inputs to logits `[batch, classes]` (one column for a
+/// binary task).
+pub trait Classify<I>: Module + ModuleDisplay {
+    /// The logits of a batch.
+    fn logits(&self, inputs: I) -> Tensor<2>;
+}
+
+/// A model `M` trained on batches `B`: the module burn-train's `Learner` drives.
+#[derive(Module, Debug)]
+pub struct Classifier<M: Module, B: Clone + std::fmt::Debug + Send + 'static> {
+    /// The wrapped model (its parameters are the only ones).
+    pub model: M,
+    /// Gradient clipping applied in the train step.
+    #[module(skip)]
+    clip: ClipConfig,
+    #[module(skip)]
+    batch: PhantomData<fn() -> B>,
+}
+
+impl<M: Module, B: Clone + std::fmt::Debug + Send + 'static> Classifier<M, B> {
+    /// Wraps `model`; `clip` applies to every train step.
+    pub fn new(model: M, clip: ClipConfig) -> Self {
+        Self {
+            model,
+            clip,
+            batch: PhantomData,
+        }
+    }
+}
+
+impl<M, B> Classifier<M, B>
+where
+    B: LabeledBatch,
+    M: Classify<B::Inputs>,
+{
+    /// Logits, per-item losses and targets of a batch.
+    pub fn forward_batch(&self, batch: B) -> ClassifierOutput {
+        let (inputs, targets) = batch.into_parts();
+        let logits = self.model.logits(inputs);
+        let losses = per_item_loss(logits.clone(), targets.clone());
+        ClassifierOutput {
+            losses,
+            logits,
+            targets,
+            grad_norm: None,
+        }
+    }
+}
+
+/// Per-item losses `[batch]`: BCE with logits for one column, cross-entropy otherwise.
+pub fn per_item_loss(logits: Tensor<2>, targets: Tensor<1, Int>) -> Tensor<1> {
+    let [batch, classes] = logits.dims();
+    if classes == 1 {
+        // max(z, 0) - z·y + log(1 + exp(-|z|)): stable for any z.
+        let z = logits.reshape([batch]);
+        let y = targets.float();
+        z.clone().clamp_min(0.0) - z.clone() * y + z.abs().neg().exp().log1p()
+    } else {
+        let picked = log_softmax(logits, 1).gather(1, targets.reshape([batch, 1]));
+        picked.reshape([batch]).neg()
+    }
+}
+
+/// Class probabilities `[batch, classes]` (two columns for a binary task: 1 − p, p).
+pub fn probabilities(logits: Tensor<2>) -> Tensor<2> {
+    let [_, classes] = logits.dims();
+    if classes == 1 {
+        let p = sigmoid(logits);
+        Tensor::cat(vec![p.clone().neg().add_scalar(1.0), p], 1)
+    } else {
+        softmax(logits, 1)
+    }
+}
+
+/// What one step hands to the metrics.
+pub struct ClassifierOutput {
+    /// Per-item losses `[batch]`.
+    pub losses: Tensor<1>,
+    /// Logits `[batch, classes]`.
+    pub logits: Tensor<2>,
+    /// Targets `[batch]`.
+    pub targets: Tensor<1, Int>,
+    /// Squared global gradient norm before clipping `[1]` (training steps only).
+    pub grad_norm: Option<Tensor<1>>,
+}
+
+impl ItemLazy for ClassifierOutput {
+    fn sync(self) -> Result<Self, burn::tensor::ExecutionError> {
+        self.losses.device().flush()?;
+        Ok(ClassifierOutput {
+            losses: self.losses.without_autodiff(),
+            logits: self.logits.without_autodiff(),
+            targets: self.targets.without_autodiff(),
+            grad_norm: self.grad_norm.map(|norm| norm.without_autodiff()),
+        })
+    }
+}
+
+impl Adaptor<LossInput> for ClassifierOutput {
+    fn adapt(&self) -> LossInput {
+        LossInput::new(self.losses.clone())
+    }
+}
+
+impl Adaptor<AccuracyInput> for ClassifierOutput {
+    fn adapt(&self) -> AccuracyInput {
+        // Two columns [0, z] for a binary logit: argmax = (z > 0) = (p > 0.5).
+        let [batch, classes] = self.logits.dims();
+        let outputs = if classes == 1 {
+            Tensor::cat(vec![self.logits.zeros_like(), self.logits.clone()], 1)
+        } else {
+            self.logits.clone()
+        };
+        debug_assert_eq!(outputs.dims()[0], batch);
+        AccuracyInput::new(outputs, self.targets.clone())
+    }
+}
+
+impl Adaptor<ConfusionStatsInput> for ClassifierOutput {
+    fn adapt(&self) -> ConfusionStatsInput {
+        // Binary metrics only: the probability of the positive class against target 1.
+        ConfusionStatsInput::new(
+            sigmoid(self.logits.clone()),
+            self.targets.clone().unsqueeze_dim(1).bool(),
+        )
+    }
+}
+
+impl Adaptor<GradNormInput> for ClassifierOutput {
+    fn adapt(&self) -> GradNormInput {
+        GradNormInput {
+            squared: self.grad_norm.clone(),
+        }
+    }
+}
+
+/// The squared global gradient norm of one step, for [`crate::GradNormMetric`].
+pub struct GradNormInput {
+    /// `[1]`, or `None` outside training.
+    pub squared: Option<Tensor<1>>,
+}
+
+impl<M, B> TrainStep for Classifier<M, B>
+where
+    B: LabeledBatch,
+    M: Classify<B::Inputs>,
+{
+    type Input = B;
+    type Output = ClassifierOutput;
+
+    fn step(&self, batch: B) -> TrainOutput<ClassifierOutput> {
+        let mut output = self.forward_batch(batch);
+        let grads = output.losses.clone().mean().backward();
+        let grads = burn::optim::GradientsParams::from_grads(grads, self);
+        let squared = squared_grad_norm(self, &grads);
+        let mut grads = grads;
+        if let (Some(max_norm), Some(squared)) = (self.clip.max_norm, squared.clone()) {
+            grads = scale_to_global_norm(self, grads, squared, max_norm);
+        }
+        if let Some(value) = self.clip.value {
+            grads = clip_by_value(self, grads, value);
+        }
+        output.grad_norm = squared;
+        TrainOutput {
+            grads,
+            item: output,
+        }
+    }
+}
+
+impl<M, B> InferenceStep for Classifier<M, B>
+where
+    B: LabeledBatch,
+    M: Classify<B::Inputs>,
+{
+    type Input = B;
+    type Output = ClassifierOutput;
+
+    fn step(&self, batch: B) -> ClassifierOutput {
+        self.forward_batch(batch)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::{Device, TensorData};
+
+    fn values(tensor: Tensor<1>) -> Vec<f32> {
+        tensor.into_data().convert::<f32>().try_into_vec().unwrap()
+    }
+
+    #[test]
+    fn binary_loss_is_bce_with_logits_and_equals_two_column_cross_entropy() {
+        let device = Device::flex();
+        let z = Tensor::<2>::from_data(
+            TensorData::new(vec![2.0f32, -1.0, 0.0, 30.0], [4, 1]),
+            &device,
+        );
+        let y = Tensor::<1, Int>::from_data(TensorData::new(vec![1i64, 1, 0, 0], [4]), &device);
+        let bce = values(per_item_loss(z.clone(), y.clone()));
+        let expected: Vec<f32> = [(2.0f32, 1.0f32), (-1.0, 1.0), (0.0, 0.0), (30.0, 0.0)]
+            .iter()
+            .map(|&(z, y)| {
+                let p = 1.0 / (1.0 + (-z as f64).exp());
+                (-(y as f64 * p.ln() + (1.0 - y as f64) * (1.0 - p).max(1e-300).ln())) as f32
+            })
+            .collect();
+        for (a, b) in bce.iter().zip(&expected) {
+            assert!(
+                (a - b).abs() < 1e-5 * b.abs().max(1.0),
+                "{bce:?} vs {expected:?}"
+            );
+        }
+        let two = Tensor::cat(vec![z.zeros_like(), z], 1);
+        let ce = values(per_item_loss(two, y));
+        for (a, b) in bce.iter().zip(&ce) {
+            assert!((a - b).abs() < 1e-4, "{bce:?} vs {ce:?}");
+        }
+    }
+
+    #[test]
+    fn cross_entropy_of_uniform_logits_is_log_classes() {
+        let device = Device::flex();
+        let logits = Tensor::<2>::zeros([3, 10], &device);
+        let targets = Tensor::<1, Int>::from_data(TensorData::new(vec![0i64, 5, 9], [3]), &device);
+        for loss in values(per_item_loss(logits, targets)) {
+            assert!((loss - 10f32.ln()).abs() < 1e-5);
+        }
+    }
+
+    #[test]
+    fn binary_probabilities_have_two_columns_summing_to_one() {
+        let device = Device::flex();
+        let z = Tensor::<2>::from_data(TensorData::new(vec![0.0f32, 3.0], [2, 1]), &device);
+        let p = probabilities(z)
+            .into_data()
+            .convert::<f32>()
+            .into_vec::<f32>()
+            .unwrap();
+        assert!((p[0] - 0.5).abs() < 1e-6 && (p[1] - 0.5).abs() < 1e-6);
+        assert!((p[2] + p[3] - 1.0).abs() < 1e-6 && p[3] > 0.95);
+    }
+}

@@ -1,0 +1,492 @@
+//! The training loop: burn-train's `SupervisedTraining` + `Learner` driven by the experiment's
+//! tables, then the run directory's files (best weights, test metrics, curves, summary).
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use burn::module::Module;
+use burn::tensor::Device;
+use burn::train::metric::store::{Aggregate, Direction, Split};
+use burn::train::metric::{
+    AccuracyMetric, AurocMetric, FBetaScoreMetric, LearningRateMetric, LossMetric, PrecisionMetric,
+    RecallMetric,
+};
+use burn::train::renderer::default_renderer;
+use burn::train::{
+    ExecutionStrategy, Learner, MetricEarlyStoppingStrategy, MultiDeviceOptim, StoppingCondition,
+    SupervisedTraining, TrainingStrategy,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::config::{ClipConfig, GuardConfig, OptimizerConfig, ScheduleConfig, TrainConfig};
+use crate::data::Loaders;
+use crate::eval::{EvalMetrics, evaluate};
+use crate::metrics::{GRAD_NORM, GradNormMetric};
+use crate::monitor::{Divergence, EpochRecord, History, LEARNING_RATE, LOSS, Monitor, Plateau};
+use crate::optim::{build_optimizer, build_schedule};
+use crate::plot::{Panel, Series, render_png};
+use crate::run::{RunDir, git_revision, metrics_csv, write_atomic};
+use crate::step::{Classifier, Classify, LabeledBatch};
+
+/// Everything about a run that is not the model or the data.
+#[derive(Debug, Clone)]
+pub struct TrainPlan {
+    /// Experiment name (config stem).
+    pub experiment: String,
+    /// Model name (the registry's).
+    pub model: String,
+    /// Backend name as configured.
+    pub backend: String,
+    /// Devices to train on (more than one: Burn's multi-device data parallelism).
+    pub devices: Vec<Device>,
+    /// `[train]`.
+    pub train: TrainConfig,
+    /// `[optimizer]`.
+    pub optimizer: OptimizerConfig,
+    /// `[schedule]`.
+    pub schedule: ScheduleConfig,
+    /// `[clip]`.
+    pub clip: ClipConfig,
+    /// `[guard]`.
+    pub guard: GuardConfig,
+}
+
+/// `summary.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunSummary {
+    /// Experiment name.
+    pub experiment: String,
+    /// Model name.
+    pub model: String,
+    /// Backend name.
+    pub backend: String,
+    /// `git rev-parse HEAD` of the working directory (`-dirty` with changes).
+    pub git_revision: String,
+    /// `completed`, `early-stopped`, `diverged` or `interrupted`.
+    pub status: String,
+    /// `train.epochs`.
+    pub epochs_planned: usize,
+    /// The last epoch with a complete checkpoint.
+    pub epochs_completed: usize,
+    /// Set when this run continued an earlier one after that epoch.
+    pub resumed_after: Option<usize>,
+    /// Epoch of the lowest validation loss (its weights are `model.bpk`).
+    pub best_epoch: Option<usize>,
+    /// Validation metrics of the best epoch.
+    pub best_valid: BTreeMap<String, f64>,
+    /// Training metrics of the last epoch.
+    pub final_train: BTreeMap<String, f64>,
+    /// Validation metrics of the last epoch.
+    pub final_valid: BTreeMap<String, f64>,
+    /// The test split evaluated with the best weights (absent without a test split).
+    pub test: Option<EvalMetrics>,
+    /// Items in the train, validation and test splits.
+    pub split_sizes: [usize; 3],
+    /// Wall time of this invocation, seconds.
+    pub wall_seconds: f64,
+    /// Mean training throughput over this invocation's epochs (items/s).
+    pub train_items_per_second: f64,
+    /// Where the divergence guard stopped training.
+    pub divergence: Option<Divergence>,
+    /// Where the plateau warning fired.
+    pub plateau: Option<Plateau>,
+}
+
+/// How a run ended, when not well.
+#[derive(Debug)]
+pub enum TrainError {
+    /// The divergence guard stopped training; the run directory's files are written.
+    Diverged {
+        /// The message for the user (epoch, step, gradient norm, learning rate, checkpoint).
+        message: String,
+        /// What was written.
+        summary: Box<RunSummary>,
+    },
+    /// Anything else (bad schedule, Burn error, I/O).
+    Failed(String),
+}
+
+impl std::fmt::Display for TrainError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TrainError::Diverged { message, .. } => f.write_str(message),
+            TrainError::Failed(message) => f.write_str(message),
+        }
+    }
+}
+
+impl std::error::Error for TrainError {}
+
+fn failed(context: &str) -> impl FnOnce(String) -> TrainError + '_ {
+    move |error| TrainError::Failed(format!("{context}: {error}"))
+}
+
+/// `history.json`: what the monitor recorded, kept after every epoch for `--resume`.
+fn history_path(run: &RunDir) -> PathBuf {
+    run.path.join("history.json")
+}
+
+/// The history of an earlier invocation, up to and including `epoch`.
+pub fn load_history(run: &RunDir, epoch: usize) -> Result<History, String> {
+    let path = history_path(run);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(History::default());
+        }
+        Err(error) => return Err(format!("cannot read {}: {error}", path.display())),
+    };
+    let mut history: History = serde_json::from_str(&text)
+        .map_err(|error| format!("{}: not a history file: {error}", path.display()))?;
+    history.epochs.retain(|record| record.epoch <= epoch);
+    history.steps.retain(|record| record.epoch <= epoch);
+    history.divergence = None;
+    Ok(history)
+}
+
+/// Trains `model` (on the plan's first device) on `loaders`, writing into `run`; with
+/// `resume_after = Some(n)`, continues from the run's checkpoint of epoch `n`.
+pub fn train<M, B>(
+    model: M,
+    loaders: Loaders<B>,
+    plan: &TrainPlan,
+    run: &RunDir,
+    resume_after: Option<usize>,
+) -> Result<RunSummary, TrainError>
+where
+    B: LabeledBatch,
+    M: Classify<B::Inputs> + 'static,
+    Classifier<M, B>: std::fmt::Display,
+{
+    let started = Instant::now();
+    let steps_per_epoch = loaders.steps_per_epoch(plan.train.batch_size);
+    let optimizer = build_optimizer(&plan.optimizer);
+    let scheduler = build_schedule(
+        &plan.schedule,
+        plan.optimizer.lr,
+        plan.train.epochs,
+        steps_per_epoch,
+    )
+    .map_err(TrainError::Failed)?;
+    let binary = loaders.classes.len() == 2 && {
+        // One output column = a binary task; decided by the model, not the data.
+        let probe = loaders
+            .valid
+            .iter()
+            .next()
+            .or_else(|| loaders.train.iter().next());
+        match probe {
+            Some(Ok(batch)) => {
+                let (inputs, _) = batch.into_parts();
+                model.valid().logits(inputs).dims()[1] == 1
+            }
+            _ => false,
+        }
+    };
+
+    let mut training =
+        SupervisedTraining::new(&run.path, loaders.train.clone(), loaders.valid.clone())
+            .metrics((AccuracyMetric::new(), LossMetric::new()))
+            .metric_train_numeric(LearningRateMetric::new())
+            .metric_train_numeric(GradNormMetric::new())
+            .with_default_checkpointers()
+            .num_epochs(plan.train.epochs);
+    if binary {
+        training = training.metrics((
+            PrecisionMetric::binary(0.5),
+            RecallMetric::binary(0.5),
+            FBetaScoreMetric::binary(1.0, 0.5),
+            AurocMetric::binary(),
+        ));
+    }
+    if let Some(n_epochs) = plan.train.early_stopping {
+        training = training.early_stopping(MetricEarlyStoppingStrategy::new(
+            &LossMetric::new(),
+            Aggregate::Mean,
+            Direction::Lowest,
+            Split::Valid,
+            StoppingCondition::NoImprovementSince { n_epochs },
+        ));
+    }
+    if let Some(epoch) = resume_after {
+        training = training.checkpoint(epoch);
+    }
+    if plan.devices.len() > 1 {
+        training = training.with_training_strategy(TrainingStrategy::Default(
+            ExecutionStrategy::multi(plan.devices.clone(), MultiDeviceOptim::OptimMainDevice),
+        ));
+    }
+    let interrupter = training.interrupter();
+    let terminal = std::io::stdout().is_terminal();
+    let inner = terminal.then(|| default_renderer(interrupter.clone(), resume_after));
+    let (mut monitor, history) = Monitor::new(inner, plan.guard.clone(), interrupter);
+    monitor = monitor.persist_to(run.path.clone());
+    if let Some(epoch) = resume_after {
+        let earlier = load_history(run, epoch).map_err(TrainError::Failed)?;
+        monitor = monitor.resume(earlier);
+    }
+    training = training.renderer(Box::new(monitor));
+
+    let classifier = Classifier::<M, B>::new(model, plan.clip.clone());
+    let result = training.launch(Learner::new(classifier, optimizer, scheduler));
+    let mut renderer = result.renderer;
+    renderer.manual_close();
+    let history = history.lock().unwrap().clone();
+    if terminal {
+        for line in &history.lines {
+            println!("{line}");
+        }
+    }
+    if let Some(error) = &result.error {
+        return Err(TrainError::Failed(format!(
+            "training stopped by an error: {error}"
+        )));
+    }
+
+    // The best complete epoch by validation loss; its checkpoint becomes model.bpk.
+    let complete = run.complete_checkpoints();
+    let epochs_completed = complete.last().copied().unwrap_or(0);
+    let best_epoch = complete
+        .iter()
+        .filter_map(|&epoch| {
+            history
+                .value(epoch, "valid", LOSS)
+                .map(|loss| (epoch, loss))
+        })
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(epoch, _)| epoch)
+        .or(complete.last().copied());
+    let mut test = None;
+    if let Some(epoch) = best_epoch {
+        let best = result
+            .model
+            .clone()
+            .try_load_file(run.model_checkpoint(epoch))
+            .map_err(|error| {
+                TrainError::Failed(format!(
+                    "loading {}: {error:?}",
+                    run.model_checkpoint(epoch).display()
+                ))
+            })?;
+        save_model(&best, run).map_err(failed("writing model.bpk"))?;
+        if loaders.sizes.2 > 0 {
+            test = Some(evaluate(&best, loaders.test.as_ref()).map_err(failed("test split"))?);
+        }
+    }
+
+    let records = |split: &str, epoch: usize| {
+        history
+            .epochs
+            .iter()
+            .find(|r| r.split == split && r.epoch == epoch)
+            .map(|r| short_keys(&r.metrics))
+            .unwrap_or_default()
+    };
+    let last_epoch = history.epochs.iter().map(|r| r.epoch).max().unwrap_or(0);
+    let this_invocation: Vec<&EpochRecord> = history
+        .epochs
+        .iter()
+        .filter(|r| r.split == "train" && r.epoch > resume_after.unwrap_or(0))
+        .collect();
+    let status = if history.divergence.is_some() {
+        "diverged"
+    } else if result.interrupted.is_some() {
+        "interrupted"
+    } else if epochs_completed < plan.train.epochs {
+        "early-stopped"
+    } else {
+        "completed"
+    };
+    let summary = RunSummary {
+        experiment: plan.experiment.clone(),
+        model: plan.model.clone(),
+        backend: plan.backend.clone(),
+        git_revision: git_revision(),
+        status: status.to_string(),
+        epochs_planned: plan.train.epochs,
+        epochs_completed,
+        resumed_after: resume_after,
+        best_epoch,
+        best_valid: best_epoch.map(|e| records("valid", e)).unwrap_or_default(),
+        final_train: records("train", last_epoch),
+        final_valid: records("valid", last_epoch),
+        test: test.clone(),
+        split_sizes: [loaders.sizes.0, loaders.sizes.1, loaders.sizes.2],
+        wall_seconds: started.elapsed().as_secs_f64(),
+        train_items_per_second: if this_invocation.is_empty() {
+            0.0
+        } else {
+            this_invocation
+                .iter()
+                .map(|r| r.items_per_second)
+                .sum::<f64>()
+                / this_invocation.len() as f64
+        },
+        divergence: history.divergence.clone(),
+        plateau: history.plateau.clone(),
+    };
+    write_outputs(run, &history, test.as_ref(), best_epoch, &summary)?;
+
+    if let Some(divergence) = &history.divergence {
+        let norm = divergence
+            .grad_norm
+            .map_or("unknown".to_string(), |n| format!("{n:.2e}"));
+        let lr = divergence.lr.map_or(plan.optimizer.lr, |lr| lr);
+        let checkpoint = match complete.last() {
+            Some(&epoch) => run.model_checkpoint(epoch).display().to_string(),
+            None => "none (it diverged in the first epoch)".to_string(),
+        };
+        let message = format!(
+            "loss diverged at epoch {}, step {} ({}; grad norm {norm}): learning rate {lr:e} is \
+             likely too high; last good checkpoint: {checkpoint}",
+            divergence.epoch, divergence.step, divergence.reason
+        );
+        return Err(TrainError::Diverged {
+            message,
+            summary: Box::new(summary),
+        });
+    }
+    Ok(summary)
+}
+
+/// Metric names as `metrics.csv` columns.
+fn short_keys(metrics: &BTreeMap<String, f64>) -> BTreeMap<String, f64> {
+    metrics
+        .iter()
+        .map(|(k, v)| (crate::monitor::short_name(k), *v))
+        .collect()
+}
+
+/// Writes the best weights as `model.bpk` atomically (Burn writes a temp name, we rename).
+fn save_model<M: Module>(model: &M, run: &RunDir) -> Result<(), String> {
+    let temp = run
+        .path
+        .join(format!(".model.bpk.tmp-{}", std::process::id()));
+    model
+        .clone()
+        .save_file(&temp)
+        .map_err(|error| format!("{error:?}"))?;
+    // Burn may add its extension to the name it is given.
+    let written = if temp.is_file() {
+        temp
+    } else {
+        temp.with_extension("bpk")
+    };
+    std::fs::rename(&written, run.model()).map_err(|error| error.to_string())
+}
+
+/// metrics.csv (with the test row), steps.csv, curves.png and summary.json.
+fn write_outputs(
+    run: &RunDir,
+    history: &History,
+    test: Option<&EvalMetrics>,
+    best_epoch: Option<usize>,
+    summary: &RunSummary,
+) -> Result<(), TrainError> {
+    let mut records = history.epochs.clone();
+    if let (Some(test), Some(epoch)) = (test, best_epoch) {
+        let mut metrics = BTreeMap::from([
+            (LOSS.to_string(), test.loss),
+            ("Accuracy".to_string(), test.accuracy),
+        ]);
+        if let Some(binary) = &test.binary {
+            metrics.insert("Precision".into(), binary.precision);
+            metrics.insert("Recall".into(), binary.recall);
+            metrics.insert("F1".into(), binary.f1);
+            metrics.insert("AUROC".into(), binary.auroc);
+        }
+        records.push(EpochRecord {
+            epoch,
+            split: "test".into(),
+            metrics,
+            items_per_second: 0.0,
+            seconds: 0.0,
+        });
+    }
+    write_atomic(&run.metrics_csv(), metrics_csv(&records).as_bytes())
+        .map_err(|e| TrainError::Failed(format!("writing metrics.csv: {e}")))?;
+    write_atomic(&run.steps_csv(), steps_csv(history).as_bytes())
+        .map_err(|e| TrainError::Failed(format!("writing steps.csv: {e}")))?;
+    render_png(&run.curves(), &curve_panels(history), 2, (1200, 800))
+        .map_err(|e| TrainError::Failed(format!("drawing curves.png: {e}")))?;
+    let json = serde_json::to_string_pretty(summary).expect("a summary serialises");
+    write_atomic(&run.summary(), json.as_bytes())
+        .map_err(|e| TrainError::Failed(format!("writing summary.json: {e}")))?;
+    Ok(())
+}
+
+/// `steps.csv`: epoch,step,loss,grad_norm,lr for every training step.
+pub fn steps_csv(history: &History) -> String {
+    let mut out = String::from("epoch,step,loss,grad_norm,lr\n");
+    let cell = |v: Option<f64>| v.map_or(String::new(), |v| v.to_string());
+    for s in &history.steps {
+        out.push_str(&format!(
+            "{},{},{},{},{}\n",
+            s.epoch,
+            s.step,
+            s.loss,
+            cell(s.grad_norm),
+            cell(s.lr)
+        ));
+    }
+    out
+}
+
+/// The four panels of `curves.png`: loss and accuracy (train vs validation), learning rate
+/// and gradient norm (training), per epoch, with the guard's and plateau warning's marks.
+pub fn curve_panels(history: &History) -> Vec<Panel> {
+    let series = |split: &str, metric: &str| Series {
+        name: split.to_string(),
+        points: history
+            .epochs
+            .iter()
+            .filter(|r| r.split == split)
+            .filter_map(|r| r.metrics.get(metric).map(|v| (r.epoch as f64, *v)))
+            .collect(),
+        markers: true,
+    };
+    let mut marks = Vec::new();
+    if let Some(d) = &history.divergence {
+        marks.push((d.epoch as f64, format!(" diverged (step {})", d.step)));
+    }
+    if let Some(p) = &history.plateau {
+        marks.push((p.epoch as f64, " plateau".to_string()));
+    }
+    let panel = |title: &str, y: &str, log_y: bool, series: Vec<Series>| Panel {
+        title: title.into(),
+        x_label: "epoch".into(),
+        y_label: y.into(),
+        log_y,
+        series,
+        marks: marks.clone(),
+        ..Panel::default()
+    };
+    vec![
+        panel(
+            "Loss",
+            "loss",
+            false,
+            vec![series("train", LOSS), series("valid", LOSS)],
+        ),
+        panel(
+            "Accuracy",
+            "accuracy (%)",
+            false,
+            vec![series("train", "Accuracy"), series("valid", "Accuracy")],
+        ),
+        panel(
+            "Learning rate",
+            "learning rate",
+            true,
+            vec![series("train", LEARNING_RATE)],
+        ),
+        panel(
+            "Gradient norm (global, before clipping)",
+            "L2 norm",
+            true,
+            vec![series("train", GRAD_NORM)],
+        ),
+    ]
+}
