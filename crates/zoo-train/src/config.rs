@@ -10,7 +10,9 @@ pub struct TrainConfig {
     pub batch_size: usize,
     /// Seed of the weights' initialisation and of the data order.
     pub seed: u64,
-    /// Data-loading threads that overlap batching with compute.
+    /// Data-loading threads that overlap batching with compute. 0 (the default) keeps a run
+    /// repeatable: Burn's multi-threaded loader hands out its workers' batches in the order
+    /// they finish, so with workers the batch order (and the run) depends on timing.
     pub num_workers: usize,
     /// Stop when validation loss has not improved for this many epochs (absent: never).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -23,7 +25,7 @@ impl Default for TrainConfig {
             epochs: 10,
             batch_size: 64,
             seed: 42,
-            num_workers: 2,
+            num_workers: 0,
             early_stopping: None,
         }
     }

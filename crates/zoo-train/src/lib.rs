@@ -4,6 +4,7 @@
 //! divergence guard and plateau warning ([`Monitor`]), and the run directory ([`RunDir`]).
 //! zoo-train never names a concrete model or dataset.
 
+mod checkpoint;
 mod config;
 mod data;
 mod eval;
@@ -16,6 +17,7 @@ mod run;
 mod step;
 mod trainer;
 
+pub use checkpoint::AtomicCheckpointer;
 pub use config::{
     ClipConfig, GuardConfig, OptimizerConfig, OptimizerKind, ScheduleConfig, ScheduleKind,
     TrainConfig,

@@ -26,7 +26,7 @@ pub fn build_optimizer(config: &OptimizerConfig) -> ModuleOptimizer {
     match config.kind {
         OptimizerKind::Sgd => SgdConfig::new()
             .with_weight_decay(decay)
-            .with_momentum((config.momentum > 0.0).then(|| MomentumConfig {
+            .with_momentum((config.momentum > 0.0).then_some(MomentumConfig {
                 momentum: config.momentum,
                 dampening: 0.0,
                 nesterov: config.nesterov,
@@ -166,20 +166,23 @@ mod tests {
         config.step_epochs = 0;
         assert!(
             build_schedule(&config, 0.1, 2, 2)
-                .unwrap_err()
+                .err()
+                .unwrap()
                 .contains("schedule.step_epochs")
         );
         let config = schedule(ScheduleKind::Cosine);
         assert!(
             build_schedule(&config, 2.0, 2, 2)
-                .unwrap_err()
+                .err()
+                .unwrap()
                 .contains("at most 1")
         );
         let mut config = schedule(ScheduleKind::WarmupCosine);
         config.warmup_epochs = 3;
         assert!(
             build_schedule(&config, 0.1, 3, 2)
-                .unwrap_err()
+                .err()
+                .unwrap()
                 .contains("warmup_epochs")
         );
     }

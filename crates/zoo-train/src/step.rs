@@ -275,7 +275,7 @@ mod tests {
         let p = probabilities(z)
             .into_data()
             .convert::<f32>()
-            .into_vec::<f32>()
+            .try_into_vec::<f32>()
             .unwrap();
         assert!((p[0] - 0.5).abs() < 1e-6 && (p[1] - 0.5).abs() < 1e-6);
         assert!((p[2] + p[3] - 1.0).abs() < 1e-6 && p[3] > 0.95);

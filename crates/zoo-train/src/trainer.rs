@@ -20,6 +20,7 @@ use burn::train::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::checkpoint::AtomicCheckpointer;
 use crate::config::{ClipConfig, GuardConfig, OptimizerConfig, ScheduleConfig, TrainConfig};
 use crate::data::Loaders;
 use crate::eval::{EvalMetrics, evaluate};
@@ -191,7 +192,11 @@ where
             .metrics((AccuracyMetric::new(), LossMetric::new()))
             .metric_train_numeric(LearningRateMetric::new())
             .metric_train_numeric(GradNormMetric::new())
-            .with_default_checkpointers()
+            .with_custom_checkpointers(
+                AtomicCheckpointer::new(&run.checkpoints(), "model"),
+                AtomicCheckpointer::new(&run.checkpoints(), "optim"),
+                AtomicCheckpointer::new(&run.checkpoints(), "scheduler"),
+            )
             .num_epochs(plan.train.epochs);
     if binary {
         training = training.metrics((

@@ -1,0 +1,374 @@
+//! `zoo train`, `zoo eval`, `zoo predict` end to end on seconds-long synthetic runs (Flex, one
+//! thread of data loading so that every run is repeatable).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use zoo_tests::{Run, zoo, zoo_bin};
+
+/// The one run directory under `out/<experiment>/`.
+fn run_dir(out: &Path, experiment: &str) -> PathBuf {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(out.join(experiment))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    dirs.sort();
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    dirs.pop().unwrap()
+}
+
+/// metrics.csv as rows of column → cell.
+fn metrics(run: &Path) -> Vec<BTreeMap<String, String>> {
+    let text = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    lines
+        .map(|line| {
+            header
+                .iter()
+                .zip(line.split(','))
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        })
+        .collect()
+}
+
+fn value(rows: &[BTreeMap<String, String>], epoch: usize, split: &str, column: &str) -> f64 {
+    let row = rows
+        .iter()
+        .find(|r| r["epoch"] == epoch.to_string() && r["split"] == split)
+        .unwrap_or_else(|| panic!("no row for epoch {epoch} {split}: {rows:?}"));
+    row[column]
+        .parse()
+        .unwrap_or_else(|_| panic!("{column} of epoch {epoch} {split}: {:?}", row[column]))
+}
+
+fn summary(run: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap()
+}
+
+fn train(out: &Path, experiment: &str, sets: &[&str]) -> Run {
+    let out_text = out.to_str().unwrap();
+    let mut args = vec!["train", experiment, "--out", out_text];
+    for set in sets {
+        args.push("--set");
+        args.push(set);
+    }
+    zoo(&args)
+}
+
+#[test]
+fn conv1d_classifier_learns_synthetic_sequences_and_writes_the_run_directory() {
+    let out = tempfile::tempdir().unwrap();
+    let run = train(
+        out.path(),
+        "conv1d-classifier",
+        &["train.epochs=2", "data.synthetic_items=400"],
+    )
+    .success();
+    let dir = run_dir(out.path(), "conv1d-classifier");
+    for file in [
+        "config.toml",
+        "metrics.csv",
+        "steps.csv",
+        "curves.png",
+        "model.bpk",
+        "summary.json",
+        "history.json",
+        "checkpoint/model-2.bpk",
+        "checkpoint/optim-2.bpk",
+        "checkpoint/scheduler-2.bpk",
+        "train/epoch-1",
+        "valid/epoch-2",
+    ] {
+        assert!(
+            dir.join(file).exists(),
+            "{file} missing in {}",
+            dir.display()
+        );
+    }
+    // No temp file of an atomic write is left behind.
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        assert!(!name.contains(".tmp-"), "{name}");
+    }
+    // The non-terminal output has one line per epoch and split with the metrics.
+    for line in [
+        "epoch 1/2 train",
+        "epoch 1/2 valid",
+        "epoch 2/2 train",
+        "epoch 2/2 valid",
+    ] {
+        let found = run.stdout.lines().find(|l| l.starts_with(line));
+        let found = found.unwrap_or_else(|| panic!("no `{line}` line:\n{run}"));
+        assert!(
+            found.contains("loss") && found.contains("accuracy"),
+            "{found}"
+        );
+    }
+    assert!(run.stdout.contains("gradient_norm"), "{run}");
+    // The loss falls and accuracy beats chance (5 classes: 20 %).
+    let rows = metrics(&dir);
+    assert!(value(&rows, 2, "train", "loss") < value(&rows, 1, "train", "loss"));
+    assert!(value(&rows, 2, "valid", "accuracy") > 60.0, "{rows:?}");
+    assert!(value(&rows, 1, "train", "gradient_norm") > 0.0);
+    assert!((value(&rows, 1, "train", "learning_rate") - 1e-3).abs() < 1e-9);
+    assert!(value(&rows, 2, "test", "accuracy") > 60.0, "{rows:?}");
+    let summary = summary(&dir);
+    assert_eq!(summary["status"], "completed");
+    assert_eq!(summary["epochs_completed"], 2);
+    assert_eq!(summary["backend"], "flex");
+    assert!(summary["test"]["accuracy"].as_f64().unwrap() > 60.0);
+    assert!(summary["train_items_per_second"].as_f64().unwrap() > 0.0);
+    let png = image_size(&dir.join("curves.png"));
+    assert_eq!(png, (1200, 800));
+
+    // The saved config is the resolved one, overrides included.
+    let config = std::fs::read_to_string(dir.join("config.toml")).unwrap();
+    assert!(config.contains("epochs = 2") && config.contains("synthetic_items = 400"));
+
+    // zoo eval reproduces the test metrics from model.bpk.
+    let dir_text = dir.to_str().unwrap();
+    let eval = zoo(&["eval", dir_text, "--json"]).success();
+    let eval: serde_json::Value = serde_json::from_str(&eval.stdout).unwrap();
+    let (a, b) = (
+        eval["accuracy"].as_f64().unwrap(),
+        summary["test"]["accuracy"].as_f64().unwrap(),
+    );
+    assert!((a - b).abs() < 1e-9, "eval {a} vs summary {b}");
+}
+
+fn image_size(path: &Path) -> (u32, u32) {
+    // PNG: signature, then IHDR with width and height as big-endian u32.
+    let bytes = std::fs::read(path).unwrap();
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+    let be = |at: usize| u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap());
+    (be(16), be(20))
+}
+
+#[test]
+fn runs_with_the_same_seed_are_repeatable() {
+    let out = tempfile::tempdir().unwrap();
+    let sets = ["train.epochs=1", "data.synthetic_items=200"];
+    let (a, b) = (out.path().join("a"), out.path().join("b"));
+    train(&a, "conv1d-classifier", &sets).success();
+    train(&b, "conv1d-classifier", &sets).success();
+    let steps = |out: &Path| {
+        std::fs::read_to_string(run_dir(out, "conv1d-classifier").join("steps.csv")).unwrap()
+    };
+    assert_eq!(steps(&a), steps(&b));
+}
+
+#[test]
+fn binary_cnn_learns_synthetic_blobs_with_binary_metrics() {
+    let out = tempfile::tempdir().unwrap();
+    // 64×64 instead of 256×256: the same layers, 16× less work.
+    let run = train(
+        out.path(),
+        "binary-cnn",
+        &[
+            "model.image_size=64",
+            "train.epochs=5",
+            "data.synthetic_items=300",
+        ],
+    )
+    .success();
+    let dir = run_dir(out.path(), "binary-cnn");
+    let rows = metrics(&dir);
+    for column in ["precision", "recall", "f1", "auroc"] {
+        assert!(rows[0].contains_key(column), "no {column} column: {rows:?}");
+    }
+    assert!(value(&rows, 5, "valid", "accuracy") > 75.0, "{run}");
+    let summary = summary(&dir);
+    let test = &summary["test"];
+    assert!(test["accuracy"].as_f64().unwrap() > 75.0, "{run}");
+    assert!(test["binary"]["auroc"].as_f64().unwrap() > 80.0, "{run}");
+
+    // zoo predict: the top classes with probabilities that sum to 100 %.
+    let image = out.path().join("blob.png");
+    let pixels: Vec<u8> = (0..64 * 64)
+        .map(|i| {
+            let (x, y) = ((i % 64) as f32 - 32.0, (i / 64) as f32 - 32.0);
+            if x * x + y * y < 100.0 { 255 } else { 0 }
+        })
+        .collect();
+    let gray = image::GrayImage::from_raw(64, 64, pixels).unwrap();
+    gray.save(&image).unwrap();
+    let predict = zoo(&[
+        "predict",
+        dir.to_str().unwrap(),
+        image.to_str().unwrap(),
+        "--top",
+        "2",
+    ])
+    .success();
+    let line = predict.stdout.lines().next().unwrap();
+    let percents: Vec<f64> = line
+        .split(['%', ','])
+        .filter_map(|part| part.split_whitespace().last()?.parse().ok())
+        .collect();
+    assert_eq!(percents.len(), 2, "{line}");
+    assert!((percents.iter().sum::<f64>() - 100.0).abs() < 0.2, "{line}");
+}
+
+#[test]
+fn a_huge_learning_rate_trips_the_divergence_guard() {
+    // Plain SGD at these rates diverges within two epochs on this task; which epoch depends on
+    // float rounding, so two rates are tried and at least one must diverge after a checkpoint.
+    let mut after_checkpoint = 0;
+    for lr in ["0.8", "1.2"] {
+        let out = tempfile::tempdir().unwrap();
+        let lr_set = format!("optimizer.lr={lr}");
+        let run = train(
+            out.path(),
+            "conv1d-classifier",
+            &["optimizer.kind=\"sgd\"", &lr_set, "train.epochs=4"],
+        );
+        assert_eq!(run.code, Some(3), "expected exit 3 (diverged):\n{run}");
+        assert!(!run.stderr.contains("panicked"), "{run}");
+        let message = run
+            .stderr
+            .lines()
+            .find(|l| l.starts_with("error: loss diverged at epoch"))
+            .unwrap_or_else(|| panic!("no divergence message:\n{run}"));
+        assert!(message.contains("grad norm") && message.contains("is likely too high"));
+        let lr_text = format!("learning rate {:e}", lr.parse::<f64>().unwrap());
+        assert!(message.contains(&lr_text), "{message}");
+        let dir = run_dir(out.path(), "conv1d-classifier");
+        let summary = summary(&dir);
+        assert_eq!(summary["status"], "diverged");
+        let epoch = summary["divergence"]["epoch"].as_u64().unwrap();
+        if epoch >= 2 {
+            after_checkpoint += 1;
+            let checkpoint = dir.join(format!("checkpoint/model-{}.bpk", epoch - 1));
+            assert!(message.contains(checkpoint.to_str().unwrap()), "{message}");
+            // The last good checkpoint became model.bpk and loads.
+            zoo(&["eval", dir.to_str().unwrap(), "--split", "valid"]).success();
+        } else {
+            assert!(message.contains("none (it diverged in the first epoch)"));
+        }
+    }
+    assert!(
+        after_checkpoint > 0,
+        "no run diverged after its first epoch"
+    );
+}
+
+#[test]
+fn a_run_killed_mid_epoch_resumes_after_its_last_complete_epoch() {
+    let out = tempfile::tempdir().unwrap();
+    let out_text = out.path().to_str().unwrap();
+    let mut child = std::process::Command::new(zoo_bin())
+        .args([
+            "train",
+            "conv1d-classifier",
+            "--out",
+            out_text,
+            "--set",
+            "train.epochs=3",
+            "--set",
+            "data.synthetic_items=1500",
+        ])
+        .current_dir(zoo_tests::workspace_root())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill it once epoch 1 is checkpointed, i.e. during epoch 2.
+    let started = Instant::now();
+    let dir = loop {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "no checkpoint in 2 minutes"
+        );
+        if let Ok(entries) = std::fs::read_dir(out.path().join("conv1d-classifier"))
+            && let Some(dir) = entries.flatten().map(|e| e.path()).next()
+            && ["model", "optim", "scheduler"]
+                .iter()
+                .all(|kind| dir.join(format!("checkpoint/{kind}-1.bpk")).is_file())
+        {
+            break dir;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        !dir.join("checkpoint/model-3.bpk").exists(),
+        "the run finished before it was killed"
+    );
+    let killed_after: usize = (1..=3)
+        .filter(|e| {
+            ["model", "optim", "scheduler"]
+                .iter()
+                .all(|kind| dir.join(format!("checkpoint/{kind}-{e}.bpk")).is_file())
+        })
+        .max()
+        .unwrap();
+
+    // --resume refuses overrides: it continues with the saved config.
+    let dir_text = dir.to_str().unwrap();
+    zoo(&[
+        "train",
+        "conv1d-classifier",
+        "--resume",
+        dir_text,
+        "--set",
+        "train.epochs=9",
+    ])
+    .failure();
+
+    let run = zoo(&["train", "conv1d-classifier", "--resume", dir_text]).success();
+    assert!(
+        run.stdout.contains(&format!("after epoch {killed_after}")),
+        "{run}"
+    );
+    assert!(
+        !run.stdout
+            .contains(&format!("epoch {killed_after}/3 train")),
+        "{run}"
+    );
+    let summary = summary(&dir);
+    assert_eq!(summary["status"], "completed");
+    assert_eq!(summary["epochs_completed"], 3);
+    assert_eq!(summary["resumed_after"], killed_after);
+    // Every epoch appears exactly once per split in metrics.csv.
+    let rows = metrics(&dir);
+    for epoch in 1..=3 {
+        for split in ["train", "valid"] {
+            let n = rows
+                .iter()
+                .filter(|r| r["epoch"] == epoch.to_string() && r["split"] == split)
+                .count();
+            assert_eq!(n, 1, "epoch {epoch} {split}: {rows:?}");
+        }
+    }
+    // Resuming a finished run is an error, not a silent no-op.
+    zoo(&["train", "conv1d-classifier", "--resume", dir_text]).failure();
+}
+
+#[test]
+fn train_errors_are_clean() {
+    let out = tempfile::tempdir().unwrap();
+    let out_text = out.path().to_str().unwrap();
+    // Not a classifier.
+    let config = out.path().join("pw.toml");
+    std::fs::write(&config, "[model]\nkind = \"pointwise-conv\"\n").unwrap();
+    let run = zoo(&["train", config.to_str().unwrap(), "--out", out_text]).failure();
+    assert!(run.stderr.contains("not a classifier"), "{run}");
+    // A bad schedule names its key.
+    let run = train(
+        out.path(),
+        "conv1d-classifier",
+        &["schedule.kind=\"step\"", "schedule.step_epochs=0"],
+    )
+    .failure();
+    assert!(run.stderr.contains("schedule.step_epochs"), "{run}");
+    // Several CPU devices are refused with the reason.
+    let run = train(out.path(), "conv1d-classifier", &["backend.devices=[0, 1]"]).failure();
+    assert!(run.stderr.contains("backend.devices"), "{run}");
+    // Not a run directory.
+    let run = zoo(&["eval", out_text]).failure();
+    assert!(run.stderr.contains("not a run directory"), "{run}");
+}
