@@ -126,7 +126,11 @@ fn missing_config_file_is_an_error_naming_it() {
 fn bad_override_names_key_and_expected_type() {
     let run = zoo(&["config", "binary-cnn", "--set", "train.batch_size=lots"]).failure();
     assert!(run.stderr.contains("--set train.batch_size=lots"), "{run}");
-    assert!(run.stderr.contains("expected usize"), "{run}");
+    assert!(
+        run.stderr
+            .contains("expected a positive number of items or \"full\""),
+        "{run}"
+    );
 }
 
 #[test]

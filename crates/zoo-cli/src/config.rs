@@ -452,7 +452,7 @@ mod tests {
         assert!(message.starts_with("configs/x.toml:4:"), "{message}");
         assert!(message.contains("train.batch_size"), "{message}");
         assert!(
-            message.contains("invalid type: string \"big\""),
+            message.contains("invalid value: string \"big\""),
             "{message}"
         );
     }

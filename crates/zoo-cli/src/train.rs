@@ -256,6 +256,22 @@ fn load_model<B: LabeledBatch>(
         .map_err(|error| anyhow::anyhow!("loading {}: {error:?}", path.display()))
 }
 
+/// A run directory's config, data needs and device (the run's backend unless `backend`).
+fn open_run(
+    dir: &Path,
+    backend: Option<BackendKind>,
+) -> Result<(RunDir, ExperimentConfig, zoo_data::DataSpec, Device)> {
+    let run = RunDir::open(dir).map_err(anyhow::Error::msg)?;
+    let mut config = read_run_config(&run)?;
+    if let Some(kind) = backend {
+        config.backend.kind = kind;
+    }
+    config.backend.devices.clear();
+    let spec = spec_of(&config.model)?;
+    let device = backend::open_device(&config.backend)?;
+    Ok((run, config, spec, device))
+}
+
 /// Which split `zoo eval` evaluates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum SplitName {
@@ -274,14 +290,7 @@ pub fn eval(
     backend: Option<BackendKind>,
     json: bool,
 ) -> Result<ExitCode> {
-    let run = RunDir::open(dir).map_err(anyhow::Error::msg)?;
-    let mut config = read_run_config(&run)?;
-    if let Some(kind) = backend {
-        config.backend.kind = kind;
-    }
-    config.backend.devices.clear();
-    let spec = spec_of(&config.model)?;
-    let device = backend::open_device(&config.backend)?;
+    let (run, config, spec, device) = open_run(dir, backend)?;
     let splits = zoo_data::load(&config.data, &spec)?;
     let metrics = match splits {
         Splits::Images(images) => {
@@ -333,14 +342,7 @@ pub fn predict(
     top: usize,
     backend: Option<BackendKind>,
 ) -> Result<ExitCode> {
-    let run = RunDir::open(dir).map_err(anyhow::Error::msg)?;
-    let mut config = read_run_config(&run)?;
-    if let Some(kind) = backend {
-        config.backend.kind = kind;
-    }
-    config.backend.devices.clear();
-    let spec = spec_of(&config.model)?;
-    let device = backend::open_device(&config.backend)?;
+    let (run, config, spec, device) = open_run(dir, backend)?;
     // The training data gives the class names and the normalisation the model was trained with.
     let splits = zoo_data::load(&config.data, &spec)?;
     let (classes, rows) = match splits {

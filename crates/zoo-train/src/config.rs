@@ -6,8 +6,9 @@ use serde::{Deserialize, Serialize};
 pub struct TrainConfig {
     /// Passes over the training set.
     pub epochs: usize,
-    /// Items per optimizer step.
-    pub batch_size: usize,
+    /// Items per optimizer step, or `"full"`: the whole training split per step (full-batch
+    /// gradient descent).
+    pub batch_size: BatchSize,
     /// Seed of the weights' initialisation and of the data order.
     pub seed: u64,
     /// Data-loading threads that overlap batching with compute. 0 (the default) keeps a run
@@ -23,7 +24,7 @@ impl Default for TrainConfig {
     fn default() -> Self {
         Self {
             epochs: 10,
-            batch_size: 64,
+            batch_size: BatchSize::Items(64),
             seed: 42,
             num_workers: 0,
             early_stopping: None,
@@ -37,13 +38,77 @@ impl TrainConfig {
         if self.epochs == 0 {
             return Err("train.epochs must be at least 1, got 0".into());
         }
-        if self.batch_size == 0 {
+        if self.batch_size == BatchSize::Items(0) {
             return Err("train.batch_size must be at least 1, got 0".into());
         }
         if self.early_stopping == Some(0) {
             return Err("train.early_stopping must be at least 1 epoch, got 0".into());
         }
         Ok(())
+    }
+}
+
+/// `train.batch_size`: a number of items, or the whole training split.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BatchSize {
+    /// This many items per step (the last batch of an epoch may be smaller).
+    Items(usize),
+    /// The whole training split in one step.
+    Full,
+}
+
+impl BatchSize {
+    /// Items per batch for a split of `items` items (at least 1, at most the split).
+    pub fn items(self, items: usize) -> usize {
+        match self {
+            BatchSize::Items(n) => n.min(items).max(1),
+            BatchSize::Full => items.max(1),
+        }
+    }
+}
+
+impl std::fmt::Display for BatchSize {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BatchSize::Items(n) => write!(f, "{n}"),
+            BatchSize::Full => f.write_str("full"),
+        }
+    }
+}
+
+impl Serialize for BatchSize {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            BatchSize::Items(n) => serializer.serialize_u64(*n as u64),
+            BatchSize::Full => serializer.serialize_str("full"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for BatchSize {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = BatchSize;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a positive number of items or \"full\"")
+            }
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<BatchSize, E> {
+                Ok(BatchSize::Items(n as usize))
+            }
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<BatchSize, E> {
+                usize::try_from(n)
+                    .map(BatchSize::Items)
+                    .map_err(|_| E::invalid_value(serde::de::Unexpected::Signed(n), &self))
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<BatchSize, E> {
+                match text {
+                    "full" => Ok(BatchSize::Full),
+                    other => Err(E::invalid_value(serde::de::Unexpected::Str(other), &self)),
+                }
+            }
+        }
+        deserializer.deserialize_any(Visitor)
     }
 }
 
@@ -300,7 +365,7 @@ mod tests {
     fn train_and_optimizer_configs_round_trip_through_toml() {
         let train = TrainConfig {
             epochs: 3,
-            batch_size: 16,
+            batch_size: BatchSize::Items(16),
             seed: 1,
             num_workers: 0,
             early_stopping: Some(2),
@@ -322,9 +387,30 @@ mod tests {
     }
 
     #[test]
+    fn batch_size_is_a_count_or_full() {
+        let full: TrainConfig = toml::from_str("batch_size = \"full\"").unwrap();
+        assert_eq!(full.batch_size, BatchSize::Full);
+        assert_eq!(full.batch_size.items(800), 800);
+        assert!(
+            toml::to_string(&full)
+                .unwrap()
+                .contains("batch_size = \"full\"")
+        );
+        let n: TrainConfig = toml::from_str("batch_size = 16").unwrap();
+        assert_eq!(n.batch_size.items(10), 10);
+        let error = toml::from_str::<TrainConfig>("batch_size = \"big\"").unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("expected a positive number of items or \"full\""),
+            "{error}"
+        );
+    }
+
+    #[test]
     fn zero_batch_size_and_negative_lr_are_rejected() {
         let train = TrainConfig {
-            batch_size: 0,
+            batch_size: BatchSize::Items(0),
             ..TrainConfig::default()
         };
         assert!(train.validate().unwrap_err().contains("train.batch_size"));

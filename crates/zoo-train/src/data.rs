@@ -9,7 +9,7 @@ use zoo_data::{
     SequenceSplits,
 };
 
-use crate::config::TrainConfig;
+use crate::config::{BatchSize, TrainConfig};
 
 /// Train, validation and test loaders of one batch type.
 pub struct Loaders<B> {
@@ -27,15 +27,39 @@ pub struct Loaders<B> {
 
 impl<B> Loaders<B> {
     /// Optimizer steps per epoch.
-    pub fn steps_per_epoch(&self, batch_size: usize) -> usize {
-        self.sizes.0.div_ceil(batch_size.max(1)).max(1)
+    pub fn steps_per_epoch(&self, batch_size: BatchSize) -> usize {
+        self.sizes.0.div_ceil(batch_size.items(self.sizes.0)).max(1)
     }
 }
 
 /// The batch size a loader uses: the configured one, capped by the split's size (a split
 /// smaller than a batch is one batch).
 fn batch_size(train: &TrainConfig, items: usize) -> usize {
-    train.batch_size.min(items.max(1))
+    train.batch_size.items(items)
+}
+
+/// One split's loader: shuffled (seeded) for training, in order otherwise.
+fn loader<I, B, Bt>(
+    batcher: Bt,
+    dataset: burn::data::dataset::InMemDataset<I>,
+    items: usize,
+    train: &TrainConfig,
+    shuffle: bool,
+    device: &Device,
+) -> Arc<dyn DataLoader<B>>
+where
+    I: Clone + std::fmt::Debug + Send + Sync + 'static,
+    B: Clone + std::fmt::Debug + Send + 'static,
+    Bt: burn::data::dataloader::batcher::Batcher<I, B> + 'static,
+{
+    let mut builder = DataLoaderBuilder::new(batcher)
+        .batch_size(batch_size(train, items))
+        .num_workers(train.num_workers)
+        .set_device(device.clone());
+    if shuffle {
+        builder = builder.shuffle(train.seed);
+    }
+    builder.build(dataset)
 }
 
 impl Loaders<ImageBatch> {
@@ -57,22 +81,9 @@ impl Loaders<ImageBatch> {
         let classes = splits.classes.clone();
         let [train_set, valid_set, test_set] = splits.into_datasets();
         Self {
-            train: DataLoaderBuilder::new(train_batcher)
-                .batch_size(batch_size(train, sizes.0))
-                .shuffle(train.seed)
-                .num_workers(train.num_workers)
-                .set_device(device.clone())
-                .build(train_set),
-            valid: DataLoaderBuilder::new(valid_batcher)
-                .batch_size(batch_size(train, sizes.1))
-                .num_workers(train.num_workers)
-                .set_device(device.clone())
-                .build(valid_set),
-            test: DataLoaderBuilder::new(test_batcher)
-                .batch_size(batch_size(train, sizes.2))
-                .num_workers(train.num_workers)
-                .set_device(device.clone())
-                .build(test_set),
+            train: loader(train_batcher, train_set, sizes.0, train, true, device),
+            valid: loader(valid_batcher, valid_set, sizes.1, train, false, device),
+            test: loader(test_batcher, test_set, sizes.2, train, false, device),
             sizes,
             classes,
         }
@@ -87,22 +98,9 @@ impl Loaders<SequenceBatch> {
         let classes = splits.classes.clone();
         let [train_set, valid_set, test_set] = splits.into_datasets();
         Self {
-            train: DataLoaderBuilder::new(batcher.clone())
-                .batch_size(batch_size(train, sizes.0))
-                .shuffle(train.seed)
-                .num_workers(train.num_workers)
-                .set_device(device.clone())
-                .build(train_set),
-            valid: DataLoaderBuilder::new(batcher.clone())
-                .batch_size(batch_size(train, sizes.1))
-                .num_workers(train.num_workers)
-                .set_device(device.clone())
-                .build(valid_set),
-            test: DataLoaderBuilder::new(batcher)
-                .batch_size(batch_size(train, sizes.2))
-                .num_workers(train.num_workers)
-                .set_device(device.clone())
-                .build(test_set),
+            train: loader(batcher.clone(), train_set, sizes.0, train, true, device),
+            valid: loader(batcher.clone(), valid_set, sizes.1, train, false, device),
+            test: loader(batcher, test_set, sizes.2, train, false, device),
             sizes,
             classes,
         }

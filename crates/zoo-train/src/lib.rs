@@ -9,6 +9,7 @@ mod config;
 mod data;
 mod eval;
 mod grad;
+mod lrfind;
 mod metrics;
 mod monitor;
 mod optim;
@@ -19,13 +20,16 @@ mod trainer;
 
 pub use checkpoint::AtomicCheckpointer;
 pub use config::{
-    ClipConfig, GuardConfig, OptimizerConfig, OptimizerKind, ScheduleConfig, ScheduleKind,
-    TrainConfig,
+    BatchSize, ClipConfig, GuardConfig, OptimizerConfig, OptimizerKind, ScheduleConfig,
+    ScheduleKind, TrainConfig,
 };
 pub use data::Loaders;
 pub use eval::{BinaryMetrics, EvalMetrics, binary_metrics, evaluate};
 pub use grad::{
     clip_by_value, clip_global_norm, global_grad_norm, scale_to_global_norm, squared_grad_norm,
+};
+pub use lrfind::{
+    LrFindConfig, LrFindPoint, LrFindResult, lr_find, lr_find_csv, suggestions, write_lr_find,
 };
 pub use metrics::{GRAD_NORM, GradNormMetric};
 pub use monitor::{Divergence, EpochRecord, History, Monitor, Plateau, StepRecord, short_name};

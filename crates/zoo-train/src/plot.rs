@@ -51,6 +51,8 @@ pub struct Panel {
     pub series: Vec<Series>,
     /// Vertical marks: (x, label), e.g. where the divergence guard fired.
     pub marks: Vec<(f64, String)>,
+    /// The x values are counts (epochs, steps): whole-number tick labels.
+    pub integer_x: bool,
 }
 
 /// Draws `panels` in a grid of `columns` columns into a `width` × `height` PNG at `path`
@@ -159,13 +161,24 @@ where
     X: Ranged<ValueType = f64> + plotters::coord::ranged1d::ValueFormatter<f64>,
     Y: Ranged<ValueType = f64> + plotters::coord::ranged1d::ValueFormatter<f64>,
 {
-    chart
-        .configure_mesh()
-        .x_desc(panel.x_label.as_str())
+    let whole = |x: &f64| format!("{x:.0}");
+    let mut mesh = chart.configure_mesh();
+    mesh.x_desc(panel.x_label.as_str())
         .y_desc(panel.y_label.as_str())
         .label_style(("sans-serif", 13))
-        .light_line_style(RGBColor(235, 235, 235))
-        .draw()?;
+        .light_line_style(RGBColor(235, 235, 235));
+    if panel.integer_x {
+        let mut xs: Vec<i64> = panel
+            .series
+            .iter()
+            .flat_map(|s| s.points.iter().map(|p| p.0.round() as i64))
+            .collect();
+        xs.sort_unstable();
+        xs.dedup();
+        mesh.x_labels(xs.len().clamp(2, 10))
+            .x_label_formatter(&whole);
+    }
+    mesh.draw()?;
     for (index, series) in panel.series.iter().enumerate() {
         let color = PALETTE[index % PALETTE.len()];
         let points: Vec<(f64, f64)> = series

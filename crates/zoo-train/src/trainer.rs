@@ -466,6 +466,7 @@ pub fn curve_panels(history: &History) -> Vec<Panel> {
         log_y,
         series,
         marks: marks.clone(),
+        integer_x: true,
         ..Panel::default()
     };
     vec![
