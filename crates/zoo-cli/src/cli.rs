@@ -109,6 +109,56 @@ enum Command {
         #[arg(long, value_enum)]
         backend: Option<BackendKind>,
     },
+    /// Learning-rate range test: LR rising exponentially, loss smoothed; writes lr-find.png/.csv.
+    LrFind {
+        /// Experiment name (configs/<name>.toml) or path to a TOML file.
+        experiment: String,
+        #[command(flatten)]
+        overrides: Overrides,
+        /// First learning rate.
+        #[arg(long, default_value_t = 1e-7)]
+        start: f64,
+        /// Last learning rate.
+        #[arg(long, default_value_t = 10.0)]
+        end: f64,
+        /// Steps from start to end (stops early once the smoothed loss passes 4x its minimum).
+        #[arg(long, default_value_t = 200)]
+        steps: usize,
+        /// Directory for lr-find.png and lr-find.csv (default artifacts/<experiment>/lr-find).
+        #[arg(long, value_name = "DIR")]
+        out: Option<std::path::PathBuf>,
+    },
+    /// One training per value of a key (--set key=v1,v2,...), loss curves overlaid in sweep.png.
+    Sweep {
+        /// Experiment name (configs/<name>.toml) or path to a TOML file.
+        experiment: String,
+        #[command(flatten)]
+        overrides: Overrides,
+        /// Directory for sweep.png, sweep.csv and the runs (default artifacts/<experiment>/sweep).
+        #[arg(long, value_name = "DIR")]
+        out: Option<std::path::PathBuf>,
+    },
+    /// SGD, momentum, RMSprop and Adam started next to the saddles of x^2 - y^2 and x^3 - 3xy^2.
+    Saddle {
+        /// Learning rate of every optimizer.
+        #[arg(long, default_value_t = 0.01)]
+        lr: f64,
+        /// Start point X,Y.
+        #[arg(long, value_parser = parse_point, default_value = "0.5,0.001")]
+        start: (f64, f64),
+        /// Most steps per optimizer.
+        #[arg(long, default_value_t = 500)]
+        steps: usize,
+        /// Radius of the saddle's neighbourhood.
+        #[arg(long, default_value_t = 1.0)]
+        radius: f64,
+        /// Backend the optimizers run on.
+        #[arg(long, value_enum, default_value_t = BackendKind::Flex)]
+        backend: BackendKind,
+        /// Directory for saddle.png and saddle.csv.
+        #[arg(long, value_name = "DIR", default_value = "artifacts/saddle")]
+        out: std::path::PathBuf,
+    },
     /// HW3 Q2: Burn's autodiff gradients of conv 2x2 + GAP beside the hand-derived ones.
     GradExample {
         /// Backend to compute on.
@@ -131,6 +181,18 @@ struct Overrides {
 /// The shape of one input item, channels first (`--input 1x28x28`).
 #[derive(Debug, Clone)]
 struct InputShape(Vec<usize>);
+
+/// `0.5,0.001` → (0.5, 0.001).
+fn parse_point(text: &str) -> Result<(f64, f64), String> {
+    let parts: Vec<&str> = text.split(',').collect();
+    match parts.as_slice() {
+        [x, y] => match (x.trim().parse::<f64>(), y.trim().parse::<f64>()) {
+            (Ok(x), Ok(y)) if x.is_finite() && y.is_finite() => Ok((x, y)),
+            _ => Err(format!("`{text}` is not two numbers X,Y (e.g. 0.5,0.001)")),
+        },
+        _ => Err(format!("`{text}` is not two numbers X,Y (e.g. 0.5,0.001)")),
+    }
+}
 
 /// `1x28x28` → `[1, 28, 28]`.
 fn parse_shape(text: &str) -> Result<InputShape, String> {
@@ -224,6 +286,52 @@ fn run(cli: Cli) -> Result<ExitCode> {
             resume: resume.as_deref(),
             out: &out,
         }),
+        Command::LrFind {
+            experiment,
+            overrides,
+            start,
+            end,
+            steps,
+            out,
+        } => crate::tools::lr_find_command(
+            &experiment,
+            &overrides.set,
+            overrides.backend,
+            zoo_train::LrFindConfig {
+                start,
+                end,
+                steps,
+                ..zoo_train::LrFindConfig::default()
+            },
+            out.as_deref(),
+        ),
+        Command::Sweep {
+            experiment,
+            overrides,
+            out,
+        } => crate::tools::sweep_command(
+            &experiment,
+            &overrides.set,
+            overrides.backend,
+            out.as_deref(),
+        ),
+        Command::Saddle {
+            lr,
+            start,
+            steps,
+            radius,
+            backend,
+            out,
+        } => crate::tools::saddle_command(
+            zoo_train::SaddleConfig {
+                lr,
+                start,
+                steps,
+                radius,
+            },
+            backend,
+            &out,
+        ),
         Command::Eval {
             run,
             split,

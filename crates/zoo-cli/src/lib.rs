@@ -10,4 +10,5 @@ pub mod data;
 pub mod grad_example;
 pub mod registry;
 pub mod summary;
+pub mod tools;
 pub mod train;

@@ -35,7 +35,7 @@ pub struct TrainArgs<'a> {
 }
 
 /// The model kind's data needs, or an error for models without classes.
-fn spec_of(model: &ModelKind) -> Result<zoo_data::DataSpec> {
+pub(crate) fn spec_of(model: &ModelKind) -> Result<zoo_data::DataSpec> {
     model.data_spec().with_context(|| {
         format!(
             "model `{}` is not a classifier: zoo train, eval and predict need a model with \
@@ -47,7 +47,7 @@ fn spec_of(model: &ModelKind) -> Result<zoo_data::DataSpec> {
 
 /// The training split's augmentation: crop with zero padding of 1/8 of the side (4 pixels
 /// for 32×32, as the standard CIFAR recipe) and horizontal flips, seeded by `data.seed`.
-fn augmentation(config: &ExperimentConfig, shape: [usize; 3]) -> Option<Augmentation> {
+pub(crate) fn augmentation(config: &ExperimentConfig, shape: [usize; 3]) -> Option<Augmentation> {
     config.data.augment.then(|| Augmentation {
         padding: (shape[1] / 8).max(1),
         flip: true,
@@ -57,6 +57,25 @@ fn augmentation(config: &ExperimentConfig, shape: [usize; 3]) -> Option<Augmenta
 
 /// `zoo train`.
 pub fn train(args: TrainArgs<'_>) -> Result<ExitCode> {
+    let outcome = train_run(args)?;
+    Ok(match outcome.diverged {
+        None => ExitCode::SUCCESS,
+        Some(_) => ExitCode::from(EXIT_DIVERGED),
+    })
+}
+
+/// How a training ended, when it ended without an error.
+pub struct TrainOutcome {
+    /// Its run directory.
+    pub run: RunDir,
+    /// What `summary.json` holds.
+    pub summary: RunSummary,
+    /// The divergence guard's message, when it stopped the run.
+    pub diverged: Option<String>,
+}
+
+/// Trains as `zoo train` does (printing as it goes) and returns the outcome.
+pub fn train_run(args: TrainArgs<'_>) -> Result<TrainOutcome> {
     let (name, config, run, resume_after) = match args.resume {
         None => {
             let resolved = config::load_experiment(args.experiment, args.backend, args.overrides)?;
@@ -161,12 +180,20 @@ pub fn train(args: TrainArgs<'_>) -> Result<ExitCode> {
     match result {
         Ok(summary) => {
             print_summary(&summary, &run);
-            Ok(ExitCode::SUCCESS)
+            Ok(TrainOutcome {
+                run,
+                summary,
+                diverged: None,
+            })
         }
         Err(TrainError::Diverged { message, summary }) => {
             print_summary(&summary, &run);
             eprintln!("error: {message}");
-            Ok(ExitCode::from(EXIT_DIVERGED))
+            Ok(TrainOutcome {
+                run,
+                summary: *summary,
+                diverged: Some(message),
+            })
         }
         Err(TrainError::Failed(message)) => bail!("training `{name}` failed: {message}"),
     }

@@ -15,6 +15,7 @@ mod monitor;
 mod optim;
 pub mod plot;
 mod run;
+mod saddle;
 mod step;
 mod trainer;
 
@@ -35,6 +36,9 @@ pub use metrics::{GRAD_NORM, GradNormMetric};
 pub use monitor::{Divergence, EpochRecord, History, Monitor, Plateau, StepRecord, short_name};
 pub use optim::{build_optimizer, build_schedule, schedule_values};
 pub use run::{RunDir, git_revision, metrics_csv, timestamp, write_atomic};
+pub use saddle::{
+    Point, SaddleConfig, SaddleOptimizer, Surface, Trajectory, run_saddle, saddle_csv,
+};
 pub use step::{
     Classifier, ClassifierOutput, Classify, GradNormInput, LabeledBatch, per_item_loss,
     probabilities,

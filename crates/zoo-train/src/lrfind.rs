@@ -212,6 +212,8 @@ pub fn write_lr_find(dir: &Path, result: &LrFindResult) -> Result<(), String> {
             series("smoothed", |p| p.smoothed),
         ],
         marks,
+        // The interesting part is below the starting loss; the explosion at the end is cut.
+        y_max: result.points.first().map(|p| p.smoothed * 1.5),
         ..Panel::default()
     };
     render_png(&dir.join("lr-find.png"), &[panel], 1, (900, 560))

@@ -53,6 +53,8 @@ pub struct Panel {
     pub marks: Vec<(f64, String)>,
     /// The x values are counts (epochs, steps): whole-number tick labels.
     pub integer_x: bool,
+    /// Upper end of the y axis; larger values are drawn at the edge. None: fit the data.
+    pub y_max: Option<f64>,
 }
 
 /// Draws `panels` in a grid of `columns` columns into a `width` × `height` PNG at `path`
@@ -63,11 +65,7 @@ pub fn render_png(
     columns: usize,
     (width, height): (u32, u32),
 ) -> Result<(), String> {
-    static REGISTER: Once = Once::new();
-    REGISTER.call_once(|| {
-        // The embedded font is known-good; a failure would only lose the text.
-        let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, FONT);
-    });
+    register_font();
     let mut buffer = vec![0u8; width as usize * height as usize * 3];
     {
         let root = BitMapBackend::with_buffer(&mut buffer, (width, height)).into_drawing_area();
@@ -80,6 +78,20 @@ pub fn render_png(
         }
         root.present().map_err(|e| e.to_string())?;
     }
+    encode_png(path, width, height, buffer)
+}
+
+/// Registers the embedded font with plotters, once.
+fn register_font() {
+    static REGISTER: Once = Once::new();
+    REGISTER.call_once(|| {
+        // The embedded font is known-good; a failure would only lose the text.
+        let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, FONT);
+    });
+}
+
+/// PNG-encodes an RGB buffer and writes it atomically.
+fn encode_png(path: &Path, width: u32, height: u32, buffer: Vec<u8>) -> Result<(), String> {
     let image = image::RgbImage::from_raw(width, height, buffer)
         .ok_or_else(|| "plot buffer has the wrong size".to_string())?;
     let mut png = Vec::new();
@@ -87,6 +99,20 @@ pub fn render_png(
         .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
         .map_err(|e| format!("encoding {}: {e}", path.display()))?;
     write_atomic(path, &png).map_err(|e| format!("writing {}: {e}", path.display()))
+}
+
+/// Tick labels: plain for moderate magnitudes, scientific otherwise (1e-5, not 9.99…e-6).
+fn compact(v: f64) -> String {
+    let a = v.abs();
+    if v == 0.0 {
+        "0".into()
+    } else if (0.01..10_000.0).contains(&a) {
+        let text = format!("{v:.3}");
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        let text = format!("{v:.1e}");
+        text.replace(".0e", "e")
+    }
 }
 
 /// The range of `values` padded by 5 %, or a unit range around a single value.
@@ -123,7 +149,8 @@ fn draw_panel(
         points().map(|p| p.0).chain(panel.marks.iter().map(|m| m.0)),
         panel.log_x,
     );
-    let y = padded(points().map(|p| p.1), log_y);
+    let y_cap = panel.y_max.unwrap_or(f64::INFINITY);
+    let y = padded(points().map(|p| p.1.min(y_cap)), log_y);
     let mut builder = ChartBuilder::on(area);
     builder
         .caption(&panel.title, ("sans-serif", 18))
@@ -162,6 +189,7 @@ where
     Y: Ranged<ValueType = f64> + plotters::coord::ranged1d::ValueFormatter<f64>,
 {
     let whole = |x: &f64| format!("{x:.0}");
+    let compact = |v: &f64| compact(*v);
     let mut mesh = chart.configure_mesh();
     mesh.x_desc(panel.x_label.as_str())
         .y_desc(panel.y_label.as_str())
@@ -177,7 +205,10 @@ where
         xs.dedup();
         mesh.x_labels(xs.len().clamp(2, 10))
             .x_label_formatter(&whole);
+    } else {
+        mesh.x_label_formatter(&compact);
     }
+    mesh.y_label_formatter(&compact);
     mesh.draw()?;
     for (index, series) in panel.series.iter().enumerate() {
         let color = PALETTE[index % PALETTE.len()];
@@ -186,6 +217,7 @@ where
             .iter()
             .copied()
             .filter(|(x, y)| x.is_finite() && y.is_finite())
+            .map(|(x, y)| (x, y.min(y_hi)))
             .collect();
         chart
             .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))?
@@ -201,15 +233,21 @@ where
             )?;
         }
     }
-    for (x, label) in &panel.marks {
+    for (index, (x, label)) in panel.marks.iter().enumerate() {
         let red = RGBColor(200, 0, 0);
         chart.draw_series(LineSeries::new(
             vec![(*x, y_lo), (*x, y_hi)],
             red.stroke_width(2),
         ))?;
+        // Labels step down so that marks close together stay readable.
+        let y = if y_lo > 0.0 && y_hi / y_lo > 100.0 {
+            y_hi / (y_hi / y_lo).powf(0.06 * index as f64)
+        } else {
+            y_hi - (y_hi - y_lo) * 0.06 * index as f64
+        };
         chart.draw_series(std::iter::once(Text::new(
             label.clone(),
-            (*x, y_hi),
+            (*x, y),
             ("sans-serif", 13).into_font().color(&red),
         )))?;
     }
@@ -221,6 +259,139 @@ where
             .label_font(("sans-serif", 13))
             .draw()?;
     }
+    Ok(())
+}
+
+/// A filled-contour chart of f(x, y) on [-range, range]², with paths drawn over it.
+pub struct ContourPanel {
+    /// Title above the chart.
+    pub title: String,
+    /// The function.
+    pub f: fn(f64, f64) -> f64,
+    /// Half-width of the square drawn.
+    pub range: f64,
+    /// Colour bands (filled contours) between the 2nd and 98th percentile of f.
+    pub levels: usize,
+    /// A circle of this radius around the origin (the neighbourhood), if any.
+    pub circle: Option<f64>,
+    /// Paths, each with its start marked.
+    pub series: Vec<Series>,
+}
+
+/// Draws contour panels side by side into a PNG at `path` (atomically).
+pub fn render_contours_png(
+    path: &Path,
+    panels: &[ContourPanel],
+    (width, height): (u32, u32),
+) -> Result<(), String> {
+    register_font();
+    let mut buffer = vec![0u8; width as usize * height as usize * 3];
+    {
+        let root = BitMapBackend::with_buffer(&mut buffer, (width, height)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| e.to_string())?;
+        let areas = root.split_evenly((1, panels.len().max(1)));
+        for (area, panel) in areas.iter().zip(panels) {
+            draw_contours(area, panel).map_err(|e| format!("drawing `{}`: {e}", panel.title))?;
+        }
+        root.present().map_err(|e| e.to_string())?;
+    }
+    encode_png(path, width, height, buffer)
+}
+
+fn draw_contours(
+    area: &DrawingArea<BitMapBackend<'_>, Shift>,
+    panel: &ContourPanel,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let r = panel.range;
+    let mut chart = ChartBuilder::on(area)
+        .caption(&panel.title, ("sans-serif", 18))
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(48)
+        .build_cartesian_2d(-r..r, -r..r)?;
+    chart
+        .configure_mesh()
+        .x_desc("x")
+        .y_desc("y")
+        .label_style(("sans-serif", 13))
+        .disable_mesh()
+        .draw()?;
+    let cells = 120;
+    let step = 2.0 * r / cells as f64;
+    let centre = |i: usize| -r + (i as f64 + 0.5) * step;
+    let mut values: Vec<f64> = (0..cells * cells)
+        .map(|k| (panel.f)(centre(k % cells), centre(k / cells)))
+        .collect();
+    let mut sorted = values.clone();
+    sorted.sort_by(|a, b| a.total_cmp(b));
+    let lo = sorted[sorted.len() / 50];
+    let hi = sorted[sorted.len() - 1 - sorted.len() / 50];
+    let levels = panel.levels.max(2) as f64;
+    for value in &mut values {
+        // Band index in [0, 1]: quantised so the band edges read as contour lines.
+        let t = ((*value - lo) / (hi - lo).max(1e-12)).clamp(0.0, 1.0);
+        *value = (t * levels).floor().min(levels - 1.0) / (levels - 1.0);
+    }
+    chart.draw_series((0..cells * cells).map(|k| {
+        let (i, j) = (k % cells, k / cells);
+        let (x0, y0) = (-r + i as f64 * step, -r + j as f64 * step);
+        let t = values[k];
+        // Blue (low) to white to red (high).
+        let (red, green, blue) = if t < 0.5 {
+            let u = t * 2.0;
+            (70.0 + 185.0 * u, 110.0 + 145.0 * u, 200.0 + 55.0 * u)
+        } else {
+            let u = (t - 0.5) * 2.0;
+            (255.0 - 35.0 * u, 255.0 - 175.0 * u, 255.0 - 185.0 * u)
+        };
+        Rectangle::new(
+            [(x0, y0), (x0 + step, y0 + step)],
+            RGBColor(red as u8, green as u8, blue as u8).filled(),
+        )
+    }))?;
+    if let Some(radius) = panel.circle {
+        let circle: Vec<(f64, f64)> = (0..=128)
+            .map(|k| {
+                let a = k as f64 / 128.0 * std::f64::consts::TAU;
+                (radius * a.cos(), radius * a.sin())
+            })
+            .collect();
+        chart.draw_series(LineSeries::new(
+            circle,
+            RGBColor(90, 90, 90).stroke_width(1),
+        ))?;
+    }
+    let trajectory_colors = [
+        BLACK,
+        RGBColor(0, 150, 0),
+        RGBColor(160, 0, 160),
+        RGBColor(230, 120, 0),
+    ];
+    for (index, series) in panel.series.iter().enumerate() {
+        let color = trajectory_colors[index % trajectory_colors.len()];
+        let inside: Vec<(f64, f64)> = series
+            .points
+            .iter()
+            .copied()
+            .filter(|(x, y)| x.is_finite() && y.is_finite())
+            .map(|(x, y)| (x.clamp(-r, r), y.clamp(-r, r)))
+            .collect();
+        chart
+            .draw_series(LineSeries::new(inside.clone(), color.stroke_width(2)))?
+            .label(series.name.as_str())
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+            });
+        if let Some(&start) = inside.first() {
+            chart.draw_series(std::iter::once(Circle::new(start, 4, color.filled())))?;
+        }
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 13))
+        .draw()?;
     Ok(())
 }
 
