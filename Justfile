@@ -18,6 +18,34 @@ build:
 train experiment *ARGS:
     {{zoo}} train {{experiment}} {{ARGS}}
 
+# Learning-rate range test: just lr-find fashion-inception
+lr-find experiment *ARGS:
+    {{zoo}} lr-find {{experiment}} {{ARGS}}
+
+# One training per value: just sweep conv1d-classifier --set train.batch_size=16,64,full
+sweep experiment *ARGS:
+    {{zoo}} sweep {{experiment}} {{ARGS}}
+
+# SGD, momentum, RMSprop and Adam at the saddles of x^2 - y^2 and x^3 - 3xy^2
+saddle *ARGS:
+    {{zoo}} saddle {{ARGS}}
+
+# Regenerate the README's example pictures and their CSV files under docs/ (~1 minute)
+docs-images:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    tmp=$(mktemp -d)
+    trap 'rm -rf "$tmp"' EXIT
+    zoo="cargo run --release --quiet -p zoo-cli --"
+    $zoo lr-find conv1d-classifier --out "$tmp/lr-find"
+    $zoo sweep conv1d-classifier --set train.batch_size=16,64,full --set train.epochs=4 --set data.synthetic_items=400 --out "$tmp/sweep"
+    $zoo saddle --out "$tmp/saddle"
+    # Diverges in epoch 2 (exit code 3): curves.png with the guard's mark.
+    $zoo train conv1d-classifier --set 'optimizer.kind="sgd"' --set optimizer.lr=0.8 --set train.epochs=4 --out "$tmp/runs" || [ $? -eq 3 ]
+    mkdir -p docs
+    cp "$tmp"/lr-find/lr-find.png "$tmp"/lr-find/lr-find.csv "$tmp"/sweep/sweep.png "$tmp"/sweep/sweep.csv "$tmp"/saddle/saddle.png "$tmp"/saddle/saddle.csv docs/
+    for run in "$tmp"/runs/conv1d-classifier/*/; do cp "$run/curves.png" docs/curves-diverged.png; cp "$run/metrics.csv" docs/curves-diverged.csv; done
+
 # Every model and experiment with input shape, classes and parameter count.
 list:
     {{zoo}} list

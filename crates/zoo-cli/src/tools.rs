@@ -324,8 +324,11 @@ fn sweep_csv(runs: &[SweepRun]) -> String {
     out
 }
 
-/// ((value, curve name), points) for the three curves of one run.
-fn curves(run: &SweepRun) -> Vec<((String, &'static str), Vec<(f64, f64)>)> {
+/// One curve of a sweep run: ((value, curve name), points).
+type Curve = ((String, &'static str), Vec<(f64, f64)>);
+
+/// The three curves of one run.
+fn curves(run: &SweepRun) -> Vec<Curve> {
     let steps: Vec<(f64, f64)> = run
         .history
         .steps
@@ -358,7 +361,7 @@ fn sweep_panels(key: &str, runs: &[SweepRun]) -> Vec<Panel> {
         series: runs
             .iter()
             .map(|run| Series {
-                name: format!("{key}={}", run.label),
+                name: format!("{}={}", key.rsplit('.').next().unwrap_or(key), run.label),
                 points: curves(run)
                     .into_iter()
                     .find(|(c, _)| c.1 == curve)

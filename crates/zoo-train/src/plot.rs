@@ -7,6 +7,7 @@ use std::sync::Once;
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::run::write_atomic;
 
@@ -126,14 +127,15 @@ fn padded(values: impl Iterator<Item = f64>, log: bool) -> (f64, f64) {
         return if log { (0.1, 10.0) } else { (0.0, 1.0) };
     }
     if log {
-        if hi <= lo {
+        if hi <= lo * 1.01 {
             return (lo / 2.0, hi * 2.0);
         }
         let ratio = (hi / lo).powf(0.05);
         return (lo / ratio, hi * ratio);
     }
-    if hi <= lo {
-        return (lo - 0.5, hi + 0.5);
+    if hi - lo <= 1e-9 * hi.abs().max(lo.abs()) {
+        let half = (0.1 * hi.abs()).max(0.5);
+        return (lo - half, hi + half);
     }
     let pad = (hi - lo) * 0.05;
     (lo - pad, hi + pad)
@@ -245,10 +247,28 @@ where
         } else {
             y_hi - (y_hi - y_lo) * 0.06 * index as f64
         };
+        // Labels of marks in the right half end at their line instead of starting there.
+        let (x_lo, x_hi) = (chart.x_range().start, chart.x_range().end);
+        let right = if panel.log_x && x_lo > 0.0 {
+            (x / x_lo).ln() / (x_hi / x_lo).ln() > 0.6
+        } else {
+            (x - x_lo) / (x_hi - x_lo) > 0.6
+        };
+        let (text, anchor) = if right {
+            (
+                format!("{} ", label.trim()),
+                Pos::new(HPos::Right, VPos::Top),
+            )
+        } else {
+            (
+                format!(" {}", label.trim()),
+                Pos::new(HPos::Left, VPos::Top),
+            )
+        };
         chart.draw_series(std::iter::once(Text::new(
-            label.clone(),
+            text,
             (*x, y),
-            ("sans-serif", 13).into_font().color(&red),
+            ("sans-serif", 13).into_font().color(&red).pos(anchor),
         )))?;
     }
     if panel.series.len() > 1 || panel.series.iter().any(|s| !s.name.is_empty()) {
