@@ -372,3 +372,46 @@ fn train_errors_are_clean() {
     let run = zoo(&["eval", out_text]).failure();
     assert!(run.stderr.contains("not a run directory"), "{run}");
 }
+
+#[test]
+fn on_a_terminal_the_tui_closes_by_itself_when_training_ends() {
+    // `script` (util-linux, Debian's essential bsdutils) gives zoo a pseudo-terminal, so Burn's
+    // TUI runs; the test fails if the TUI waits for a key press instead of closing.
+    let out = tempfile::tempdir().unwrap();
+    let command = format!(
+        "'{}' train conv1d-classifier --set train.epochs=1 --set data.synthetic_items=100 --out '{}'",
+        zoo_bin().display(),
+        out.path().display()
+    );
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .current_dir(zoo_tests::workspace_root())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("`script` (util-linux) runs");
+    // Read while it runs: the TUI's frames could fill the pipe.
+    let mut pipe = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut pipe, &mut text);
+        text
+    });
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(120) {
+            child.kill().unwrap();
+            panic!("zoo train under a terminal did not exit within 2 minutes");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let stdout = reader.join().unwrap();
+    assert!(status.success(), "{status:?}\n{stdout}");
+    assert!(stdout.contains("Run completed"), "{stdout}");
+    let dir = run_dir(out.path(), "conv1d-classifier");
+    assert!(dir.join("summary.json").is_file());
+}

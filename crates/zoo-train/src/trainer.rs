@@ -236,8 +236,9 @@ where
 
     let classifier = Classifier::<M, B>::new(model, plan.clip.clone());
     let result = training.launch(Learner::new(classifier, optimizer, scheduler));
-    let mut renderer = result.renderer;
-    renderer.manual_close();
+    // Dropping Burn's TUI closes it and restores the terminal; `manual_close` would instead
+    // wait for the user to press `q` (the TUI resets the interrupter when training ends).
+    drop(result.renderer);
     let history = history.lock().unwrap().clone();
     if terminal {
         for line in &history.lines {
