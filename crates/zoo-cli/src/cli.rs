@@ -159,6 +159,26 @@ enum Command {
         #[arg(long, value_name = "DIR", default_value = "artifacts/saddle")]
         out: std::path::PathBuf,
     },
+    /// Training and inference images/s of a model: the trainer's own step on random batches.
+    Bench {
+        /// Model name (see `zoo list`) or experiment (uses its model, optimizer and backend).
+        model: String,
+        /// Backend (default: the experiment's, else flex).
+        #[arg(long, value_enum)]
+        backend: Option<BackendKind>,
+        /// Items per batch.
+        #[arg(long, default_value_t = 64)]
+        batch: usize,
+        /// Steps measured (after the warm-up).
+        #[arg(long, default_value_t = 20)]
+        steps: usize,
+        /// Warm-up steps, timed separately (kernel compilation, autotune).
+        #[arg(long, default_value_t = 3)]
+        warmup: usize,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// HW3 Q2: Burn's autodiff gradients of conv 2x2 + GAP beside the hand-derived ones.
     GradExample {
         /// Backend to compute on.
@@ -332,6 +352,21 @@ fn run(cli: Cli) -> Result<ExitCode> {
             backend,
             &out,
         ),
+        Command::Bench {
+            model,
+            backend,
+            batch,
+            steps,
+            warmup,
+            json,
+        } => crate::bench::bench_command(crate::bench::BenchArgs {
+            model: &model,
+            backend,
+            batch,
+            steps,
+            warmup,
+            json,
+        }),
         Command::Eval {
             run,
             split,

@@ -4,6 +4,7 @@
 //! zoo-train and zoo-data nothing of a particular model.
 
 pub mod backend;
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod data;

@@ -4,6 +4,7 @@
 //! divergence guard and plateau warning ([`Monitor`]), and the run directory ([`RunDir`]).
 //! zoo-train never names a concrete model or dataset.
 
+mod bench;
 mod checkpoint;
 mod config;
 mod data;
@@ -19,6 +20,7 @@ mod saddle;
 mod step;
 mod trainer;
 
+pub use bench::{BenchConfig, BenchReport, Throughput, bench, peak_rss_mib};
 pub use checkpoint::AtomicCheckpointer;
 pub use config::{
     BatchSize, ClipConfig, GuardConfig, OptimizerConfig, OptimizerKind, ScheduleConfig,

@@ -1,0 +1,139 @@
+//! `zoo bench`: training and inference throughput of a model on a backend, timing the
+//! trainer's own step on random batches of the model's input shape (data loading excluded).
+
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
+use zoo_data::{ImageBatch, SequenceBatch};
+use zoo_train::{BenchConfig, BenchReport, Classifier, ClipConfig, bench, build_optimizer};
+
+use crate::backend::{BackendConfig, BackendKind, device_name, open_device};
+use crate::config;
+use crate::registry::{Model, ModelKind};
+
+/// What `zoo bench` was asked.
+pub struct BenchArgs<'a> {
+    /// Model name or experiment.
+    pub model: &'a str,
+    /// Backend (default: the experiment's, else flex).
+    pub backend: Option<BackendKind>,
+    /// Items per batch.
+    pub batch: usize,
+    /// Measured steps.
+    pub steps: usize,
+    /// Warm-up steps.
+    pub warmup: usize,
+    /// Print JSON.
+    pub json: bool,
+}
+
+/// Random labels in `0..classes` for `batch` items, seeded.
+fn labels(batch: usize, classes: usize, device: &Device) -> Tensor<1, Int> {
+    let mut rng = zoo_data::SplitMix64::new(7);
+    let values: Vec<i64> = (0..batch).map(|_| rng.below(classes) as i64).collect();
+    Tensor::from_data(TensorData::new(values, [batch]), device)
+}
+
+/// `zoo bench`.
+pub fn bench_command(args: BenchArgs<'_>) -> Result<ExitCode> {
+    let (kind, optimizer, mut backend) = match ModelKind::by_name(args.model) {
+        Some(kind) => (kind, zoo_train::OptimizerConfig::default(), BackendConfig::default()),
+        None => {
+            let resolved = config::load_experiment(args.model, None, &[])?;
+            let c = resolved.config;
+            (c.model, c.optimizer, c.backend)
+        }
+    };
+    if let Some(kind) = args.backend {
+        backend.kind = kind;
+    }
+    backend.devices.clear();
+    let Some(spec) = kind.data_spec() else {
+        bail!(
+            "model `{}` is not a classifier: zoo bench times the training step of classifiers",
+            kind.name()
+        );
+    };
+    if args.batch == 0 || args.steps == 0 {
+        bail!("--batch and --steps must be at least 1");
+    }
+    let device = open_device(&backend)?;
+    device.seed(42);
+    let model = kind
+        .init(&device.clone().autodiff())
+        .map_err(anyhow::Error::msg)?;
+    let settings = BenchConfig {
+        warmup: args.warmup,
+        steps: args.steps,
+        lr: 1e-6,
+    };
+    let optim = build_optimizer(&optimizer);
+    let (batch, classes) = (args.batch, spec.classes);
+    let shape = spec.shape.clone();
+    let report: BenchReport = match shape.as_slice() {
+        &[c, h, w] => {
+            let classifier = Classifier::<Model, ImageBatch>::new(model, ClipConfig::default());
+            bench(
+                classifier,
+                optim,
+                |device: &Device| ImageBatch {
+                    images: Tensor::random([batch, c, h, w], Distribution::Default, device),
+                    targets: labels(batch, classes, device),
+                },
+                batch,
+                &settings,
+            )
+        }
+        &[c, l] => {
+            let classifier =
+                Classifier::<Model, SequenceBatch>::new(model, ClipConfig::default());
+            bench(
+                classifier,
+                optim,
+                |device: &Device| SequenceBatch {
+                    sequences: Tensor::random([batch, c, l], Distribution::Default, device),
+                    targets: labels(batch, classes, device),
+                },
+                batch,
+                &settings,
+            )
+        }
+        other => bail!("no batch maker for input shape {other:?}"),
+    }
+    .map_err(anyhow::Error::msg)
+    .context("benchmarking")?;
+    let name = device_name(&device).map_or(String::new(), |n| format!(" ({n})"));
+    if args.json {
+        let json = serde_json::json!({
+            "model": kind.name(),
+            "backend": backend.kind.name(),
+            "device": name.trim().trim_matches(['(', ')']),
+            "optimizer": format!("{:?}", optimizer.kind).to_lowercase(),
+            "threads": std::thread::available_parallelism().map_or(1, |n| n.get()),
+            "report": report,
+        });
+        println!("{}", serde_json::to_string_pretty(&json)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{} on {}{name}, batch {batch}, {:?} ({} warm-up + {} measured steps, random inputs):",
+        kind.name(),
+        backend.kind.name(),
+        optimizer.kind,
+        args.warmup.max(1),
+        args.steps
+    );
+    let line = |label: &str, t: &zoo_train::Throughput, warm: f64| {
+        println!(
+            "  {label:<10} median {:>9.1} images/s   (min {:.1}, max {:.1});  warm-up {:.2} s",
+            t.median, t.min, t.max, warm
+        );
+    };
+    line("train", &report.train, report.train_warmup_seconds);
+    line("inference", &report.infer, report.infer_warmup_seconds);
+    if let Some(rss) = report.peak_rss_mib {
+        println!("  peak resident memory {rss:.0} MiB");
+    }
+    Ok(ExitCode::SUCCESS)
+}
