@@ -46,6 +46,17 @@ docs-images:
     cp "$tmp"/lr-find/lr-find.png "$tmp"/lr-find/lr-find.csv "$tmp"/sweep/sweep.png "$tmp"/sweep/sweep.csv "$tmp"/saddle/saddle.png "$tmp"/saddle/saddle.csv docs/
     for run in "$tmp"/runs/conv1d-classifier/*/; do cp "$run/curves.png" docs/curves-diverged.png; cp "$run/metrics.csv" docs/curves-diverged.csv; done
 
+# Training and inference images/s of a model: just bench-model cifar-inception --backend flex
+bench-model model *ARGS:
+    {{zoo}} bench {{model}} {{ARGS}}
+
+# zoo bench beside the PyTorch peer (bench/peer), alternating; writes BENCHMARKS.md.
+# Installs torch with pip when it is missing (~5 GB from PyPI).
+bench-peer *ARGS:
+    cargo build --release -p zoo-cli
+    python3 -c "import torch" 2>/dev/null || python3 -m pip install torch
+    python3 bench/peer/run.py {{ARGS}}
+
 # Every model and experiment with input shape, classes and parameter count.
 list:
     {{zoo}} list

@@ -259,3 +259,39 @@ fn sweep_overlays_one_run_per_value_with_the_runs_own_numbers() {
     // One key at a time, with several values.
     zoo(&["sweep", "conv1d-classifier", "--set", "train.epochs=1"]).failure();
 }
+
+#[test]
+fn zoo_bench_times_the_train_step_and_inference() {
+    let run = zoo(&[
+        "bench",
+        "conv1d-classifier",
+        "--batch",
+        "4",
+        "--steps",
+        "3",
+        "--warmup",
+        "1",
+        "--json",
+    ])
+    .success();
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(json["model"], "conv1d-classifier");
+    assert_eq!(json["backend"], "flex");
+    let report = &json["report"];
+    assert_eq!(report["batch"], 4);
+    for kind in ["train", "infer"] {
+        let t = &report[kind];
+        assert_eq!(t["steps"], 3);
+        let (min, median, max) = (
+            t["min"].as_f64().unwrap(),
+            t["median"].as_f64().unwrap(),
+            t["max"].as_f64().unwrap(),
+        );
+        assert!(0.0 < min && min <= median && median <= max, "{t}");
+    }
+    assert!(report["train_warmup_seconds"].as_f64().unwrap() > 0.0);
+    assert!(report["peak_rss_mib"].as_f64().unwrap() > 1.0);
+    // Only classifiers have a training step to time.
+    let run = zoo(&["bench", "pointwise-conv"]).failure();
+    assert!(run.stderr.contains("not a classifier"), "{run}");
+}

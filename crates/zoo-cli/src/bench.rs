@@ -38,7 +38,11 @@ fn labels(batch: usize, classes: usize, device: &Device) -> Tensor<1, Int> {
 /// `zoo bench`.
 pub fn bench_command(args: BenchArgs<'_>) -> Result<ExitCode> {
     let (kind, optimizer, mut backend) = match ModelKind::by_name(args.model) {
-        Some(kind) => (kind, zoo_train::OptimizerConfig::default(), BackendConfig::default()),
+        Some(kind) => (
+            kind,
+            zoo_train::OptimizerConfig::default(),
+            BackendConfig::default(),
+        ),
         None => {
             let resolved = config::load_experiment(args.model, None, &[])?;
             let c = resolved.config;
@@ -86,8 +90,7 @@ pub fn bench_command(args: BenchArgs<'_>) -> Result<ExitCode> {
             )
         }
         &[c, l] => {
-            let classifier =
-                Classifier::<Model, SequenceBatch>::new(model, ClipConfig::default());
+            let classifier = Classifier::<Model, SequenceBatch>::new(model, ClipConfig::default());
             bench(
                 classifier,
                 optim,

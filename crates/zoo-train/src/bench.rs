@@ -39,7 +39,10 @@ pub struct Throughput {
 impl Throughput {
     /// From per-step wall times in seconds for batches of `batch` items.
     pub fn from_seconds(seconds: &[f64], batch: usize) -> Throughput {
-        let mut rates: Vec<f64> = seconds.iter().map(|s| batch as f64 / s.max(1e-12)).collect();
+        let mut rates: Vec<f64> = seconds
+            .iter()
+            .map(|s| batch as f64 / s.max(1e-12))
+            .collect();
         rates.sort_by(|a, b| a.total_cmp(b));
         let n = rates.len();
         let median = match n {

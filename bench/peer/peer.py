@@ -1,0 +1,166 @@
+#!/usr/bin/env python3
+"""PyTorch peer of `zoo bench`: the same architectures (same shapes, same parameter counts,
+checked), the same batch, the same step (forward, cross-entropy, backward, global gradient
+norm, Adam step), timed the same way (warm-up apart, median over the measured steps)."""
+
+import argparse
+import json
+import statistics
+import time
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+# Parameter counts asserted in burn-zoo's tests (tests/seed_facts.rs).
+EXPECTED_PARAMS = {"cifar-inception": 787_642, "conv1d-classifier": 497_349, "binary-cnn": 1_492_225}
+
+
+class Inception(nn.Module):
+    def __init__(self, cin=64):
+        super().__init__()
+        self.b1 = nn.Conv2d(cin, 64, 1)
+        self.b3r = nn.Conv2d(cin, 96, 1)
+        self.b3 = nn.Conv2d(96, 128, 3, padding=1)
+        self.b5r = nn.Conv2d(cin, 16, 1)
+        self.b5 = nn.Conv2d(16, 32, 5, padding=2)
+        self.bp = nn.Conv2d(cin, 32, 1)
+
+    def forward(self, x):
+        b1 = F.relu(self.b1(x))
+        b3 = F.relu(self.b3(F.relu(self.b3r(x))))
+        b5 = F.relu(self.b5(F.relu(self.b5r(x))))
+        bp = F.relu(self.bp(F.max_pool2d(x, 3, stride=1, padding=1)))
+        return torch.cat([b1, b3, b5, bp], 1)
+
+
+class CifarInception(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 32, 3)
+        self.conv2 = nn.Conv2d(32, 64, 3)
+        self.inception = Inception(64)
+        self.conv3 = nn.Conv2d(256, 128, 3, stride=2)
+        self.conv4 = nn.Conv2d(128, 256, 3)
+        self.output = nn.Linear(256 * 4 * 4, 10)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.conv2(F.relu(self.conv1(x)))), 2)
+        x = self.inception(x)
+        x = F.relu(self.conv4(F.relu(self.conv3(x))))
+        return self.output(x.flatten(1))
+
+
+class Conv1dClassifier(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv1d(7, 16, 3)
+        self.conv2 = nn.Conv1d(16, 32, 5)
+        self.conv3 = nn.Conv1d(32, 64, 5)
+        self.dense = nn.Linear(64 * 59, 128)
+        self.output = nn.Linear(128, 5)
+
+    def forward(self, x):
+        for conv in (self.conv1, self.conv2, self.conv3):
+            x = F.max_pool1d(F.relu(conv(x)), 2)
+        return self.output(F.relu(self.dense(x.flatten(1))))
+
+
+class BinaryCnn(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.convs = nn.ModuleList(
+            [nn.Conv2d(1, 16, 5), nn.Conv2d(16, 32, 5), nn.Conv2d(32, 64, 3), nn.Conv2d(64, 128, 3)]
+        )
+        self.drops = [0.5, 0.4, 0.3, 0.2]
+        self.dense1 = nn.Linear(128 * 13 * 13, 64)
+        self.dense2 = nn.Linear(64, 32)
+        self.output = nn.Linear(32, 1)
+
+    def forward(self, x):
+        x = x / 255.0
+        for conv, p in zip(self.convs, self.drops):
+            x = F.dropout(F.max_pool2d(F.relu(conv(x)), 2), p, self.training)
+        x = F.dropout(F.relu(self.dense1(x.flatten(1))), 0.2, self.training)
+        return self.output(F.relu(self.dense2(x)))
+
+
+MODELS = {
+    "cifar-inception": (CifarInception, (3, 32, 32), 10),
+    "conv1d-classifier": (Conv1dClassifier, (7, 500), 5),
+    "binary-cnn": (BinaryCnn, (1, 256, 256), 2),
+}
+
+
+def throughput(seconds, batch):
+    rates = sorted(batch / s for s in seconds)
+    return {"median": statistics.median(rates), "min": rates[0], "max": rates[-1], "steps": len(rates)}
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("model", choices=sorted(MODELS))
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=0, help="0: all cores")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(42)
+    make, shape, classes = MODELS[args.model]
+    model = make()
+    params = sum(p.numel() for p in model.parameters())
+    if params != EXPECTED_PARAMS[args.model]:
+        raise SystemExit(f"{args.model}: {params} parameters, burn-zoo has {EXPECTED_PARAMS[args.model]}")
+    optim = torch.optim.Adam(model.parameters(), lr=1e-6, eps=1e-8)
+    gen = torch.Generator().manual_seed(7)
+    x = lambda: torch.rand((args.batch, *shape), generator=gen)
+    y = lambda: torch.randint(0, classes, (args.batch,), generator=gen)
+
+    def step():
+        inputs, targets = x(), y()
+        start = time.perf_counter()
+        logits = model(inputs)
+        if classes == 2 and logits.shape[1] == 1:
+            loss = F.binary_cross_entropy_with_logits(logits[:, 0], targets.float())
+        else:
+            loss = F.cross_entropy(logits, targets)
+        optim.zero_grad(set_to_none=True)
+        loss.backward()
+        norm = torch.norm(torch.stack([p.grad.norm() for p in model.parameters()]))
+        norm.item()
+        optim.step()
+        return time.perf_counter() - start
+
+    model.train()
+    warm = sum(step() for _ in range(max(args.warmup, 1)))
+    train = [step() for _ in range(args.steps)]
+    model.eval()
+
+    def infer():
+        inputs = x()
+        start = time.perf_counter()
+        with torch.no_grad():
+            model(inputs)
+        return time.perf_counter() - start
+
+    infer_warm = sum(infer() for _ in range(max(args.warmup, 1)))
+    inference = [infer() for _ in range(args.steps)]
+    print(json.dumps({
+        "model": args.model,
+        "params": params,
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "report": {
+            "batch": args.batch,
+            "train_warmup_seconds": warm,
+            "train": throughput(train, args.batch),
+            "infer_warmup_seconds": infer_warm,
+            "infer": throughput(inference, args.batch),
+        },
+    }, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,109 @@
+//! Criterion benchmarks of each classifier's forward pass and training step (the trainer's
+//! own: `TrainStep::step` + Adam) on Flex and NdArray, at small sizes so that `just bench`
+//! stays minutes long. `zoo bench` measures full-size batches; BENCHMARKS.md compares with
+//! PyTorch.
+
+use burn::optim::ModuleOptimizer;
+use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
+use burn::train::TrainStep;
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use zoo_cli::registry::{Model, ModelKind};
+use zoo_data::{ImageBatch, SequenceBatch};
+use zoo_train::{Classifier, Classify, ClipConfig, LabeledBatch, OptimizerConfig, build_optimizer};
+
+const BATCH: usize = 4;
+
+fn devices() -> Vec<(&'static str, Device)> {
+    #[allow(deprecated)] // burn-ndarray is deprecated upstream; zoo still offers it
+    let ndarray = Device::ndarray();
+    vec![("flex", Device::flex()), ("ndarray", ndarray)]
+}
+
+/// The model under test, at a small size where the homework's is large.
+fn kinds() -> Vec<ModelKind> {
+    let mut binary = ModelKind::by_name("binary-cnn").unwrap();
+    binary = binary.with_input_shape(&[1, 64, 64]).unwrap();
+    vec![
+        ModelKind::by_name("conv1d-classifier").unwrap(),
+        binary,
+        ModelKind::by_name("cifar-inception").unwrap(),
+    ]
+}
+
+fn targets(classes: usize, device: &Device) -> Tensor<1, Int> {
+    let values: Vec<i64> = (0..BATCH).map(|i| (i % classes) as i64).collect();
+    Tensor::from_data(TensorData::new(values, [BATCH]), device)
+}
+
+fn bench_one<B: LabeledBatch>(
+    c: &mut Criterion,
+    name: &str,
+    backend: &str,
+    model: Model,
+    make: impl Fn(&Device) -> B,
+    device: &Device,
+) where
+    Model: Classify<B::Inputs>,
+{
+    let group_name = format!("{name}/{backend}");
+    let mut group = c.benchmark_group(&group_name);
+    group.sample_size(10);
+    let classifier = Classifier::<Model, B>::new(model, ClipConfig::default());
+    let inference = burn::module::Module::valid(&classifier);
+    group.bench_function(BenchmarkId::new("forward", BATCH), |b| {
+        b.iter(|| {
+            let (inputs, _) = make(device).into_parts();
+            let logits = inference.model.logits(inputs);
+            logits.into_data()
+        })
+    });
+    let autodiff = device.clone().autodiff();
+    let mut optimizer: ModuleOptimizer = build_optimizer(&OptimizerConfig::default());
+    let mut model = classifier;
+    group.bench_function(BenchmarkId::new("train_step", BATCH), |b| {
+        b.iter(|| {
+            let output = TrainStep::step(&model, make(&autodiff));
+            model = optimizer.step(1e-6, model.clone(), output.grads);
+            output.item.losses.into_data()
+        })
+    });
+    group.finish();
+}
+
+fn models(c: &mut Criterion) {
+    for kind in kinds() {
+        let spec = kind.data_spec().unwrap();
+        for (backend, device) in devices() {
+            let model = kind.init(&device.clone().autodiff()).unwrap();
+            let classes = spec.classes;
+            match spec.shape.as_slice() {
+                &[ch, h, w] => bench_one(
+                    c,
+                    kind.name(),
+                    backend,
+                    model,
+                    |d: &Device| ImageBatch {
+                        images: Tensor::random([BATCH, ch, h, w], Distribution::Default, d),
+                        targets: targets(classes, d),
+                    },
+                    &device,
+                ),
+                &[ch, l] => bench_one(
+                    c,
+                    kind.name(),
+                    backend,
+                    model,
+                    |d: &Device| SequenceBatch {
+                        sequences: Tensor::random([BATCH, ch, l], Distribution::Default, d),
+                        targets: targets(classes, d),
+                    },
+                    &device,
+                ),
+                other => panic!("no batch for shape {other:?}"),
+            }
+        }
+    }
+}
+
+criterion_group!(benches, models);
+criterion_main!(benches);
