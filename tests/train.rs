@@ -415,3 +415,35 @@ fn on_a_terminal_the_tui_closes_by_itself_when_training_ends() {
     let dir = run_dir(out.path(), "conv1d-classifier");
     assert!(dir.join("summary.json").is_file());
 }
+
+#[test]
+fn a_stalled_validation_loss_triggers_the_plateau_warning_once() {
+    // A learning rate far too small for plain SGD: the validation loss barely moves.
+    let out = tempfile::tempdir().unwrap();
+    let run = train(
+        out.path(),
+        "conv1d-classifier",
+        &[
+            "optimizer.kind=\"sgd\"",
+            "optimizer.lr=1e-7",
+            "train.epochs=4",
+            "data.synthetic_items=200",
+            "guard.plateau_epochs=2",
+        ],
+    )
+    .success();
+    let warnings: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("warning: validation loss has not improved"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{run}");
+    assert!(
+        warnings[0].contains("for 2 epochs") && warnings[0].contains("learning rate 1.000e-7"),
+        "{}",
+        warnings[0]
+    );
+    let summary = summary(&run_dir(out.path(), "conv1d-classifier"));
+    assert_eq!(summary["plateau"]["epoch"], 3);
+    assert_eq!(summary["status"], "completed");
+}
