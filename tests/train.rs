@@ -447,3 +447,64 @@ fn a_stalled_validation_loss_triggers_the_plateau_warning_once() {
     assert_eq!(summary["plateau"]["epoch"], 3);
     assert_eq!(summary["status"], "completed");
 }
+
+/// A UEA `.ts` file: `cases` cases of 7 dimensions × 30 values, 5 classes whose series have
+/// class-dependent frequencies (so a model can tell them apart).
+fn ts_file(cases: usize, seed: usize) -> String {
+    let mut text = String::from(
+        "@problemName Toy\n@timeStamps false\n@univariate false\n@dimensions 7\n\
+         @equalLength true\n@seriesLength 30\n@classLabel true a b c d e\n@data\n",
+    );
+    let labels = ["a", "b", "c", "d", "e"];
+    for case in 0..cases {
+        let class = (case + seed) % 5;
+        let dims: Vec<String> = (0..7)
+            .map(|d| {
+                (0..30)
+                    .map(|t| {
+                        let v = ((class + 1) as f64 * t as f64 * 0.3 + d as f64).sin();
+                        format!("{v:.4}")
+                    })
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+            .collect();
+        text.push_str(&format!("{}:{}\n", dims.join(":"), labels[class]));
+    }
+    text
+}
+
+#[test]
+fn ts_files_train_and_predict_end_to_end() {
+    let out = tempfile::tempdir().unwrap();
+    let data = out.path().join("Toy");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("Toy_TRAIN.ts"), ts_file(50, 0)).unwrap();
+    std::fs::write(data.join("Toy_TEST.ts"), ts_file(10, 2)).unwrap();
+    let dir_set = format!("data.dir=\"{}\"", data.display());
+    train(
+        out.path(),
+        "conv1d-classifier",
+        &["data.kind=\"ts\"", &dir_set, "train.epochs=3"],
+    )
+    .success();
+    let run = run_dir(out.path(), "conv1d-classifier");
+    let summary = summary(&run);
+    assert_eq!(summary["split_sizes"][2], 10);
+    let test_file = data.join("Toy_TEST.ts");
+    let predict = zoo(&[
+        "predict",
+        run.to_str().unwrap(),
+        test_file.to_str().unwrap(),
+        "--top",
+        "1",
+    ])
+    .success();
+    let lines: Vec<&str> = predict.stdout.lines().collect();
+    assert_eq!(lines.len(), 10, "{predict}");
+    for (case, line) in lines.iter().enumerate() {
+        assert!(line.contains(&format!("case {case}: ")), "{line}");
+        let class = line.rsplit(": ").next().unwrap().split(' ').next().unwrap();
+        assert!(["a", "b", "c", "d", "e"].contains(&class), "{line}");
+    }
+}
