@@ -368,6 +368,15 @@ fn train_errors_are_clean() {
     // Several CPU devices are refused with the reason.
     let run = train(out.path(), "conv1d-classifier", &["backend.devices=[0, 1]"]).failure();
     assert!(run.stderr.contains("backend.devices"), "{run}");
+    // A run that cannot start (no such data) leaves no run directory behind.
+    let run = train(
+        out.path(),
+        "fashion-inception",
+        &["data.dir=\"/no/such/dir\""],
+    )
+    .failure();
+    assert!(run.stderr.contains("/no/such/dir"), "{run}");
+    assert!(!out.path().join("fashion-inception").exists());
     // Not a run directory.
     let run = zoo(&["eval", out_text]).failure();
     assert!(run.stderr.contains("not a run directory"), "{run}");

@@ -79,13 +79,7 @@ pub fn train_run(args: TrainArgs<'_>) -> Result<TrainOutcome> {
     let (name, config, run, resume_after) = match args.resume {
         None => {
             let resolved = config::load_experiment(args.experiment, args.backend, args.overrides)?;
-            let run = RunDir::create(args.out, &resolved.name).with_context(|| {
-                format!("creating a run directory under {}", args.out.display())
-            })?;
-            let text = toml::to_string(&resolved.config).context("serialising the config")?;
-            zoo_train::write_atomic(&run.config(), text.as_bytes())
-                .with_context(|| format!("writing {}", run.config().display()))?;
-            (resolved.name, resolved.config, run, None)
+            (resolved.name, resolved.config, None, None)
         }
         Some(dir) => {
             if !args.overrides.is_empty() || args.backend.is_some() {
@@ -117,7 +111,7 @@ pub fn train_run(args: TrainArgs<'_>) -> Result<TrainOutcome> {
                 .and_then(|p| p.file_name())
                 .map_or("run".into(), |n| n.to_string_lossy().into_owned());
             println!("Resuming {} after epoch {last}", run.path.display());
-            (name, config, run, Some(last))
+            (name, config, Some(run), Some(last))
         }
     };
     let spec = spec_of(&config.model)?;
@@ -132,6 +126,20 @@ pub fn train_run(args: TrainArgs<'_>) -> Result<TrainOutcome> {
         .map_err(anyhow::Error::msg)?;
     let params = model.num_params();
     let splits = zoo_data::load(&config.data, &spec)?;
+    // The run directory is made only once the devices, the model and the data are there, so
+    // a run that cannot start leaves nothing behind.
+    let run = match run {
+        Some(run) => run,
+        None => {
+            let run = RunDir::create(args.out, &name).with_context(|| {
+                format!("creating a run directory under {}", args.out.display())
+            })?;
+            let text = toml::to_string(&config).context("serialising the config")?;
+            zoo_train::write_atomic(&run.config(), text.as_bytes())
+                .with_context(|| format!("writing {}", run.config().display()))?;
+            run
+        }
+    };
     let plan = TrainPlan {
         experiment: name.clone(),
         model: config.model.name().to_string(),
