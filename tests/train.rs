@@ -517,3 +517,36 @@ fn ts_files_train_and_predict_end_to_end() {
         assert!(["a", "b", "c", "d", "e"].contains(&class), "{line}");
     }
 }
+
+#[test]
+fn early_stopping_ends_the_run_and_keeps_the_best_epoch() {
+    // Plain SGD at 0.5 with the guard off: the validation loss wanders, so one epoch without
+    // improvement comes quickly.
+    let out = tempfile::tempdir().unwrap();
+    let run = train(
+        out.path(),
+        "conv1d-classifier",
+        &[
+            "optimizer.kind=\"sgd\"",
+            "optimizer.lr=0.5",
+            "train.epochs=8",
+            "train.early_stopping=1",
+            "guard.max_loss_ratio=0",
+            "data.synthetic_items=200",
+        ],
+    )
+    .success();
+    let dir = run_dir(out.path(), "conv1d-classifier");
+    let summary = summary(&dir);
+    assert_eq!(summary["status"], "early-stopped", "{run}");
+    let completed = summary["epochs_completed"].as_u64().unwrap();
+    let best = summary["best_epoch"].as_u64().unwrap();
+    assert!(completed < 8 && best < completed, "{summary}");
+    // The last epoch did not improve on the best one, and the best weights were kept.
+    let rows = metrics(&dir);
+    assert!(
+        value(&rows, completed as usize, "valid", "loss")
+            >= value(&rows, best as usize, "valid", "loss")
+    );
+    assert!(dir.join("model.bpk").is_file());
+}
