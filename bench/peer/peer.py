@@ -104,22 +104,26 @@ def main():
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--threads", type=int, default=0, help="0: all cores")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(42)
     make, shape, classes = MODELS[args.model]
-    model = make()
+    device = torch.device(args.device)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    model = make().to(device)
     params = sum(p.numel() for p in model.parameters())
     if params != EXPECTED_PARAMS[args.model]:
         raise SystemExit(f"{args.model}: {params} parameters, burn-zoo has {EXPECTED_PARAMS[args.model]}")
     optim = torch.optim.Adam(model.parameters(), lr=1e-6, eps=1e-8)
     gen = torch.Generator().manual_seed(7)
-    x = lambda: torch.rand((args.batch, *shape), generator=gen)
-    y = lambda: torch.randint(0, classes, (args.batch,), generator=gen)
+    x = lambda: torch.rand((args.batch, *shape), generator=gen).to(device)
+    y = lambda: torch.randint(0, classes, (args.batch,), generator=gen).to(device)
 
     def step():
         inputs, targets = x(), y()
+        sync()
         start = time.perf_counter()
         logits = model(inputs)
         if classes == 2 and logits.shape[1] == 1:
@@ -131,6 +135,7 @@ def main():
         norm = torch.norm(torch.stack([p.grad.norm() for p in model.parameters()]))
         norm.item()
         optim.step()
+        sync()
         return time.perf_counter() - start
 
     model.train()
@@ -140,9 +145,11 @@ def main():
 
     def infer():
         inputs = x()
+        sync()
         start = time.perf_counter()
         with torch.no_grad():
             model(inputs)
+        sync()
         return time.perf_counter() - start
 
     infer_warm = sum(infer() for _ in range(max(args.warmup, 1)))
@@ -152,6 +159,7 @@ def main():
         "params": params,
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
+        "device": str(device) if device.type == "cpu" else torch.cuda.get_device_name(device),
         "report": {
             "batch": args.batch,
             "train_warmup_seconds": warm,
