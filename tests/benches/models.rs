@@ -105,5 +105,31 @@ fn models(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, models);
+/// The minimal reproduction of Flex's convolution cost, Burn only (BENCHMARKS.md): the
+/// Inception module's 3×3 convolution (96 → 128 channels, 14×14, "same" padding) at batch 64,
+/// forward and backward; `bench/peer/conv_layer.py` times the same layer in PyTorch.
+fn conv_layer(c: &mut Criterion) {
+    use burn::nn::PaddingConfig2d;
+    use burn::nn::conv::Conv2dConfig;
+    let mut group = c.benchmark_group("conv2d-96-128-3x3-14x14-b64");
+    group.sample_size(10);
+    let device = Device::flex().autodiff();
+    let conv = Conv2dConfig::new([96, 128], [3, 3])
+        .with_padding(PaddingConfig2d::Same)
+        .init(&device);
+    let input =
+        Tensor::<4>::random([64, 96, 14, 14], Distribution::Default, &device).require_grad();
+    group.bench_function("flex/forward", |b| {
+        b.iter(|| conv.forward(input.clone().detach()).into_data())
+    });
+    group.bench_function("flex/forward_backward", |b| {
+        b.iter(|| {
+            let grads = conv.forward(input.clone()).sum().backward();
+            input.grad(&grads).map(|g| g.into_data())
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, models, conv_layer);
 criterion_main!(benches);

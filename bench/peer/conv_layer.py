@@ -1,0 +1,35 @@
+#!/usr/bin/env python3
+"""PyTorch side of the Burn-only reproduction in tests/benches/models.rs (`conv_layer`): the
+Inception module's 3x3 convolution (96 -> 128 channels, 14x14, padding 1) at batch 64,
+forward and forward+backward, median milliseconds over 20 runs after 3 warm-up runs."""
+
+import statistics
+import sys
+import time
+
+import torch
+
+torch.set_num_threads(int(sys.argv[1]) if len(sys.argv) > 1 else torch.get_num_threads())
+torch.manual_seed(0)
+conv = torch.nn.Conv2d(96, 128, 3, padding=1)
+x = torch.rand(64, 96, 14, 14, requires_grad=True)
+
+
+def forward():
+    with torch.no_grad():
+        conv(x)
+
+
+def forward_backward():
+    conv(x).sum().backward()
+
+
+for name, f in [("forward", forward), ("forward_backward", forward_backward)]:
+    for _ in range(3):
+        f()
+    times = []
+    for _ in range(20):
+        start = time.perf_counter()
+        f()
+        times.append(time.perf_counter() - start)
+    print(f"{name}: {statistics.median(times) * 1000:.2f} ms (threads {torch.get_num_threads()})")
