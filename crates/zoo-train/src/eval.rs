@@ -52,24 +52,9 @@ where
         let output = model.forward_batch(batch);
         let [n, classes] = output.logits.dims();
         binary = classes == 1;
-        let probs = probabilities(output.logits);
-        let probs: Vec<f32> = probs
-            .into_data()
-            .convert::<f32>()
-            .try_into_vec()
-            .map_err(|e| format!("{e:?}"))?;
-        let targets: Vec<i64> = output
-            .targets
-            .into_data()
-            .convert::<i64>()
-            .try_into_vec()
-            .map_err(|e| format!("{e:?}"))?;
-        let losses: Vec<f32> = output
-            .losses
-            .into_data()
-            .convert::<f32>()
-            .try_into_vec()
-            .map_err(|e| format!("{e:?}"))?;
+        let probs: Vec<f32> = values(probabilities(output.logits).into_data())?;
+        let targets: Vec<i64> = values(output.targets.into_data())?;
+        let losses: Vec<f32> = values(output.losses.into_data())?;
         let columns = probs.len() / n.max(1);
         for (i, &target) in targets.iter().enumerate() {
             let row = &probs[i * columns..(i + 1) * columns];
@@ -95,6 +80,13 @@ where
         accuracy: 100.0 * correct as f64 / items as f64,
         binary: binary.then(|| binary_metrics(&mut scored)),
     })
+}
+
+/// A tensor's values as `T`, on the host.
+fn values<T: burn::tensor::Element>(data: burn::tensor::TensorData) -> Result<Vec<T>, String> {
+    data.convert::<T>()
+        .try_into_vec()
+        .map_err(|error| format!("reading a tensor: {error:?}"))
 }
 
 /// Precision, recall, F1 at threshold 0.5 and AUROC from (probability, is positive) pairs.
