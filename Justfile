@@ -50,8 +50,8 @@ docs-images:
 bench-model model *ARGS:
     {{zoo}} bench {{model}} {{ARGS}}
 
-# zoo bench beside the PyTorch peer (bench/peer), alternating; writes BENCHMARKS.md.
 # Installs torch with pip when it is missing (~5 GB from PyPI).
+# zoo bench beside the PyTorch peer (bench/peer), alternating; writes BENCHMARKS.md.
 bench-peer *ARGS:
     cargo build --release -p zoo-cli
     python3 -c "import torch" 2>/dev/null || python3 -m pip install torch
@@ -81,8 +81,8 @@ devices:
 grad-example *ARGS:
     {{zoo}} grad-example {{ARGS}}
 
-# Criterion benchmarks (data loading today). `--workspace` keeps the features, and so the
-# build, of the tests and the zoo binary.
+# `--workspace` keeps the features, and so the build, of the tests and the zoo binary.
+# Criterion benchmarks: data loading, each model's forward and train step, one conv layer.
 bench *ARGS:
     cargo bench --workspace --benches {{ARGS}}
 
