@@ -77,37 +77,23 @@ pub fn scale_to_global_norm<M: Module>(
     grads
 }
 
-/// Multiplies every gradient of `module` in `grads` by `scale`.
-struct Scale<'a> {
-    grads: &'a mut GradientsParams,
-    scale: f32,
-}
-
-impl ModuleVisitor for Scale<'_> {
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        if let Some(grad) = self.grads.remove::<D>(param.id) {
-            self.grads.register(param.id, grad * self.scale);
-        }
-    }
-}
-
 /// Clips `grads` so that their global norm is at most `max_norm`, as PyTorch's
 /// `clip_grad_norm_`: every gradient is scaled by `max_norm / (norm + 1e-6)` when the norm
-/// exceeds `max_norm`. Returns the gradients and the norm *before* clipping.
+/// exceeds `max_norm`. Returns the gradients and the norm *before* clipping (read back to the
+/// host; the train step uses [`scale_to_global_norm`], which does not).
 pub fn clip_global_norm<M: Module>(
     module: &M,
-    mut grads: GradientsParams,
+    grads: GradientsParams,
     max_norm: f64,
 ) -> (GradientsParams, f64) {
-    let norm = global_grad_norm(module, &grads);
-    if norm > max_norm {
-        let scale = (max_norm / (norm + 1e-6)) as f32;
-        module.visit(&mut Scale {
-            grads: &mut grads,
-            scale,
-        });
+    let Some(squared) = squared_grad_norm(module, &grads) else {
+        return (grads, 0.0);
+    };
+    let norm = (squared.clone().into_scalar::<f32>() as f64).sqrt();
+    if norm <= max_norm {
+        return (grads, norm);
     }
-    (grads, norm)
+    (scale_to_global_norm(module, grads, squared, max_norm), norm)
 }
 
 /// Clamps every gradient element of `module` to `[-threshold, threshold]`.

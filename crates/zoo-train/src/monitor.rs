@@ -100,11 +100,16 @@ pub struct History {
 }
 
 impl History {
-    /// The value of `metric` for `split` in `epoch`.
-    pub fn value(&self, epoch: usize, split: &str, metric: &str) -> Option<f64> {
+    /// The record of `split` in `epoch`.
+    pub fn record(&self, epoch: usize, split: &str) -> Option<&EpochRecord> {
         self.epochs
             .iter()
             .find(|record| record.epoch == epoch && record.split == split)
+    }
+
+    /// The value of `metric` for `split` in `epoch`.
+    pub fn value(&self, epoch: usize, split: &str, metric: &str) -> Option<f64> {
+        self.record(epoch, split)
             .and_then(|record| record.metrics.get(metric).copied())
     }
 }
@@ -184,12 +189,8 @@ impl Monitor {
             self.first_epoch_loss = (loss.1, 1);
         }
         for record in earlier.epochs.iter().filter(|r| r.split == "valid") {
-            if let Some(&loss) = record.metrics.get(LOSS)
-                && self
-                    .best_valid
-                    .is_none_or(|(best, _)| loss < best - self.guard.plateau_min_delta)
-            {
-                self.best_valid = Some((loss, record.epoch));
+            if let Some(&loss) = record.metrics.get(LOSS) {
+                self.track_best_valid(loss, record.epoch);
             }
         }
         self.last_lr = earlier.steps.last().and_then(|s| s.lr);
@@ -317,16 +318,23 @@ impl Monitor {
         self.save();
     }
 
+    /// Records `loss` as the best validation loss when it improves on the best by at least
+    /// `plateau_min_delta`; says whether it did.
+    fn track_best_valid(&mut self, loss: f64, epoch: usize) -> bool {
+        let improved = self
+            .best_valid
+            .is_none_or(|(best, _)| loss < best - self.guard.plateau_min_delta);
+        if improved {
+            self.best_valid = Some((loss, epoch));
+        }
+        improved
+    }
+
     fn check_plateau(&mut self, record: &EpochRecord) {
         let Some(&loss) = record.metrics.get(LOSS) else {
             return;
         };
-        let improved = match self.best_valid {
-            None => true,
-            Some((best, _)) => loss < best - self.guard.plateau_min_delta,
-        };
-        if improved {
-            self.best_valid = Some((loss, record.epoch));
+        if self.track_best_valid(loss, record.epoch) {
             return;
         }
         let (best, best_epoch) = self.best_valid.unwrap();

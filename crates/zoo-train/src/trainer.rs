@@ -284,9 +284,7 @@ where
 
     let records = |split: &str, epoch: usize| {
         history
-            .epochs
-            .iter()
-            .find(|r| r.split == split && r.epoch == epoch)
+            .record(epoch, split)
             .map(|r| short_keys(&r.metrics))
             .unwrap_or_default()
     };
@@ -365,22 +363,17 @@ fn short_keys(metrics: &BTreeMap<String, f64>) -> BTreeMap<String, f64> {
         .collect()
 }
 
-/// Writes the best weights as `model.bpk` atomically (Burn writes a temp name, we rename).
+/// Writes the best weights as `model.bpk` atomically: a temp file in the run directory (with
+/// the `.bpk` extension Burn writes), then a rename.
 fn save_model<M: Module>(model: &M, run: &RunDir) -> Result<(), String> {
     let temp = run
         .path
-        .join(format!(".model.bpk.tmp-{}", std::process::id()));
+        .join(format!(".model.tmp-{}.bpk", std::process::id()));
     model
         .clone()
         .save_file(&temp)
         .map_err(|error| format!("{error:?}"))?;
-    // Burn may add its extension to the name it is given.
-    let written = if temp.is_file() {
-        temp
-    } else {
-        temp.with_extension("bpk")
-    };
-    std::fs::rename(&written, run.model()).map_err(|error| error.to_string())
+    std::fs::rename(&temp, run.model()).map_err(|error| error.to_string())
 }
 
 /// metrics.csv (with the test row), steps.csv, curves.png and summary.json.
