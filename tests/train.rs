@@ -550,3 +550,38 @@ fn early_stopping_ends_the_run_and_keeps_the_best_epoch() {
     );
     assert!(dir.join("model.bpk").is_file());
 }
+
+#[test]
+fn a_run_without_a_validation_split_has_no_validation_rows() {
+    // `data.valid_fraction = 0` (as the GPU benchmark uses, so that every step has the same
+    // shape): no NaN validation rows or lines, and the last epoch's weights are the model.
+    let out = tempfile::tempdir().unwrap();
+    let run = train(
+        out.path(),
+        "conv1d-classifier",
+        &[
+            "train.epochs=2",
+            "data.valid_fraction=0",
+            "data.synthetic_items=120",
+        ],
+    )
+    .success();
+    let dir = run_dir(out.path(), "conv1d-classifier");
+    let rows = metrics(&dir);
+    let splits: Vec<(String, String)> = rows
+        .iter()
+        .map(|r| (r["epoch"].clone(), r["split"].clone()))
+        .collect();
+    let expected = [("1", "train"), ("2", "train"), ("2", "test")];
+    assert_eq!(
+        splits,
+        expected.map(|(e, s)| (e.to_string(), s.to_string())),
+        "{run}"
+    );
+    assert!(run.stdout.contains("epoch 2/2 train"), "{run}");
+    assert!(!run.stdout.contains("/2 valid"), "{run}");
+    assert!(!run.stdout.contains("epoch, valid"), "{run}");
+    assert!(!run.stdout.contains("NaN"), "{run}");
+    assert_eq!(summary(&dir)["best_epoch"], 2);
+    assert_eq!(summary(&dir)["split_sizes"][1], 0);
+}

@@ -1,33 +1,81 @@
 #!/usr/bin/env bash
-# Issue 6's GPU check, PREPARED BUT NOT YET RUN (no GPU has been lent to a session so far).
-# For one run on a machine with an NVIDIA GPU and the CUDA toolkit, from the repository root:
-#   bash bench/gpu/run.sh            (results under $OUT, default bench/gpu/out)
-# It trains cifar-inception for two CIFAR-shaped synthetic epochs of 50,000 training images on
-# wgpu and cuda at batch 64 and 512 (epoch 2's time is the number: epoch 1 includes kernel
-# compilation and autotune), then times PyTorch's step on the same card at the same batches.
-set -euo pipefail
+# Issue 6's GPU check: one script, run once on a machine with an NVIDIA GPU. From the repo root:
+#   bash bench/gpu/run.sh         builds `zoo` with the cuda and vulkan features, results in bench/gpu/out
+#   ZOO=path/to/zoo BACKENDS="vulkan wgpu" OUT=dir bash bench/gpu/run.sh   a `zoo` built elsewhere
+#   (BACKENDS below says how to give each backend its own build)
+# (the cuda feature's build downloads an LLVM bundle from GitHub: cubecl-cuda needs tracel-llvm).
+# In order of importance, each step under its own time limit and all under one deadline
+# (BUDGET seconds, default 1500), so a slow or failing step cannot take the others with it:
+#   - the devices `zoo` sees with each build;
+#   - PyTorch's step and two whole 50,000-image epochs on the same card (bench/peer/peer.py);
+#   - `zoo train cifar-inception` for two CIFAR-shaped synthetic epochs of 50,176 training images
+#     (epoch 2 is the number: epoch 1 includes kernel compilation and autotune) on each of
+#     BACKENDS (default "cuda vulkan wgpu"), batch 64 then 512; then `zoo bench` at batch 64.
+# `python3 bench/gpu/summary.py OUT` reads the logs into the table of BENCHMARKS.md.
+set -uo pipefail
 out=${OUT:-bench/gpu/out}
 mkdir -p "$out"
-cargo build --release -p zoo-cli --features cuda
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv > "$out/gpu.csv" || true
-./target/release/zoo devices > "$out/devices.txt" 2>&1 || true
-# 55,556 synthetic items, 10 % held out for validation: 50,000 training images per epoch.
-for backend in wgpu cuda; do
-  for batch in 64 512; do
-    ./target/release/zoo train cifar-inception --backend "$backend" \
-      --set 'data.kind="synthetic"' --set data.synthetic_items=55556 \
-      --set train.epochs=2 --set train.batch_size="$batch" \
-      --out "$out/runs-$backend-$batch" > "$out/zoo-$backend-$batch.log" 2>&1 || true
-    ./target/release/zoo bench cifar-inception --backend "$backend" --batch "$batch" \
-      --steps 50 --json > "$out/bench-$backend-$batch.json" 2> "$out/bench-$backend-$batch.err" || true
-  done
+deadline=$(( $(date +%s) + ${BUDGET:-1500} ))
+if [ -z "${ZOO:-}" ]; then
+  cargo build --release --workspace --features zoo-cli/cuda,zoo-cli/vulkan || exit 1
+  ZOO=./target/release/zoo
+fi
+# CUDA's runtime compiler (NVRTC) is loaded at run time: let the loader find the toolkit's or
+# the pip wheel's copy.
+for dir in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib \
+  $(python3 -c 'import nvidia, os; print(" ".join(os.path.join(p, d, "lib") for p in nvidia.__path__ for d in os.listdir(p)))' 2>/dev/null); do
+  [ -d "$dir" ] && LD_LIBRARY_PATH="$dir:${LD_LIBRARY_PATH:-}"
 done
-python3 -c "import torch" 2>/dev/null || python3 -m pip install torch
-for batch in 64 512; do
-  python3 bench/peer/peer.py cifar-inception --device cuda --batch "$batch" --steps 50 \
-    > "$out/pytorch-cuda-$batch.json" 2> "$out/pytorch-cuda-$batch.err" || true
+export LD_LIBRARY_PATH
+
+# step NAME LIMIT COMMAND...: stdout to $out/NAME.out, stderr to $out/NAME.err, a line in steps.txt.
+step() {
+  local name=$1 limit=$2 left; shift 2
+  left=$(( deadline - $(date +%s) ))
+  (( left < limit )) && limit=$left
+  if (( limit < 10 )); then echo "$name: skipped (deadline)" | tee -a "$out/steps.txt"; return; fi
+  local start=$(date +%s%N)
+  timeout -k 5 "$limit" "$@" > "$out/$name.out" 2> "$out/$name.err"
+  local rc=$? ms=$(( ($(date +%s%N) - start) / 1000000 ))
+  echo "$name: rc $rc, $(( ms / 1000 )).$(( ms % 1000 / 100 )) s (limit $limit s)" | tee -a "$out/steps.txt"
+}
+
+{
+  nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv
+  python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, "cudnn", torch.backends.cudnn.version())'
+  nproc; uname -r
+} > "$out/machine.txt" 2>&1
+# The Burn GPU backends to measure, the first one first, each `KIND` or `KIND=ZOO_BINARY`:
+# cuda needs `zoo` built with `--features cuda`, vulkan with `--features vulkan`. A build with
+# `vulkan` compiles every Vulkan device's kernels to SPIR-V, `wgpu` included: to time wgpu's
+# WGSL path, give it a default build (BACKENDS="vulkan=zoo-vulkan wgpu=zoo-default").
+read -r -a backends <<< "${BACKENDS:-cuda vulkan wgpu}"
+kind() { echo "${1%%=*}"; }
+bin() { if [[ $1 == *=* ]]; then echo "${1#*=}"; else echo "$ZOO"; fi; }
+for b in "${backends[@]}"; do
+  step "devices-$(kind "$b")" 60 "$(bin "$b")" devices
 done
-# Seconds per 50,000-image epoch: epoch 2's train row of each run's metrics.csv.
-for csv in "$out"/runs-*/cifar-inception/*/metrics.csv; do
-  echo "$csv: $(grep '^2,train,' "$csv" | awk -F, '{print $(NF) " s, " $(NF-1) " images/s"}')"
-done | tee "$out/epochs.txt"
+bench() { step "bench-$(kind "$1")-$2" "$3" "$(bin "$1")" bench cifar-inception --backend "$(kind "$1")" \
+  --batch "$2" --steps "$4" --warmup 5 --json; }
+# 50,176 synthetic training images (ITEMS) = 784 batches of 64 = 98 of 512, no validation split:
+# Burn autotunes every kernel again for each new shape (about two minutes on an H100 for the
+# first step at batch 64), so a partial last batch or a validation pass would mostly time tuning.
+train() {
+  step "train-$(kind "$1")-$2" "$3" "$(bin "$1")" train cifar-inception --backend "$(kind "$1")" \
+    --set 'data.kind="synthetic"' --set data.synthetic_items="${ITEMS:-50176}" --set data.valid_fraction=0 \
+    --set train.epochs=2 --set train.batch_size="$2" --out "$out/runs-$(kind "$1")-$2"
+}
+step pytorch-64 90 python3 bench/peer/peer.py cifar-inception --device cuda --batch 64 --steps 50 --warmup 5 --epoch-items 50000
+step pytorch-512 60 python3 bench/peer/peer.py cifar-inception --device cuda --batch 512 --steps 20 --warmup 5 --epoch-items 50000
+for b in "${backends[@]}"; do train "$b" 64 240; done
+for b in "${backends[@]}"; do train "$b" 512 300; done
+# `zoo bench` last: its warm-up steps tune the same shapes again in a new process.
+for b in "${backends[@]}"; do bench "$b" 64 180 50; done
+# Each run's trainer log as run-KIND-BATCH.log (what summary.py reads), and its epoch rows.
+for log in "$out"/runs-*/cifar-inception/*/experiment.log; do
+  [ -f "$log" ] || continue
+  name=$(basename "$(dirname "$(dirname "$(dirname "$log")")")")
+  cp "$log" "$out/run-${name#runs-}.log"
+  grep -E '^[0-9]+,train,' "$(dirname "$log")/metrics.csv" 2>/dev/null | sed "s/^/${name#runs-}: /"
+done
+python3 "$(dirname "$0")/summary.py" "$out" || true

@@ -97,6 +97,34 @@ def throughput(seconds, batch):
     return {"median": statistics.median(rates), "min": rates[0], "max": rates[-1], "steps": len(rates)}
 
 
+def time_epochs(model, optim, args, shape, classes, device, sync):
+    """Two whole epochs over `--epoch-items` images kept as uint8 on the host, shuffled, each
+    batch scaled to [0, 1] and copied to the device: the plain PyTorch loop (no DataLoader
+    workers), with the same step as above. Epoch 2 is the number; epoch 1 includes warm-up."""
+    gen = torch.Generator().manual_seed(11)
+    images = torch.randint(0, 256, (args.epoch_items, *shape), generator=gen, dtype=torch.uint8)
+    labels = torch.randint(0, classes, (args.epoch_items,), generator=gen)
+    model.train()
+    out = []
+    for _ in range(2):
+        order = torch.randperm(args.epoch_items, generator=gen)
+        sync()
+        start = time.perf_counter()
+        for first in range(0, args.epoch_items, args.batch):
+            index = order[first:first + args.batch]
+            inputs = images[index].to(device).float().div_(255)
+            targets = labels[index].to(device)
+            loss = F.cross_entropy(model(inputs), targets)
+            optim.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.norm(torch.stack([p.grad.norm() for p in model.parameters()])).item()
+            optim.step()
+        sync()
+        seconds = time.perf_counter() - start
+        out.append({"items": args.epoch_items, "seconds": seconds, "items_per_second": args.epoch_items / seconds})
+    return out
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("model", choices=sorted(MODELS))
@@ -105,6 +133,8 @@ def main():
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--threads", type=int, default=0, help="0: all cores")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--epoch-items", type=int, default=0,
+                        help="also time whole epochs over this many stored uint8 images (as `zoo train` does)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -154,6 +184,7 @@ def main():
 
     infer_warm = sum(infer() for _ in range(max(args.warmup, 1)))
     inference = [infer() for _ in range(args.steps)]
+    epochs = time_epochs(model, optim, args, shape, classes, device, sync) if args.epoch_items else None
     print(json.dumps({
         "model": args.model,
         "params": params,
@@ -167,6 +198,7 @@ def main():
             "infer_warmup_seconds": infer_warm,
             "infer": throughput(inference, args.batch),
         },
+        "epochs": epochs,
     }, indent=2))
 
 

@@ -215,6 +215,17 @@ pub fn devices_for(kind: BackendKind, index: Option<usize>) -> Result<Vec<Device
             feature: kind.cargo_feature(),
         });
     }
+    if kind == BackendKind::WgpuCpu && cfg!(feature = "vulkan") {
+        // cubecl's `spirv` (our `vulkan` feature) sends every Vulkan device SPIR-V kernels, and
+        // Mesa's lavapipe (22.3, Debian 12) segfaults compiling them: refuse before touching it.
+        return Err(BackendError::Unavailable {
+            kind,
+            reason: "this build has the cargo feature `vulkan`, which compiles the kernels of \
+                     every Vulkan device to SPIR-V, and Mesa's lavapipe crashes on them"
+                .into(),
+            hint: "For wgpu-cpu, use a build without `--features vulkan`",
+        });
+    }
     let devices: Vec<Device> = match kind {
         #[cfg(feature = "ndarray")]
         #[allow(deprecated)] // burn-ndarray is deprecated upstream; users still ask for it

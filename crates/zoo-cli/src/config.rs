@@ -58,6 +58,12 @@ impl ExperimentConfig {
             .validate(self.optimizer.lr, self.train.epochs)?;
         self.clip.validate()?;
         self.guard.validate()?;
+        if self.train.early_stopping.is_some() && self.data.valid_fraction == 0.0 {
+            return Err("train.early_stopping watches the validation loss, but \
+                        data.valid_fraction = 0 holds out no validation split: \
+                        set data.valid_fraction > 0 or remove train.early_stopping"
+                .into());
+        }
         self.backend.validate()
     }
 }
@@ -443,6 +449,19 @@ mod tests {
         );
         assert!(message.contains("unknown field `epoch`"), "{message}");
         assert!(message.contains("epochs"), "{message}");
+    }
+
+    #[test]
+    fn early_stopping_without_validation_split_is_rejected() {
+        let config = parse(
+            MINIMAL,
+            &["train.early_stopping=2", "data.valid_fraction=0.0"],
+        )
+        .unwrap();
+        let error = config.validate().unwrap_err();
+        assert!(error.contains("data.valid_fraction = 0"), "{error}");
+        let with_validation = parse(MINIMAL, &["train.early_stopping=2"]).unwrap();
+        assert_eq!(with_validation.validate(), Ok(()));
     }
 
     #[test]

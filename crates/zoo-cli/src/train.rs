@@ -238,9 +238,11 @@ fn print_summary(summary: &RunSummary, run: &RunDir) {
         run.path.display()
     );
     row("last epoch, train", &summary.final_train);
-    row("last epoch, valid", &summary.final_valid);
-    if let Some(best) = summary.best_epoch {
-        row(&format!("best epoch {best}, valid"), &summary.best_valid);
+    if summary.split_sizes[1] > 0 {
+        row("last epoch, valid", &summary.final_valid);
+        if let Some(best) = summary.best_epoch {
+            row(&format!("best epoch {best}, valid"), &summary.best_valid);
+        }
     }
     if let Some(test) = &summary.test {
         print_eval("test (best weights)", test);

@@ -295,6 +295,13 @@ impl Monitor {
     }
 
     fn end_split_record(&mut self) {
+        if self.items == 0 {
+            // An empty split (`data.valid_fraction = 0`): Burn still runs it and reports NaN
+            // metrics; a run without validation simply has no validation rows, as in Keras.
+            self.step_values.clear();
+            self.epoch_values.clear();
+            return;
+        }
         let seconds = self.split_started.elapsed().as_secs_f64();
         // Epoch-level metrics without a per-step value (AUROC) arrive as plain values after the
         // last step; everything else as `Final`.

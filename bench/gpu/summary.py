@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+"""The GPU table of BENCHMARKS.md from the files bench/gpu/run.sh leaves (kept under
+bench/gpu/results/<date-card>/): `python3 bench/gpu/summary.py bench/gpu/results/2026-11-27-h100`.
+
+For Burn it reads the trainer's log (`experiment.log`, one "Iteration N" line as each step
+starts): the first step's seconds (kernel compilation and autotune: Burn tunes each new shape on
+its first use), and per epoch the steady rate from step 2 to the end of the epoch's training. A
+run cut short by its time limit still gives what its log holds. For PyTorch it reads peer.py's
+JSON: the step's median images/s and the two whole epochs."""
+
+import datetime as dt
+import json
+import re
+import sys
+from pathlib import Path
+
+LINE = re.compile(r"^(\S+Z) .*?: (Executing training step for epoch (\d+)|Iteration (\d+)|Executing validation step)")
+
+
+def stamp(text):
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def burn_log(path, batch):
+    """{epoch: (steps, first step s, steady images/s over steps 2.., epoch seconds)}."""
+    epochs, epoch, times, end = {}, None, [], None
+
+    def close():
+        if epoch is None or not times:
+            return
+        first = (times[1] - times[0]).total_seconds() if len(times) > 1 else None
+        last = end or times[-1]
+        steady = None
+        if len(times) > 2 and end is not None:
+            steady = (len(times) - 1) * batch / (last - times[1]).total_seconds()
+        elif len(times) > 2:  # cut off: from step 2's start to the last step's start
+            steady = (len(times) - 2) * batch / (times[-1] - times[1]).total_seconds()
+        epochs[epoch] = (len(times), first, steady, (last - times[0]).total_seconds() if end else None)
+
+    for line in Path(path).read_text().splitlines():
+        m = LINE.match(line)
+        if not m:
+            continue
+        if m.group(3):
+            close()
+            epoch, times, end = int(m.group(3)), [], None
+        elif m.group(4):
+            times.append(stamp(m.group(1)))
+        elif end is None:
+            end = stamp(m.group(1))
+    close()
+    return epochs
+
+
+def fmt(value, digits=1):
+    return "–" if value is None else f"{value:,.{digits}f}"
+
+
+def main():
+    root = Path(sys.argv[1] if len(sys.argv) > 1 else "bench/gpu/results/2026-11-27-h100")
+    print("| run | batch | first step (compile + autotune) | epoch 1 s | epoch 1 images/s after step 1 "
+          "| epoch 2 s | epoch 2 images/s after step 1 |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for log in sorted(root.glob("run*-*-*.log")):
+        name = log.stem
+        batch = int(name.rsplit("-", 1)[1])
+        epochs = burn_log(log, batch)
+        e1, e2 = epochs.get(1), epochs.get(2)
+        cells = [f"Burn {name}", str(batch), fmt(e1[1] if e1 else None),
+                 fmt(e1[3] if e1 else None),
+                 fmt(e1[2] if e1 else None, 0) + (f" (cut off after {e1[0]} steps)" if e1 and e1[3] is None
+                                                  and e1[2] else ""),
+                 fmt(e2[3] if e2 else None, 2), fmt(e2[2] if e2 else None, 0)]
+        if e1 and e1[1] is None:
+            cells[2] = f"> {fmt((stamp_end(log) - first_stamp(log)).total_seconds())} (cut off)"
+        print("| " + " | ".join(cells) + " |")
+    for js in sorted(root.glob("pytorch-*.json")):
+        data = json.loads(js.read_text())
+        rep, ep = data["report"], data.get("epochs") or []
+        print(f"| PyTorch {data['torch']} | {rep['batch']} | {fmt(rep['train_warmup_seconds'], 2)} (warm-up steps) "
+              f"| {fmt(ep[0]['seconds'], 2) if ep else '–'} | {fmt(ep[0]['items_per_second'], 0) if ep else '–'} "
+              f"| {fmt(ep[1]['seconds'], 2) if len(ep) > 1 else '–'} "
+              f"| {fmt(ep[1]['items_per_second'], 0) if len(ep) > 1 else '–'} |")
+    print()
+    print("| PyTorch step (peer.py, median of timed steps) | batch | train images/s | inference images/s |")
+    print("| --- | ---: | ---: | ---: |")
+    for js in sorted(root.glob("pytorch-*.json")):
+        data = json.loads(js.read_text())
+        rep = data["report"]
+        print(f"| {data['device']}, torch {data['torch']} | {rep['batch']} | {fmt(rep['train']['median'], 0)} "
+              f"| {fmt(rep['infer']['median'], 0)} |")
+
+
+def first_stamp(log):
+    for line in Path(log).read_text().splitlines():
+        if LINE.match(line):
+            return stamp(line.split(" ", 1)[0])
+
+
+def stamp_end(log):
+    return stamp(Path(log).read_text().splitlines()[-1].split(" ", 1)[0])
+
+
+if __name__ == "__main__":
+    main()
