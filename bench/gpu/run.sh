@@ -5,7 +5,8 @@
 #   (BACKENDS below says how to give each backend its own build)
 # (the cuda feature's build downloads an LLVM bundle from GitHub: cubecl-cuda needs tracel-llvm).
 # In order of importance, each step under its own time limit and all under one deadline
-# (BUDGET seconds, default 1500), so a slow or failing step cannot take the others with it:
+# (BUDGET seconds, default 1500; lower it to fit a time-limited machine), so a slow or failing
+# step cannot take the others with it:
 #   - the devices `zoo` sees with each build;
 #   - PyTorch's step and two whole 50,000-image epochs on the same card (bench/peer/peer.py);
 #   - `zoo train cifar-inception` for two CIFAR-shaped synthetic epochs of 50,176 training images

@@ -28,10 +28,11 @@ def burn_log(path, batch):
     def close():
         if epoch is None or not times:
             return
-        first = (times[1] - times[0]).total_seconds() if len(times) > 1 else None
         last = end or times[-1]
+        first = (times[1] if len(times) > 1 else last) - times[0]
+        first = first.total_seconds() if len(times) > 1 or end is not None else None
         steady = None
-        if len(times) > 2 and end is not None:
+        if len(times) > 1 and end is not None:
             steady = (len(times) - 1) * batch / (last - times[1]).total_seconds()
         elif len(times) > 2:  # cut off: from step 2's start to the last step's start
             steady = (len(times) - 2) * batch / (times[-1] - times[1]).total_seconds()
@@ -74,8 +75,8 @@ def main():
         if e1 and e1[1] is None:
             cells[2] = f"> {fmt((stamp_end(log) - first_stamp(log)).total_seconds())} (cut off)"
         print("| " + " | ".join(cells) + " |")
-    for js in sorted(root.glob("pytorch-*.json")):
-        data = json.loads(js.read_text())
+    peers = pytorch_runs(root)
+    for data in peers:
         rep, ep = data["report"], data.get("epochs") or []
         print(f"| PyTorch {data['torch']} | {rep['batch']} | {fmt(rep['train_warmup_seconds'], 2)} (warm-up steps) "
               f"| {fmt(ep[0]['seconds'], 2) if ep else '–'} | {fmt(ep[0]['items_per_second'], 0) if ep else '–'} "
@@ -84,11 +85,22 @@ def main():
     print()
     print("| PyTorch step (peer.py, median of timed steps) | batch | train images/s | inference images/s |")
     print("| --- | ---: | ---: | ---: |")
-    for js in sorted(root.glob("pytorch-*.json")):
-        data = json.loads(js.read_text())
+    for data in peers:
         rep = data["report"]
         print(f"| {data['device']}, torch {data['torch']} | {rep['batch']} | {fmt(rep['train']['median'], 0)} "
               f"| {fmt(rep['infer']['median'], 0)} |")
+
+
+def pytorch_runs(root):
+    """peer.py's JSON reports (`pytorch-B.json`, or run.sh's `pytorch-B.out`); a run that
+    failed left no JSON and is skipped."""
+    runs = []
+    for path in sorted(root.glob("pytorch-*.json")) + sorted(root.glob("pytorch-*.out")):
+        try:
+            runs.append(json.loads(path.read_text()))
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            continue
+    return runs
 
 
 def first_stamp(log):
