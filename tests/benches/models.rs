@@ -128,7 +128,40 @@ fn conv_layer(c: &mut Criterion) {
             input.grad(&grads).map(|g| g.into_data())
         })
     });
+    // The workaround tried in the model instead (BENCHMARKS.md): the same convolution as nine
+    // shifted slices and one matrix product, so that autodiff's backward is GEMMs and slice
+    // scatters rather than Flex's transposed convolution. It is slower both ways.
+    let (weight, bias) = (conv.weight.val(), conv.bias.as_ref().unwrap().val());
+    let expected = conv.forward(input.clone().detach());
+    let got = im2col_conv(input.clone().detach(), weight.clone(), bias.clone());
+    let diff: f32 = (expected - got).abs().max().into_scalar();
+    assert!(diff < 1e-4, "im2col_conv differs from Conv2d by {diff}");
+    group.bench_function("flex/im2col_forward_backward", |b| {
+        b.iter(|| {
+            let grads = im2col_conv(input.clone(), weight.clone(), bias.clone())
+                .sum()
+                .backward();
+            input.grad(&grads).map(|g| g.into_data())
+        })
+    });
     group.finish();
+}
+
+/// A stride-1 "same" convolution with an odd square kernel as slices + one matrix product.
+fn im2col_conv(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>) -> Tensor<4> {
+    let [n, c, h, w] = x.dims();
+    let [o, _, k, _] = weight.dims();
+    let p = k / 2;
+    let padded = x.pad((p, p, p, p), burn::tensor::ops::PadMode::Constant(0.0));
+    let mut shifted = Vec::with_capacity(k * k);
+    for i in 0..k {
+        for j in 0..k {
+            shifted.push(padded.clone().slice([0..n, 0..c, i..i + h, j..j + w]));
+        }
+    }
+    let columns = Tensor::<4>::stack::<5>(shifted, 2).reshape([n, c * k * k, h * w]);
+    let out = weight.reshape([1, o, c * k * k]).matmul(columns);
+    out.reshape([n, o, h, w]) + bias.reshape([1, o, 1, 1])
 }
 
 criterion_group!(benches, models, conv_layer);
