@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """PyTorch side of the Burn-only reproduction in tests/benches/models.rs (`conv_layer`): the
 Inception module's 3x3 convolution (96 -> 128 channels, 14x14, padding 1) at batch 64,
-forward and forward+backward, median milliseconds over 20 runs after 3 warm-up runs."""
+forward, forward+backward, and each gradient alone (aten's convolution_backward, which
+autograd calls), median milliseconds over 20 runs after 3 warm-up runs."""
 
 import statistics
 import sys
@@ -24,7 +25,18 @@ def forward_backward():
     conv(x).sum().backward()
 
 
-for name, f in [("forward", forward), ("forward_backward", forward_backward)]:
+dy = torch.ones(64, 128, 14, 14)
+xd, w = x.detach(), conv.weight.detach()
+
+
+def grad(mask):
+    return lambda: torch.ops.aten.convolution_backward(
+        dy, xd, w, [128], [1, 1], [1, 1], [1, 1], False, [0, 0], 1, mask)
+
+
+for name, f in [("forward", forward), ("forward_backward", forward_backward),
+                ("input_grad", grad([True, False, False])),
+                ("weight_grad", grad([False, True, False]))]:
     for _ in range(3):
         f()
     times = []

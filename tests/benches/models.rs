@@ -128,6 +128,35 @@ fn conv_layer(c: &mut Criterion) {
             input.grad(&grads).map(|g| g.into_data())
         })
     });
+    // The two gradients as Burn's generic backward computes them (Flex overrides neither):
+    // the input's by a transposed convolution, the weight's by a convolution of the input and
+    // the output gradient with batch and channels swapped (a 14x14 "kernel", 3x3 output).
+    {
+        use burn::tensor::module::{conv_transpose2d, conv2d};
+        use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
+        let x = input.clone().detach();
+        let dy = conv.forward(x.clone()).detach().ones_like();
+        let weight = conv.weight.val().detach();
+        group.bench_function("flex/input_grad_as_burn_does", |b| {
+            b.iter(|| {
+                let options = ConvTransposeOptions::new([1, 1], [1, 1], [0, 0], [1, 1], 1);
+                conv_transpose2d(dy.clone(), weight.clone(), None, options).into_data()
+            })
+        });
+        group.bench_function("flex/weight_grad_as_burn_does", |b| {
+            b.iter(|| {
+                let options = ConvOptions::new([1, 1], [1, 1], [1, 1], 1);
+                conv2d(
+                    x.clone().swap_dims(0, 1),
+                    dy.clone().swap_dims(0, 1),
+                    None,
+                    options,
+                )
+                .swap_dims(0, 1)
+                .into_data()
+            })
+        });
+    }
     // The workaround tried in the model instead (BENCHMARKS.md): the same convolution as nine
     // shifted slices and one matrix product, so that autodiff's backward is GEMMs and slice
     // scatters rather than Flex's transposed convolution. It is slower both ways.
