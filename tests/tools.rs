@@ -270,10 +270,18 @@ fn zoo_bench_times_the_train_step_and_inference() {
         "--steps",
         "3",
         "--warmup",
-        "1",
+        "2",
         "--json",
     ])
     .success();
+    // Each warm-up step is told on stderr as it ends (on a GPU they can take minutes).
+    for line in [
+        "train warm-up step 1/2",
+        "train warm-up step 2/2",
+        "inference warm-up step 2/2",
+    ] {
+        assert!(run.stderr.contains(line), "{line}: {run}");
+    }
     let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(json["model"], "conv1d-classifier");
     assert_eq!(json["backend"], "flex");

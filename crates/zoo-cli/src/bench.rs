@@ -71,6 +71,9 @@ pub fn bench_command(args: BenchArgs<'_>) -> Result<ExitCode> {
         warmup: args.warmup,
         steps: args.steps,
         lr: 1e-6,
+        on_warmup: Some(|phase, step, of, seconds| {
+            eprintln!("{phase} warm-up step {step}/{of}: {seconds:.3} s");
+        }),
     };
     let optim = build_optimizer(&optimizer);
     let (batch, classes) = (args.batch, spec.classes);

@@ -21,6 +21,10 @@ pub struct BenchConfig {
     pub steps: usize,
     /// Learning rate of the optimizer steps (small: the weights should stay sane).
     pub lr: f64,
+    /// Told of each warm-up step as it ends (`"train"` or `"inference"`, step, of, seconds):
+    /// on a GPU the first step can take minutes of autotuning, and a run cut short should
+    /// still say how far it got.
+    pub on_warmup: Option<fn(&str, usize, usize, f64)>,
 }
 
 /// Images per second over the measured steps.
@@ -109,6 +113,9 @@ where
         let seconds = started.elapsed().as_secs_f64();
         if step < warmup {
             train_warmup += seconds;
+            if let Some(tell) = config.on_warmup {
+                tell("train", step + 1, warmup, seconds);
+            }
         } else {
             train_seconds.push(seconds);
         }
@@ -130,6 +137,9 @@ where
         let seconds = started.elapsed().as_secs_f64();
         if step < warmup {
             infer_warmup += seconds;
+            if let Some(tell) = config.on_warmup {
+                tell("inference", step + 1, warmup, seconds);
+            }
         } else {
             infer_seconds.push(seconds);
         }
