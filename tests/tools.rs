@@ -299,6 +299,38 @@ fn zoo_bench_times_the_train_step_and_inference() {
     }
     assert!(report["train_warmup_seconds"].as_f64().unwrap() > 0.0);
     assert!(report["peak_rss_mib"].as_f64().unwrap() > 1.0);
+    // --layers: one median per traced layer, in the order `zoo summary` lists them.
+    let run = zoo(&[
+        "bench",
+        "conv1d-classifier",
+        "--batch",
+        "4",
+        "--steps",
+        "2",
+        "--warmup",
+        "1",
+        "--layers",
+        "--json",
+    ])
+    .success();
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let layers = json["layers"].as_array().unwrap();
+    let paths: Vec<&str> = layers.iter().map(|l| l["path"].as_str().unwrap()).collect();
+    assert_eq!(
+        paths,
+        [
+            "conv1", "pool1", "conv2", "pool2", "conv3", "pool3", "flatten", "dense", "output"
+        ]
+    );
+    assert_eq!(layers[1]["kind"], "MaxPool1d");
+    let seconds: Vec<f64> = layers
+        .iter()
+        .map(|l| l["median_seconds"].as_f64().unwrap())
+        .collect();
+    assert!(
+        seconds.iter().all(|&s| s >= 0.0) && seconds[0] > 0.0,
+        "{seconds:?}"
+    );
     // Only classifiers have a training step to time.
     let run = zoo(&["bench", "pointwise-conv"]).failure();
     assert!(run.stderr.contains("not a classifier"), "{run}");

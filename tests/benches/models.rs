@@ -193,5 +193,51 @@ fn im2col_conv(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>) -> Tensor<4> {
     out.reshape([n, o, h, w]) + bias.reshape([1, o, 1, 1])
 }
 
-criterion_group!(benches, models, conv_layer);
+/// conv1d-classifier's first max-pool (`zoo bench conv1d-classifier --batch 32 --layers` shows
+/// its three pools at over half of the forward pass on Flex): Burn's `MaxPool1d` beside the same
+/// pooling as a reshape and `max_dim`, forward, then forward and backward
+/// (`bench/peer/conv_layer.py` times PyTorch's forward).
+fn pool_layer(c: &mut Criterion) {
+    use burn::nn::pool::MaxPool1dConfig;
+    let mut group = c.benchmark_group("max_pool1d-2-32x16x498");
+    group.sample_size(20);
+    let device = Device::flex();
+    let pool = MaxPool1dConfig::new(2).init();
+    let x = Tensor::<3>::random([32, 16, 498], Distribution::Default, &device);
+    let reshaped = |x: Tensor<3>| {
+        x.reshape([32, 16, 249, 2])
+            .max_dim(3)
+            .reshape([32, 16, 249])
+    };
+    let diff: f32 = (pool.forward(x.clone()) - reshaped(x.clone()))
+        .abs()
+        .max()
+        .into_scalar();
+    assert_eq!(diff, 0.0, "the reshaped max-pool differs");
+    group.bench_function("flex/max_pool1d", |b| {
+        b.iter(|| pool.forward(x.clone()).into_data())
+    });
+    group.bench_function("flex/reshape_max_dim", |b| {
+        b.iter(|| reshaped(x.clone()).into_data())
+    });
+    // With autodiff, forward and backward: here the reshape loses.
+    let tracked = Tensor::<3>::random([32, 16, 498], Distribution::Default, &device.autodiff());
+    group.bench_function("flex/max_pool1d_forward_backward", |b| {
+        b.iter(|| {
+            let x = tracked.clone().require_grad();
+            let grads = pool.forward(x.clone()).sum().backward();
+            x.grad(&grads).map(|g| g.into_data())
+        })
+    });
+    group.bench_function("flex/reshape_max_dim_forward_backward", |b| {
+        b.iter(|| {
+            let x = tracked.clone().require_grad();
+            let grads = reshaped(x.clone()).sum().backward();
+            x.grad(&grads).map(|g| g.into_data())
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, models, conv_layer, pool_layer);
 criterion_main!(benches);

@@ -26,6 +26,8 @@ pub struct BenchArgs<'a> {
     pub warmup: usize,
     /// Print JSON.
     pub json: bool,
+    /// Also time each layer's forward pass.
+    pub layers: bool,
 }
 
 /// Random labels in `0..classes` for `batch` items, seeded.
@@ -109,6 +111,16 @@ pub fn bench_command(args: BenchArgs<'_>) -> Result<ExitCode> {
     }
     .map_err(anyhow::Error::msg)
     .context("benchmarking")?;
+    let layers = if args.layers {
+        let model = kind.init(&device).map_err(anyhow::Error::msg)?;
+        let layers = kind
+            .time_layers(&model, &device, batch, args.warmup.max(1), args.steps)
+            .map_err(anyhow::Error::msg)
+            .context("timing the layers")?;
+        Some(layers)
+    } else {
+        None
+    };
     let name = device_name(&device).map_or(String::new(), |n| format!(" ({n})"));
     if args.json {
         let json = serde_json::json!({
@@ -118,6 +130,7 @@ pub fn bench_command(args: BenchArgs<'_>) -> Result<ExitCode> {
             "optimizer": format!("{:?}", optimizer.kind).to_lowercase(),
             "threads": std::thread::available_parallelism().map_or(1, |n| n.get()),
             "report": report,
+            "layers": layers,
         });
         println!("{}", serde_json::to_string_pretty(&json)?);
         return Ok(ExitCode::SUCCESS);
@@ -140,6 +153,23 @@ pub fn bench_command(args: BenchArgs<'_>) -> Result<ExitCode> {
     line("inference", &report.infer, report.infer_warmup_seconds);
     if let Some(rss) = report.peak_rss_mib {
         println!("  peak resident memory {rss:.0} MiB");
+    }
+    if let Some(layers) = layers {
+        let total: f64 = layers.iter().map(|l| l.median_seconds).sum();
+        println!(
+            "  forward pass by layer (median of {} passes, synchronised after each layer):",
+            args.steps
+        );
+        for layer in &layers {
+            println!(
+                "    {:<20} {:<14} {:>9.3} ms  {:>5.1} %",
+                layer.path,
+                layer.kind,
+                layer.median_seconds * 1e3,
+                100.0 * layer.median_seconds / total.max(1e-12)
+            );
+        }
+        println!("    {:<20} {:<14} {:>9.3} ms", "sum", "", total * 1e3);
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -178,6 +178,9 @@ enum Command {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        /// Also time each layer's forward pass (the device synchronised after every layer).
+        #[arg(long)]
+        layers: bool,
     },
     /// HW3 Q2: Burn's autodiff gradients of conv 2x2 + GAP beside the hand-derived ones.
     GradExample {
@@ -384,6 +387,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             steps,
             warmup,
             json,
+            layers,
         } => crate::bench::bench_command(crate::bench::BenchArgs {
             model: &model,
             backend,
@@ -391,6 +395,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             steps,
             warmup,
             json,
+            layers,
         }),
         Command::Eval {
             run,

@@ -241,6 +241,79 @@ impl ModelKind {
     }
 }
 
+/// One layer's forward time over the measured passes of [`ModelKind::time_layers`].
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LayerTime {
+    /// Layer path, as in `zoo summary`.
+    pub path: String,
+    /// Layer type, as in `zoo summary`.
+    pub kind: String,
+    /// Median seconds from the previous layer's end to this layer's end.
+    pub median_seconds: f64,
+}
+
+impl ModelKind {
+    /// Per-layer forward times: `warmup + passes` inference passes of `model` on random batches
+    /// of `batch` items, the device synchronised after each layer (the trace points of
+    /// `zoo summary`), so that each layer's work is timed up to its end. Synchronising between
+    /// layers stops a GPU backend from fusing across them: the sum can exceed a whole pass.
+    pub fn time_layers(
+        &self,
+        model: &Model,
+        device: &Device,
+        batch: usize,
+        warmup: usize,
+        passes: usize,
+    ) -> Result<Vec<LayerTime>, String> {
+        let mut input_shape = vec![batch];
+        input_shape.extend(self.input_shape());
+        let mut rows: Vec<(String, String, Vec<f64>)> = Vec::new();
+        let sync = || device.sync().map_err(|e| format!("device sync: {e:?}"));
+        for pass in 0..warmup + passes {
+            let mut index = 0;
+            let mut failed = None;
+            let last = std::cell::Cell::new(std::time::Instant::now());
+            let mut trace = |path: &str, kind: &str, _: &[usize], _: usize, _: u64| {
+                if let Err(error) = sync() {
+                    failed.get_or_insert(error);
+                }
+                let seconds = last
+                    .replace(std::time::Instant::now())
+                    .elapsed()
+                    .as_secs_f64();
+                if pass >= warmup {
+                    if pass == warmup {
+                        rows.push((path.to_string(), kind.to_string(), Vec::new()));
+                    }
+                    rows[index].2.push(seconds);
+                }
+                index += 1;
+            };
+            // The input rank (3 or 4) is inferred from each `forward_traced`, as in `summarize`.
+            each_model!(model, _Variant(inner) => {
+                let input = random(&input_shape, device);
+                sync()?;
+                last.set(std::time::Instant::now());
+                inner.forward_traced(input, &mut trace);
+            });
+            if let Some(error) = failed {
+                return Err(error);
+            }
+        }
+        Ok(rows
+            .into_iter()
+            .map(|(path, kind, mut seconds)| {
+                seconds.sort_by(f64::total_cmp);
+                LayerTime {
+                    path,
+                    kind,
+                    median_seconds: seconds[seconds.len() / 2],
+                }
+            })
+            .collect())
+    }
+}
+
 /// A random input of rank `D` (uniform in [0, 1)) with the given shape.
 fn random<const D: usize>(shape: &[usize], device: &Device) -> Tensor<D> {
     let dims: [usize; D] = shape
