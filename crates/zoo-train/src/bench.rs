@@ -27,6 +27,28 @@ pub struct BenchConfig {
     pub on_warmup: Option<fn(&str, usize, usize, f64)>,
 }
 
+impl BenchConfig {
+    /// Files one step's seconds: into the warm-up total (telling `on_warmup`) while
+    /// `step < warmup`, else into the measured steps.
+    fn record(
+        &self,
+        phase: &str,
+        step: usize,
+        warmup: usize,
+        seconds: f64,
+        (warm_total, measured): (&mut f64, &mut Vec<f64>),
+    ) {
+        if step < warmup {
+            *warm_total += seconds;
+            if let Some(tell) = self.on_warmup {
+                tell(phase, step + 1, warmup, seconds);
+            }
+        } else {
+            measured.push(seconds);
+        }
+    }
+}
+
 /// Images per second over the measured steps.
 #[derive(Debug, Clone, Serialize)]
 pub struct Throughput {
@@ -111,14 +133,13 @@ where
         model = optimizer.step(config.lr, model, output.grads);
         sync(&device)?;
         let seconds = started.elapsed().as_secs_f64();
-        if step < warmup {
-            train_warmup += seconds;
-            if let Some(tell) = config.on_warmup {
-                tell("train", step + 1, warmup, seconds);
-            }
-        } else {
-            train_seconds.push(seconds);
-        }
+        config.record(
+            "train",
+            step,
+            warmup,
+            seconds,
+            (&mut train_warmup, &mut train_seconds),
+        );
     }
     let inference = burn::module::Module::valid(&model);
     let plain = burn::module::Module::devices(&inference)
@@ -135,14 +156,13 @@ where
         drop(output);
         sync(&plain)?;
         let seconds = started.elapsed().as_secs_f64();
-        if step < warmup {
-            infer_warmup += seconds;
-            if let Some(tell) = config.on_warmup {
-                tell("inference", step + 1, warmup, seconds);
-            }
-        } else {
-            infer_seconds.push(seconds);
-        }
+        config.record(
+            "inference",
+            step,
+            warmup,
+            seconds,
+            (&mut infer_warmup, &mut infer_seconds),
+        );
     }
     Ok(BenchReport {
         batch: batch_size,
