@@ -22,23 +22,27 @@ def stamp(text):
 
 
 def burn_log(path, batch):
-    """{epoch: (steps, first step s, steady images/s over steps 2.., epoch seconds)}."""
-    epochs, epoch, times, end = {}, None, [], None
+    """{epoch: (steps, first step s, steady images/s over steps 2.., epoch seconds, cut off)}.
+    A run cut off during its first step gets the seconds from that step's start to the log's
+    last line as its first step."""
+    epochs, epoch, times, end, last_line = {}, None, [], None, None
 
     def close():
         if epoch is None or not times:
             return
         last = end or times[-1]
-        first = (times[1] if len(times) > 1 else last) - times[0]
-        first = first.total_seconds() if len(times) > 1 or end is not None else None
+        first = ((times[1] if len(times) > 1 else end or last_line) - times[0]).total_seconds()
         steady = None
         if len(times) > 1 and end is not None:
             steady = (len(times) - 1) * batch / (last - times[1]).total_seconds()
         elif len(times) > 2:  # cut off: from step 2's start to the last step's start
             steady = (len(times) - 2) * batch / (times[-1] - times[1]).total_seconds()
-        epochs[epoch] = (len(times), first, steady, (last - times[0]).total_seconds() if end else None)
+        epoch_seconds = (last - times[0]).total_seconds() if end else None
+        epochs[epoch] = (len(times), first, steady, epoch_seconds, end is None)
 
     for line in Path(path).read_text().splitlines():
+        if line[:1].isdigit():
+            last_line = stamp(line.split(" ", 1)[0])
         m = LINE.match(line)
         if not m:
             continue
@@ -67,13 +71,13 @@ def main():
         batch = int(name.rsplit("-", 1)[1])
         epochs = burn_log(log, batch)
         e1, e2 = epochs.get(1), epochs.get(2)
-        cells = [f"Burn {name}", str(batch), fmt(e1[1] if e1 else None),
-                 fmt(e1[3] if e1 else None),
-                 fmt(e1[2] if e1 else None, 0) + (f" (cut off after {e1[0]} steps)" if e1 and e1[3] is None
+        first = fmt(e1[1] if e1 else None)
+        if e1 and e1[0] == 1 and e1[4]:
+            first = f"> {first} (cut off)"
+        cells = [f"Burn {name}", str(batch), first, fmt(e1[3] if e1 else None),
+                 fmt(e1[2] if e1 else None, 0) + (f" (cut off after {e1[0]} steps)" if e1 and e1[4]
                                                   and e1[2] else ""),
                  fmt(e2[3] if e2 else None, 2), fmt(e2[2] if e2 else None, 0)]
-        if e1 and e1[1] is None:
-            cells[2] = f"> {fmt((stamp_end(log) - first_stamp(log)).total_seconds())} (cut off)"
         print("| " + " | ".join(cells) + " |")
     peers = pytorch_runs(root)
     for data in peers:
@@ -101,16 +105,6 @@ def pytorch_runs(root):
         except (json.JSONDecodeError, UnicodeDecodeError):
             continue
     return runs
-
-
-def first_stamp(log):
-    for line in Path(log).read_text().splitlines():
-        if LINE.match(line):
-            return stamp(line.split(" ", 1)[0])
-
-
-def stamp_end(log):
-    return stamp(Path(log).read_text().splitlines()[-1].split(" ", 1)[0])
 
 
 if __name__ == "__main__":
