@@ -157,6 +157,39 @@ fn conv_layer(c: &mut Criterion) {
             })
         });
     }
+    // burn-zoo's own backward on Flex (crate zoo-kernels: im2col + GEMM), what the models use.
+    group.bench_function("flex/zoo_kernels_forward_backward", |b| {
+        b.iter(|| {
+            let grads = zoo_kernels::conv2d_module(&conv, input.clone())
+                .sum()
+                .backward();
+            input.grad(&grads).map(|g| g.into_data())
+        })
+    });
+    // Its two gradient kernels alone, on the same values (compare with the `*_as_burn_does`).
+    {
+        use zoo_kernels::im2col::{Conv2dGeometry, input_grad, weight_grad};
+        let geometry = Conv2dGeometry {
+            batch: 64,
+            channels_in: 96,
+            channels_out: 128,
+            input: [14, 14],
+            kernel: [3, 3],
+            stride: [1, 1],
+            padding: [(1, 1), (1, 1)],
+            dilation: [1, 1],
+        };
+        let values = |t: Tensor<4>| t.into_data().try_to_vec::<f32>().unwrap();
+        let x = values(input.clone().detach());
+        let dy = values(conv.forward(input.clone().detach()).ones_like());
+        let weight = values(conv.weight.val().detach());
+        group.bench_function("flex/zoo_kernels_input_grad", |b| {
+            b.iter(|| input_grad(&weight, &dy, &geometry))
+        });
+        group.bench_function("flex/zoo_kernels_weight_grad", |b| {
+            b.iter(|| weight_grad(&x, &dy, &geometry))
+        });
+    }
     // The workaround tried in the model instead (BENCHMARKS.md): the same convolution as nine
     // shifted slices and one matrix product, so that autodiff's backward is GEMMs and slice
     // scatters rather than Flex's transposed convolution. It is slower both ways.

@@ -140,7 +140,7 @@ pub(crate) fn conv_relu(
     path: &str,
     trace: &mut Trace,
 ) -> (Tensor<4>, u64) {
-    let y = relu(conv.forward(x));
+    let y = relu(zoo_kernels::conv2d_module(conv, x));
     let [_, _, height, width] = y.dims();
     let macs = (conv.weight.shape().num_elements() * height * width) as u64;
     trace(path, "Conv2d+ReLU", &y.dims(), conv.num_params(), macs);

@@ -124,7 +124,7 @@ impl ConvGap {
 
     /// The feature map O = X ⋆ F: `[N, filters, H - k + 1, W - k + 1]`.
     pub fn feature_map(&self, input: Tensor<4>) -> Tensor<4> {
-        self.conv.forward(input)
+        zoo_kernels::conv2d_module(&self.conv, input)
     }
 
     /// G, the global average of each feature map: `[N, filters]`.

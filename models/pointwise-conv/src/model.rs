@@ -95,7 +95,7 @@ impl PointwiseConv {
     /// `(path, layer type, output shape, parameters, multiply-accumulates per item)`.
     /// Plain std types keep this crate free of anything but Burn; `zoo summary` prints them.
     pub fn forward_traced(&self, input: Tensor<4>, trace: &mut Trace) -> Tensor<4> {
-        let mut x = self.conv.forward(input);
+        let mut x = zoo_kernels::conv2d_module(&self.conv, input);
         if self.relu {
             x = relu(x);
         }

@@ -1,0 +1,120 @@
+//! `zoo_kernels::conv2d_module` against Burn's own `Conv2d` on Flex: the same output and the same
+//! gradients for the input, the weight and the bias.
+
+use burn::nn::PaddingConfig2d;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::tensor::{Device, Distribution, Tensor};
+
+fn assert_close(name: &str, got: Tensor<4>, want: Tensor<4>) {
+    let (got, want) = (
+        got.into_data().try_to_vec::<f32>().unwrap(),
+        want.into_data().try_to_vec::<f32>().unwrap(),
+    );
+    assert_eq!(got.len(), want.len(), "{name}: length");
+    for (i, (a, b)) in got.iter().zip(&want).enumerate() {
+        assert!(
+            (a - b).abs() <= 1e-4 * (1.0 + b.abs()),
+            "{name}[{i}]: {a} vs {b}"
+        );
+    }
+}
+
+/// Output and gradients of `conv` on `x` through `forward`, with an arbitrary loss (a weighted sum).
+fn run(
+    conv: &Conv2d,
+    x: Tensor<4>,
+    forward: impl Fn(&Conv2d, Tensor<4>) -> Tensor<4>,
+) -> Vec<Tensor<4>> {
+    let x = x.require_grad();
+    let y = forward(conv, x.clone());
+    let weights = Tensor::<4>::ones(y.dims(), &y.device()).cumsum(3).sin();
+    let grads = (y.clone() * weights).sum().backward();
+    let mut out = vec![
+        y,
+        x.grad(&grads).unwrap(),
+        conv.weight.val().grad(&grads).unwrap(),
+    ];
+    if let Some(bias) = &conv.bias {
+        out.push(bias.val().grad(&grads).unwrap().reshape([1, 1, 1, -1]));
+    }
+    out.into_iter().map(|t| t.inner()).collect()
+}
+
+fn check(config: Conv2dConfig, input: [usize; 4]) {
+    let device = Device::flex().autodiff();
+    device.seed(7);
+    let before = zoo_kernels::gradients_computed();
+    let conv = config.init(&device);
+    let x = Tensor::<4>::random(input, Distribution::Normal(0.0, 1.0), &device);
+    let ours = run(&conv, x.clone(), |conv, x| {
+        zoo_kernels::conv2d_module(conv, x)
+    });
+    let served = zoo_kernels::gradients_computed() - before;
+    let burn = run(&conv, x, |conv, x| conv.forward(x));
+    // Input and weight gradient by our kernels, unless grouped (Burn's fallback). Tests run in
+    // parallel threads, so other tests' calls may add to the count.
+    if config.groups == 1 {
+        assert!(
+            served >= 2,
+            "our kernels computed {served} gradients for {config:?}"
+        );
+    }
+    assert_eq!(ours.len(), burn.len());
+    for ((name, a), b) in ["output", "input grad", "weight grad", "bias grad"]
+        .iter()
+        .zip(ours)
+        .zip(burn)
+    {
+        assert_close(&format!("{name} of {config:?} on {input:?}"), a, b);
+    }
+}
+
+#[test]
+fn same_gradients_as_burn_conv2d() {
+    check(
+        Conv2dConfig::new([3, 8], [3, 3]).with_padding(PaddingConfig2d::Same),
+        [4, 3, 10, 9],
+    );
+    check(Conv2dConfig::new([5, 6], [3, 3]), [2, 5, 8, 8]);
+    check(
+        Conv2dConfig::new([4, 4], [1, 1]).with_bias(false),
+        [3, 4, 6, 6],
+    );
+    check(
+        Conv2dConfig::new([2, 3], [4, 4])
+            .with_stride([2, 2])
+            .with_padding(PaddingConfig2d::Same),
+        [2, 2, 9, 9],
+    );
+    check(
+        Conv2dConfig::new([2, 3], [3, 2])
+            .with_padding(PaddingConfig2d::Explicit(1, 0, 2, 1))
+            .with_dilation([2, 1]),
+        [2, 2, 7, 6],
+    );
+    // Grouped: not ours, Burn's backward through the fallback.
+    check(
+        Conv2dConfig::new([4, 6], [3, 3]).with_groups(2),
+        [2, 4, 6, 6],
+    );
+}
+
+#[test]
+fn without_autodiff_it_is_the_forward_pass() {
+    let device = Device::flex();
+    let conv = Conv2dConfig::new([3, 4], [3, 3])
+        .with_padding(PaddingConfig2d::Same)
+        .init(&device);
+    let x = Tensor::<4>::random([2, 3, 5, 5], Distribution::Normal(0.0, 1.0), &device);
+    assert_close(
+        "output",
+        zoo_kernels::conv2d_module(&conv, x.clone()),
+        conv.forward(x),
+    );
+}
+
+#[test]
+fn serves_flex_only() {
+    assert!(zoo_kernels::serves(&Device::flex()));
+    assert!(zoo_kernels::serves(&Device::flex().autodiff()));
+}
