@@ -13,17 +13,19 @@ use burn::backend::{
 };
 use burn::tensor::{Device, TensorData};
 
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use crate::im2col::{self, Conv2dGeometry};
+use crate::pool::{self, Pool2dGeometry};
 
-/// A 2-D convolution whose backward pass is ours on Flex (im2col + GEMM) and Burn's elsewhere.
+/// burn-zoo's operations: a 2-D convolution whose backward pass is ours on Flex (im2col + GEMM),
+/// and a max pool whose forward and backward passes are ours on Flex.
 ///
-/// The forward pass is the backend's own `conv2d` everywhere. The two `*_backward` operations
-/// default to Burn's generic ones; Flex overrides them for `f32` and one group.
+/// The convolution's forward pass is the backend's own `conv2d` everywhere. The two `*_grad`
+/// operations default to Burn's generic backward; Flex overrides them for `f32` and one group.
 #[backend_extension(Flex, Autodiff)]
-pub trait ZooConv: Backend {
+pub trait ZooKernels: Backend {
     /// `conv2d` without bias, with a backward pass that calls
     /// [`conv2d_x_grad`](Self::conv2d_x_grad) and [`conv2d_weight_grad`](Self::conv2d_weight_grad).
     fn zoo_conv2d(
@@ -43,6 +45,17 @@ pub trait ZooConv: Backend {
         options: ConvOptions<2>,
     ) -> FloatTensor<Self> {
         Self::conv2d(x, weight, Some(bias), options)
+    }
+
+    /// Max pooling in floor mode with symmetric padding (Burn's `max_pool2d` arguments).
+    fn zoo_max_pool2d(
+        x: FloatTensor<Self>,
+        kernel_size: [usize; 2],
+        stride: [usize; 2],
+        padding: [usize; 2],
+        dilation: [usize; 2],
+    ) -> FloatTensor<Self> {
+        Self::max_pool2d(x, kernel_size, stride, padding, dilation, false)
     }
 
     /// The gradient with respect to the convolution's input.
@@ -66,13 +79,18 @@ pub trait ZooConv: Backend {
     }
 }
 
-/// How many gradients (input or weight) our kernels have computed in this process: lets tests
-/// prove that a model's convolutions take this path rather than Burn's.
-pub fn gradients_computed() -> usize {
-    GRADIENTS_COMPUTED.load(Ordering::Relaxed)
+/// How many times our kernels have run in this process (a convolution's input or weight
+/// gradient, a pool's forward or backward pass): lets tests prove that a model's layers take
+/// this path rather than Burn's.
+pub fn kernel_calls() -> usize {
+    KERNEL_CALLS.load(Ordering::Relaxed)
 }
 
-static GRADIENTS_COMPUTED: AtomicUsize = AtomicUsize::new(0);
+static KERNEL_CALLS: AtomicUsize = AtomicUsize::new(0);
+
+fn count_call() {
+    KERNEL_CALLS.fetch_add(1, Ordering::Relaxed);
+}
 
 /// The geometry of a convolution our kernels handle (`f32`, one group), `None` otherwise.
 fn geometry(
@@ -109,7 +127,24 @@ fn flex_tensor(values: Vec<f32>, shape: [usize; 4]) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(values, shape))
 }
 
-impl ZooConv for Flex {
+impl ZooKernels for Flex {
+    fn zoo_max_pool2d(
+        x: FlexTensor,
+        kernel_size: [usize; 2],
+        stride: [usize; 2],
+        padding: [usize; 2],
+        dilation: [usize; 2],
+    ) -> FlexTensor {
+        match pool_geometry(&x, kernel_size, stride, padding, dilation) {
+            Some(g) => {
+                count_call();
+                let (out, _) = pool::max_pool2d(&values(&x), &g, false);
+                flex_tensor(out, pool_output_shape(&x, &g))
+            }
+            None => Self::max_pool2d(x, kernel_size, stride, padding, dilation, false),
+        }
+    }
+
     fn conv2d_x_grad(
         x: FlexTensor,
         weight: FlexTensor,
@@ -118,7 +153,7 @@ impl ZooConv for Flex {
     ) -> FlexTensor {
         match geometry(&x, &weight, &options) {
             Some(g) => {
-                GRADIENTS_COMPUTED.fetch_add(1, Ordering::Relaxed);
+                count_call();
                 let dx = im2col::input_grad(&values(&weight), &values(&output_grad), &g);
                 flex_tensor(dx, x.shape().dims::<4>())
             }
@@ -134,7 +169,7 @@ impl ZooConv for Flex {
     ) -> FlexTensor {
         match geometry(&x, &weight, &options) {
             Some(g) => {
-                GRADIENTS_COMPUTED.fetch_add(1, Ordering::Relaxed);
+                count_call();
                 let dw = im2col::weight_grad(&values(&x), &values(&output_grad), &g);
                 flex_tensor(dw, weight.shape().dims::<4>())
             }
@@ -143,8 +178,95 @@ impl ZooConv for Flex {
     }
 }
 
+/// The geometry of a max pool our kernel handles (`f32`, a window that fits), `None` otherwise.
+fn pool_geometry(
+    x: &impl TensorMetadata,
+    kernel: [usize; 2],
+    stride: [usize; 2],
+    padding: [usize; 2],
+    dilation: [usize; 2],
+) -> Option<Pool2dGeometry> {
+    if x.dtype() != DType::F32 {
+        return None;
+    }
+    let [n, c, h, w] = x.shape().dims::<4>();
+    let g = Pool2dGeometry {
+        planes: n * c,
+        input: [h, w],
+        kernel,
+        stride,
+        padding,
+        dilation,
+    };
+    g.output().map(|_| g)
+}
+
+fn pool_output_shape(x: &impl TensorMetadata, g: &Pool2dGeometry) -> [usize; 4] {
+    let [n, c, _, _] = x.shape().dims::<4>();
+    let [oh, ow] = g.output().expect("checked by pool_geometry");
+    [n, c, oh, ow]
+}
+
+/// The backend half of the max pool's autodiff step: a forward pass that keeps the position of
+/// each maximum, and the backward pass from those positions.
+pub trait ArgmaxPool: Backend {
+    /// The output and the argmax (per plane) of a pool [`pool_geometry`] accepted.
+    fn max_pool2d_argmax(
+        x: FloatTensor<Self>,
+        g: &Pool2dGeometry,
+    ) -> (FloatTensor<Self>, Arc<Vec<u32>>);
+
+    /// The input gradient from the output gradient and the argmax.
+    fn max_pool2d_argmax_backward(
+        argmax: &[u32],
+        output_grad: FloatTensor<Self>,
+        g: &Pool2dGeometry,
+    ) -> FloatTensor<Self>;
+}
+
+impl ArgmaxPool for Flex {
+    fn max_pool2d_argmax(x: FlexTensor, g: &Pool2dGeometry) -> (FlexTensor, Arc<Vec<u32>>) {
+        count_call();
+        let (out, argmax) = pool::max_pool2d(&values(&x), g, true);
+        (flex_tensor(out, pool_output_shape(&x, g)), Arc::new(argmax))
+    }
+
+    fn max_pool2d_argmax_backward(
+        argmax: &[u32],
+        output_grad: FlexTensor,
+        g: &Pool2dGeometry,
+    ) -> FlexTensor {
+        count_call();
+        let [n, c, _, _] = output_grad.shape().dims::<4>();
+        let dx = pool::max_pool2d_backward(argmax, &values(&output_grad), g);
+        flex_tensor(dx, [n, c, g.input[0], g.input[1]])
+    }
+}
+
+#[derive(Debug)]
+struct MaxPool2dBackward;
+
+impl<B: Backend + ArgmaxPool> Backward<B, 1> for MaxPool2dBackward {
+    /// The pool's geometry and the argmax of its forward pass.
+    type State = (Pool2dGeometry, Arc<Vec<u32>>);
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 1>,
+        grads: &mut Gradients,
+        _checkpointer: &mut Checkpointer,
+    ) {
+        let [node_x] = ops.parents;
+        let grad = grads.consume::<B>(&ops.node);
+        let (g, argmax) = ops.state;
+        if let Some(node) = node_x {
+            grads.register::<B>(node.id, B::max_pool2d_argmax_backward(&argmax, grad, &g));
+        }
+    }
+}
+
 /// The input and weight gradients, registered for the parents that are tracked.
-fn register_conv_grads<B: Backend + ZooConv>(
+fn register_conv_grads<B: Backend + ZooKernels>(
     grads: &mut Gradients,
     [node_x, node_weight]: [Option<NodeId>; 2],
     [x, weight, grad]: [FloatTensor<B>; 3],
@@ -162,7 +284,7 @@ fn register_conv_grads<B: Backend + ZooConv>(
 #[derive(Debug)]
 struct Conv2dWithBias;
 
-impl<B: Backend + ZooConv> Backward<B, 3> for Conv2dWithBias {
+impl<B: Backend + ZooKernels> Backward<B, 3> for Conv2dWithBias {
     /// Checkpointed input, weight and bias, and the options.
     type State = (NodeId, NodeId, NodeId, ConvOptions<2>);
 
@@ -192,7 +314,7 @@ impl<B: Backend + ZooConv> Backward<B, 3> for Conv2dWithBias {
 #[derive(Debug)]
 struct Conv2dNoBias;
 
-impl<B: Backend + ZooConv> Backward<B, 2> for Conv2dNoBias {
+impl<B: Backend + ZooKernels> Backward<B, 2> for Conv2dNoBias {
     /// Checkpointed input and weight, and the options.
     type State = (NodeId, NodeId, ConvOptions<2>);
 
@@ -212,7 +334,36 @@ impl<B: Backend + ZooConv> Backward<B, 2> for Conv2dNoBias {
     }
 }
 
-impl<B: Backend + ZooConv, C: CheckpointStrategy> ZooConv for Autodiff<B, C> {
+impl<B: Backend + ZooKernels + ArgmaxPool, C: CheckpointStrategy> ZooKernels for Autodiff<B, C> {
+    fn zoo_max_pool2d(
+        x: FloatTensor<Self>,
+        kernel_size: [usize; 2],
+        stride: [usize; 2],
+        padding: [usize; 2],
+        dilation: [usize; 2],
+    ) -> FloatTensor<Self> {
+        let Some(g) = pool_geometry(x.primitive(), kernel_size, stride, padding, dilation) else {
+            return Self::max_pool2d(x, kernel_size, stride, padding, dilation, false);
+        };
+        match MaxPool2dBackward
+            .prepare::<C>([x.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let (output, argmax) = B::max_pool2d_argmax(x.into_primitive(), &g);
+                prep.finish((g, argmax), output)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::zoo_max_pool2d(
+                x.into_primitive(),
+                kernel_size,
+                stride,
+                padding,
+                dilation,
+            )),
+        }
+    }
+
     fn zoo_conv2d_bias(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
@@ -308,7 +459,24 @@ fn parse_switch(value: &str) -> Result<bool, String> {
     }
 }
 
-/// Routes a convolution on a Flex device through [`ZooConv`].
+/// Routes a max pool on a Flex device through [`ZooKernels`].
+pub(crate) fn max_pool2d(
+    x: Tensor<4>,
+    kernel_size: [usize; 2],
+    stride: [usize; 2],
+    padding: [usize; 2],
+    dilation: [usize; 2],
+) -> Tensor<4> {
+    Tensor::from_dispatch(<Dispatch as ZooKernels>::zoo_max_pool2d(
+        x.into_dispatch(),
+        kernel_size,
+        stride,
+        padding,
+        dilation,
+    ))
+}
+
+/// Routes a convolution on a Flex device through [`ZooKernels`].
 pub(crate) fn conv2d(
     x: Tensor<4>,
     weight: Tensor<4>,
@@ -318,9 +486,9 @@ pub(crate) fn conv2d(
     let (x, weight) = (x.into_dispatch(), weight.into_dispatch());
     Tensor::from_dispatch(match bias {
         Some(bias) => {
-            <Dispatch as ZooConv>::zoo_conv2d_bias(x, weight, bias.into_dispatch(), options)
+            <Dispatch as ZooKernels>::zoo_conv2d_bias(x, weight, bias.into_dispatch(), options)
         }
-        None => <Dispatch as ZooConv>::zoo_conv2d(x, weight, options),
+        None => <Dispatch as ZooKernels>::zoo_conv2d(x, weight, options),
     })
 }
 

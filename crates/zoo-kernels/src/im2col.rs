@@ -57,7 +57,7 @@ impl Conv2dGeometry {
 
 /// Input positions read by output positions `0..out` for kernel offset `k`: the first and last
 /// (exclusive) output index whose input index `o * stride + k * dilation - pad` is in `0..len`.
-fn valid_range(
+pub(crate) fn valid_range(
     out: usize,
     len: usize,
     k: usize,

@@ -4,13 +4,17 @@
 mod flex;
 #[cfg(feature = "flex")]
 pub mod im2col;
+#[cfg(feature = "flex")]
+pub mod pool;
 
 #[cfg(feature = "flex")]
-pub use flex::{ZooConv, gradients_computed, serves};
+pub use flex::{ArgmaxPool, ZooKernels, kernel_calls, serves};
 
 use burn::Tensor;
+use burn::nn::PaddingConfig1d;
 use burn::nn::PaddingConfig2d;
-use burn::nn::conv::Conv2d;
+use burn::nn::conv::{Conv1d, Conv2d};
+use burn::nn::pool::{MaxPool1d, MaxPool2d};
 use burn::tensor::ops::ConvOptions;
 
 /// [`burn::tensor::module::conv2d`], with burn-zoo's backward pass on Flex when the `flex`
@@ -31,14 +35,12 @@ pub fn conv2d(
 /// [`Conv2d::forward`] through [`conv2d`]: the same padding, stride, dilation and groups.
 pub fn conv2d_module(conv: &Conv2d, input: Tensor<4>) -> Tensor<4> {
     let [_, _, height, width] = input.dims();
-    let padding = match conv.padding {
-        PaddingConfig2d::Valid => [(0, 0), (0, 0)],
-        PaddingConfig2d::Same => [
-            same_padding(conv.kernel_size[0], conv.stride[0], height),
-            same_padding(conv.kernel_size[1], conv.stride[1], width),
-        ],
-        PaddingConfig2d::Explicit(top, left, bottom, right) => [(top, bottom), (left, right)],
-    };
+    let padding = padding_2d(
+        &conv.padding,
+        [height, width],
+        conv.kernel_size,
+        conv.stride,
+    );
     let options = ConvOptions::new_with_padding(conv.stride, padding, conv.dilation, conv.groups);
     conv2d(
         input,
@@ -48,8 +50,93 @@ pub fn conv2d_module(conv: &Conv2d, input: Tensor<4>) -> Tensor<4> {
     )
 }
 
-/// burn-nn 0.22.1's "same" padding (private there), copied so that [`conv2d_module`] pads exactly
-/// as `Conv2d::forward` does: the output is `ceil(size / stride)`, the odd pixel at the end.
+/// [`Conv1d::forward`] as a 2-D convolution of height 1 through [`conv2d`], so that it gets the
+/// same backward pass; on other devices or without the `flex` feature, Burn's `Conv1d::forward`.
+pub fn conv1d_module(conv: &Conv1d, input: Tensor<3>) -> Tensor<3> {
+    #[cfg(feature = "flex")]
+    if serves(&input.device()) {
+        let [_, _, length] = input.dims();
+        let padding = padding_1d(&conv.padding, length, conv.kernel_size, conv.stride);
+        let options = ConvOptions::new_with_padding(
+            [1, conv.stride],
+            [(0, 0), padding],
+            [1, conv.dilation],
+            conv.groups,
+        );
+        let weight = conv.weight.val().unsqueeze_dim::<4>(2);
+        let bias = conv.bias.as_ref().map(|bias| bias.val());
+        return conv2d(input.unsqueeze_dim(2), weight, bias, options).squeeze_dim(2);
+    }
+    conv.forward(input)
+}
+
+/// [`MaxPool2d::forward`], by burn-zoo's kernels on Flex (floor mode, symmetric padding);
+/// otherwise, or without the `flex` feature, Burn's.
+pub fn max_pool2d_module(pool: &MaxPool2d, input: Tensor<4>) -> Tensor<4> {
+    #[cfg(feature = "flex")]
+    if serves(&input.device()) && !pool.ceil_mode {
+        let [_, _, height, width] = input.dims();
+        let [(top, bottom), (left, right)] = padding_2d(
+            &pool.padding,
+            [height, width],
+            pool.kernel_size,
+            pool.stride,
+        );
+        if top == bottom && left == right {
+            let (k, s, d) = (pool.kernel_size, pool.stride, pool.dilation);
+            return flex::max_pool2d(input, k, s, [top, left], d);
+        }
+    }
+    pool.forward(input)
+}
+
+/// [`MaxPool1d::forward`] as a 2-D pool of height 1 through [`max_pool2d_module`]'s kernels.
+pub fn max_pool1d_module(pool: &MaxPool1d, input: Tensor<3>) -> Tensor<3> {
+    #[cfg(feature = "flex")]
+    if serves(&input.device()) && !pool.ceil_mode {
+        let [_, _, length] = input.dims();
+        let (left, right) = padding_1d(&pool.padding, length, pool.kernel_size, pool.stride);
+        if left == right {
+            let (k, s, d) = (pool.kernel_size, pool.stride, pool.dilation);
+            let x = input.unsqueeze_dim(2);
+            return flex::max_pool2d(x, [1, k], [1, s], [0, left], [1, d]).squeeze_dim(2);
+        }
+    }
+    pool.forward(input)
+}
+
+/// `(begin, end)` padding per dimension, as burn-nn's modules compute it.
+fn padding_2d(
+    config: &PaddingConfig2d,
+    input: [usize; 2],
+    kernel: [usize; 2],
+    stride: [usize; 2],
+) -> [(usize, usize); 2] {
+    match *config {
+        PaddingConfig2d::Valid => [(0, 0), (0, 0)],
+        PaddingConfig2d::Same => {
+            std::array::from_fn(|i| same_padding(kernel[i], stride[i], input[i]))
+        }
+        PaddingConfig2d::Explicit(top, left, bottom, right) => [(top, bottom), (left, right)],
+    }
+}
+
+#[cfg_attr(not(feature = "flex"), allow(dead_code))]
+fn padding_1d(
+    config: &PaddingConfig1d,
+    length: usize,
+    kernel: usize,
+    stride: usize,
+) -> (usize, usize) {
+    match *config {
+        PaddingConfig1d::Valid => (0, 0),
+        PaddingConfig1d::Same => same_padding(kernel, stride, length),
+        PaddingConfig1d::Explicit(left, right) => (left, right),
+    }
+}
+
+/// burn-nn 0.22.1's "same" padding (private there), copied so that our functions pad exactly as
+/// the modules' `forward` do: the output is `ceil(size / stride)`, the odd pixel at the end.
 /// (Like Burn's, it ignores dilation.)
 fn same_padding(kernel: usize, stride: usize, size: usize) -> (usize, usize) {
     let out = size.div_ceil(stride);

@@ -43,21 +43,18 @@ fn run(
 fn check(config: Conv2dConfig, input: [usize; 4]) {
     let device = Device::flex().autodiff();
     device.seed(7);
-    let before = zoo_kernels::gradients_computed();
+    let before = zoo_kernels::kernel_calls();
     let conv = config.init(&device);
     let x = Tensor::<4>::random(input, Distribution::Normal(0.0, 1.0), &device);
     let ours = run(&conv, x.clone(), |conv, x| {
         zoo_kernels::conv2d_module(conv, x)
     });
-    let served = zoo_kernels::gradients_computed() - before;
+    let served = zoo_kernels::kernel_calls() - before;
     let burn = run(&conv, x, |conv, x| conv.forward(x));
     // Input and weight gradient by our kernels, unless grouped (Burn's fallback). Tests run in
     // parallel threads, so other tests' calls may add to the count.
     if config.groups == 1 {
-        assert!(
-            served >= 2,
-            "our kernels computed {served} gradients for {config:?}"
-        );
+        assert!(served >= 2, "our kernels ran {served} times for {config:?}");
     }
     assert_eq!(ours.len(), burn.len());
     for ((name, a), b) in ["output", "input grad", "weight grad", "bias grad"]
@@ -117,4 +114,51 @@ fn without_autodiff_it_is_the_forward_pass() {
 fn serves_flex_only() {
     assert!(zoo_kernels::serves(&Device::flex()));
     assert!(zoo_kernels::serves(&Device::flex().autodiff()));
+}
+
+#[test]
+fn conv1d_as_a_2d_convolution_has_burns_gradients() {
+    use burn::nn::PaddingConfig1d;
+    use burn::nn::conv::Conv1dConfig;
+    let device = Device::flex().autodiff();
+    for config in [
+        Conv1dConfig::new(7, 5, 4),
+        Conv1dConfig::new(3, 4, 3)
+            .with_padding(PaddingConfig1d::Same)
+            .with_stride(2),
+        Conv1dConfig::new(2, 3, 2)
+            .with_padding(PaddingConfig1d::Explicit(2, 1))
+            .with_dilation(2)
+            .with_bias(false),
+    ] {
+        let conv = config.init(&device);
+        let x = Tensor::<3>::random(
+            [3, config.channels_in, 11],
+            Distribution::Normal(0.0, 1.0),
+            &device,
+        );
+        let run = |ours: bool| {
+            let x = x.clone().require_grad();
+            let y = if ours {
+                zoo_kernels::conv1d_module(&conv, x.clone())
+            } else {
+                conv.forward(x.clone())
+            };
+            let grads = (y.clone() * y.clone().ones_like().cumsum(2).cos())
+                .sum()
+                .backward();
+            let weight_grad = conv.weight.val().grad(&grads).unwrap();
+            [
+                y.inner().unsqueeze::<4>(),
+                x.grad(&grads).unwrap().unsqueeze(),
+                weight_grad.unsqueeze(),
+            ]
+        };
+        for (name, (a, b)) in ["output", "input grad", "weight grad"]
+            .iter()
+            .zip(run(true).into_iter().zip(run(false)))
+        {
+            assert_close(&format!("{name} of {config:?}"), a, b);
+        }
+    }
 }

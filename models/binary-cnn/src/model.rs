@@ -217,7 +217,7 @@ impl BinaryCnn {
                 params,
                 macs as u64,
             );
-            x = block.pool.forward(x);
+            x = zoo_kernels::max_pool2d_module(&block.pool, x);
             trace(&format!("pool{}", i + 1), "MaxPool2d", &x.dims(), 0, 0);
             x = block.dropout.forward(x);
             trace(&format!("dropout{}", i + 1), "Dropout", &x.dims(), 0, 0);

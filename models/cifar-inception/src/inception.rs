@@ -165,7 +165,7 @@ impl ReducedConv {
 impl PoolBranch {
     /// Reports the pool and the projection, then itself as their parent.
     fn forward_traced(&self, x: Tensor<4>, path: &str, trace: &mut Trace) -> (Tensor<4>, u64) {
-        let pooled = self.pool.forward(x);
+        let pooled = zoo_kernels::max_pool2d_module(&self.pool, x);
         trace(&format!("{path}.pool"), "MaxPool2d", &pooled.dims(), 0, 0);
         let (y, macs) = conv_relu(&self.proj, pooled, &format!("{path}.proj"), trace);
         trace(path, "Branch", &y.dims(), self.num_params(), macs);

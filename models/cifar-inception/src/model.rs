@@ -161,7 +161,7 @@ impl CifarInception {
     pub fn forward_traced(&self, input: Tensor<4>, trace: &mut Trace) -> Tensor<2> {
         let (x, _) = conv_relu(&self.conv1, input, "conv1", trace);
         let (x, _) = conv_relu(&self.conv2, x, "conv2", trace);
-        let x = self.pool.forward(x);
+        let x = zoo_kernels::max_pool2d_module(&self.pool, x);
         trace("pool", "MaxPool2d", &x.dims(), 0, 0);
         let x = self.inception.forward_traced(x, "inception", trace);
         let (x, _) = conv_relu(&self.conv3, x, "conv3", trace);

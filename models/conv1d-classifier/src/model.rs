@@ -165,7 +165,7 @@ impl Conv1dClassifier {
             ("conv3", &self.conv3, "pool3"),
         ];
         for (name, conv, pool_name) in stages {
-            x = relu(conv.forward(x));
+            x = relu(zoo_kernels::conv1d_module(conv, x));
             let macs = conv.weight.shape().num_elements() * x.dims()[2];
             trace(
                 name,
@@ -174,7 +174,7 @@ impl Conv1dClassifier {
                 conv.num_params(),
                 macs as u64,
             );
-            x = self.pool.forward(x);
+            x = zoo_kernels::max_pool1d_module(&self.pool, x);
             trace(pool_name, "MaxPool1d", &x.dims(), 0, 0);
         }
         let x = x.flatten::<2>(1, 2);

@@ -1,0 +1,260 @@
+//! 2-D max pooling (NCHW) on plain `f32` slices: the forward pass with or without the position of
+//! each maximum, and the backward pass that sends each output gradient to that position.
+//!
+//! Why: Flex 0.22.1 runs every max pool through a 3-D kernel that also fills an `i64` index
+//! tensor, even without autodiff; a 1-D pool is ~35× slower than PyTorch's (BENCHMARKS.md).
+//! Like PyTorch, the first maximum of a window wins a tie and a NaN counts as a maximum.
+
+use rayon::prelude::*;
+
+use crate::im2col::valid_range;
+
+/// Shapes and options of one max pool over `planes` (batch × channels) planes. Padding is
+/// symmetric (`padding[i]` on both sides), and padded positions never win.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pool2dGeometry {
+    pub planes: usize,
+    pub input: [usize; 2],
+    pub kernel: [usize; 2],
+    pub stride: [usize; 2],
+    pub padding: [usize; 2],
+    pub dilation: [usize; 2],
+}
+
+impl Pool2dGeometry {
+    /// Output height and width (floor mode), as Burn and PyTorch compute them; `None` when the
+    /// window does not fit.
+    pub fn output(&self) -> Option<[usize; 2]> {
+        let mut out = [0; 2];
+        for (i, o) in out.iter_mut().enumerate() {
+            let span = self.dilation[i] * (self.kernel[i] - 1) + 1;
+            let padded = self.input[i] + 2 * self.padding[i];
+            if padded < span || self.stride[i] == 0 {
+                return None;
+            }
+            *o = (padded - span) / self.stride[i] + 1;
+        }
+        Some(out)
+    }
+
+    fn output_len(&self) -> usize {
+        self.output().map_or(0, |[h, w]| h * w)
+    }
+}
+
+/// One plane, output row by output row: for each window tap `(ky, kx)` in row-major order, a
+/// pass over the output row that keeps the larger value (the first maximum wins a tie). The
+/// ranges where a tap lies inside the input are computed once, so the inner loop has no bounds
+/// logic and vectorises for stride 1.
+fn pool_plane(x: &[f32], g: &Pool2dGeometry, out: &mut [f32], mut argmax: Option<&mut [u32]>) {
+    let [h, w] = g.input;
+    let [oh, ow] = g.output().expect("checked by the caller");
+    let [kh, kw] = g.kernel;
+    let (sw, dw, pw) = (g.stride[1], g.dilation[1], g.padding[1]);
+    let columns: Vec<(usize, usize, isize)> = (0..kw)
+        .map(|kx| {
+            let (x0, x1) = valid_range(ow, w, kx, sw, dw, pw);
+            (x0, x1, (kx * dw) as isize - pw as isize)
+        })
+        .collect();
+    for oy in 0..oh {
+        let out_row = &mut out[oy * ow..(oy + 1) * ow];
+        out_row.fill(f32::NEG_INFINITY);
+        let mut arg_row = argmax
+            .as_deref_mut()
+            .map(|a| &mut a[oy * ow..(oy + 1) * ow]);
+        if let Some(arg_row) = arg_row.as_deref_mut() {
+            arg_row.fill(u32::MAX);
+        }
+        for ky in 0..kh {
+            let Some(iy) = (oy * g.stride[0] + ky * g.dilation[0])
+                .checked_sub(g.padding[0])
+                .filter(|&iy| iy < h)
+            else {
+                continue;
+            };
+            let row = &x[iy * w..(iy + 1) * w];
+            for &(x0, x1, offset) in &columns {
+                if x0 >= x1 {
+                    continue;
+                }
+                let start = (x0 as isize * sw as isize + offset) as usize;
+                let outs = &mut out_row[x0..x1];
+                match arg_row.as_deref_mut() {
+                    None if sw == 1 => {
+                        for (o, &v) in outs.iter_mut().zip(&row[start..start + (x1 - x0)]) {
+                            if v > *o || v.is_nan() {
+                                *o = v;
+                            }
+                        }
+                    }
+                    None => {
+                        for (i, o) in outs.iter_mut().enumerate() {
+                            let v = row[start + i * sw];
+                            if v > *o || v.is_nan() {
+                                *o = v;
+                            }
+                        }
+                    }
+                    Some(args) => {
+                        let args = &mut args[x0..x1];
+                        for (i, (o, a)) in outs.iter_mut().zip(args).enumerate() {
+                            let ix = start + i * sw;
+                            let v = row[ix];
+                            if v > *o || (v.is_nan() && !o.is_nan()) || *a == u32::MAX {
+                                *o = v;
+                                *a = (iy * w + ix) as u32;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The pooled output, `[planes, oh, ow]` row-major, and with `with_argmax` the index within its
+/// input plane of each output's maximum.
+pub fn max_pool2d(x: &[f32], g: &Pool2dGeometry, with_argmax: bool) -> (Vec<f32>, Vec<u32>) {
+    let (hw, ohw) = (g.input[0] * g.input[1], g.output_len());
+    assert_eq!(x.len(), g.planes * hw, "input length");
+    assert!(
+        g.output().is_some(),
+        "the pooling window does not fit: {g:?}"
+    );
+    assert!(
+        hw <= u32::MAX as usize,
+        "a plane of {hw} values is too large for u32 indices"
+    );
+    let mut out = vec![0.0f32; g.planes * ohw];
+    let mut argmax = vec![0u32; if with_argmax { g.planes * ohw } else { 0 }];
+    if ohw == 0 {
+        return (out, argmax);
+    }
+    let planes = out.par_chunks_mut(ohw).enumerate();
+    if with_argmax {
+        planes
+            .zip(argmax.par_chunks_mut(ohw))
+            .for_each(|((p, out), argmax)| {
+                pool_plane(&x[p * hw..(p + 1) * hw], g, out, Some(argmax))
+            });
+    } else {
+        planes.for_each(|(p, out)| pool_plane(&x[p * hw..(p + 1) * hw], g, out, None));
+    }
+    (out, argmax)
+}
+
+/// The input gradient, `[planes, h, w]`: each output gradient added at its maximum's position.
+pub fn max_pool2d_backward(argmax: &[u32], output_grad: &[f32], g: &Pool2dGeometry) -> Vec<f32> {
+    let (hw, ohw) = (g.input[0] * g.input[1], g.output_len());
+    assert_eq!(argmax.len(), g.planes * ohw, "argmax length");
+    assert_eq!(output_grad.len(), g.planes * ohw, "output gradient length");
+    let mut dx = vec![0.0f32; g.planes * hw];
+    if hw == 0 || ohw == 0 {
+        return dx;
+    }
+    dx.par_chunks_mut(hw).enumerate().for_each(|(p, dx)| {
+        let range = p * ohw..(p + 1) * ohw;
+        for (&at, &grad) in argmax[range.clone()].iter().zip(&output_grad[range]) {
+            // u32::MAX: a window entirely in the padding (Burn and PyTorch reject such options)
+            if let Some(dx) = dx.get_mut(at as usize) {
+                *dx += grad;
+            }
+        }
+    });
+    dx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn geometry(planes: usize, input: [usize; 2], kernel: [usize; 2]) -> Pool2dGeometry {
+        Pool2dGeometry {
+            planes,
+            input,
+            kernel,
+            stride: kernel,
+            padding: [0, 0],
+            dilation: [1, 1],
+        }
+    }
+
+    #[test]
+    fn pools_a_known_plane_and_routes_gradients_to_the_first_maximum() {
+        #[rustfmt::skip]
+        let x = [
+            1.0, 5.0, 2.0, 2.0, 9.0,
+            3.0, 4.0, 2.0, 0.0, 9.0,
+            7.0, 7.0, 1.0, 8.0, 9.0,
+        ];
+        let g = geometry(1, [3, 5], [2, 2]);
+        assert_eq!(g.output(), Some([1, 2]));
+        let (out, argmax) = max_pool2d(&x, &g, true);
+        assert_eq!(out, [5.0, 2.0]);
+        // the tie of 2.0 at (0,2) and (0,3) and (1,2): the first one
+        assert_eq!(argmax, [1, 2]);
+        let dx = max_pool2d_backward(&argmax, &[10.0, 20.0], &g);
+        let mut want = vec![0.0; 15];
+        want[1] = 10.0;
+        want[2] = 20.0;
+        assert_eq!(dx, want);
+        assert_eq!(max_pool2d(&x, &g, false).0, out);
+    }
+
+    #[test]
+    fn padding_stride_dilation_and_overlap() {
+        // 1-D as a 2-D pool of height 1: [1, 3, 2, 8, -1, 4], kernel 3, stride 2, padding 1.
+        let x = [1.0, 3.0, 2.0, 8.0, -1.0, 4.0];
+        let g = Pool2dGeometry {
+            planes: 1,
+            input: [1, 6],
+            kernel: [1, 3],
+            stride: [1, 2],
+            padding: [0, 1],
+            dilation: [1, 1],
+        };
+        assert_eq!(g.output(), Some([1, 3]));
+        let (out, argmax) = max_pool2d(&x, &g, true);
+        // windows {pad, 1, 3}, {3, 2, 8}, {8, -1, 4}
+        assert_eq!(out, [3.0, 8.0, 8.0]);
+        assert_eq!(argmax, [1, 3, 3]);
+        // overlapping windows add up: stride 1, kernel 2 over [1, 9, 2]
+        let g = Pool2dGeometry {
+            planes: 1,
+            input: [1, 3],
+            kernel: [1, 2],
+            stride: [1, 1],
+            padding: [0, 0],
+            dilation: [1, 1],
+        };
+        let (out, argmax) = max_pool2d(&[1.0, 9.0, 2.0], &g, true);
+        assert_eq!(out, [9.0, 9.0]);
+        assert_eq!(
+            max_pool2d_backward(&argmax, &[1.0, 2.0], &g),
+            [0.0, 3.0, 0.0]
+        );
+        // dilation 2, kernel 2, stride 2 over [5, 0, 1, 7, 2]: windows {5, 1} and {1, 2}
+        let g = Pool2dGeometry {
+            planes: 1,
+            input: [1, 5],
+            kernel: [1, 2],
+            stride: [1, 2],
+            padding: [0, 0],
+            dilation: [1, 2],
+        };
+        assert_eq!(
+            max_pool2d(&[5.0, 0.0, 1.0, 7.0, 2.0], &g, false).0,
+            [5.0, 2.0]
+        );
+    }
+
+    #[test]
+    fn nan_wins_and_too_small_inputs_have_no_output() {
+        let g = geometry(2, [1, 2], [1, 2]);
+        let (out, _) = max_pool2d(&[1.0, f32::NAN, 3.0, 2.0], &g, false);
+        assert!(out[0].is_nan());
+        assert_eq!(out[1], 3.0);
+        assert_eq!(geometry(1, [1, 1], [2, 2]).output(), None);
+    }
+}

@@ -1,0 +1,99 @@
+//! `zoo_kernels::max_pool{1,2}d_module` against Burn's own `MaxPool1d`/`MaxPool2d` on Flex: the
+//! same output and input gradient (on inputs without ties, where the maximum is unique).
+
+use burn::nn::pool::{MaxPool1dConfig, MaxPool2dConfig};
+use burn::nn::{PaddingConfig1d, PaddingConfig2d};
+use burn::tensor::{Device, Distribution, Tensor};
+
+fn assert_same<const D: usize>(name: &str, got: Tensor<D>, want: Tensor<D>) {
+    assert_eq!(got.dims(), want.dims(), "{name}: shape");
+    let got = got.into_data().try_to_vec::<f32>().unwrap();
+    let want = want.into_data().try_to_vec::<f32>().unwrap();
+    for (i, (a, b)) in got.iter().zip(&want).enumerate() {
+        assert!(
+            (a - b).abs() <= 1e-6 * (1.0 + b.abs()),
+            "{name}[{i}]: {a} vs {b}"
+        );
+    }
+}
+
+/// Output and input gradient of `forward` on `x`, under a loss that weighs outputs differently.
+fn run<const D: usize>(x: &Tensor<D>, forward: impl Fn(Tensor<D>) -> Tensor<D>) -> [Tensor<D>; 2] {
+    let x = x.clone().require_grad();
+    let y = forward(x.clone());
+    let weights = y.ones_like().cumsum(D - 1).sqrt();
+    let grads = (y.clone() * weights).sum().backward();
+    [y.inner(), x.grad(&grads).unwrap()]
+}
+
+#[test]
+fn max_pool2d_matches_burn() {
+    let device = Device::flex().autodiff();
+    for (config, input) in [
+        (MaxPool2dConfig::new([2, 2]), [3, 4, 8, 9]),
+        (
+            MaxPool2dConfig::new([3, 3])
+                .with_strides([2, 2])
+                .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1)),
+            [2, 3, 9, 8],
+        ),
+        (
+            MaxPool2dConfig::new([2, 3])
+                .with_strides([1, 2])
+                .with_dilation([2, 1]),
+            [1, 2, 7, 7],
+        ),
+        // ceil mode: Burn's own pool (the fallback)
+        (
+            MaxPool2dConfig::new([2, 2]).with_ceil_mode(true),
+            [2, 2, 5, 5],
+        ),
+    ] {
+        let pool = config.init();
+        let x = Tensor::<4>::random(input, Distribution::Normal(0.0, 1.0), &device);
+        let before = zoo_kernels::kernel_calls();
+        let ours = run(&x, |x| zoo_kernels::max_pool2d_module(&pool, x));
+        if !config.ceil_mode {
+            // forward and backward (other tests running in parallel may add more)
+            assert!(
+                zoo_kernels::kernel_calls() - before >= 2,
+                "not ours: {config:?}"
+            );
+        }
+        let burn = run(&x, |x| pool.forward(x));
+        for ((name, a), b) in ["output", "input grad"].iter().zip(ours).zip(burn) {
+            assert_same(&format!("{name} of {config:?} on {input:?}"), a, b);
+        }
+        let x = x.inner();
+        assert_same(
+            "inference",
+            zoo_kernels::max_pool2d_module(&pool, x.clone()),
+            pool.forward(x),
+        );
+    }
+}
+
+#[test]
+fn max_pool1d_matches_burn() {
+    let device = Device::flex().autodiff();
+    for config in [
+        MaxPool1dConfig::new(2),
+        MaxPool1dConfig::new(3)
+            .with_stride(2)
+            .with_padding(PaddingConfig1d::Explicit(1, 1)),
+        MaxPool1dConfig::new(2).with_stride(1).with_dilation(2),
+    ] {
+        let pool = config.init();
+        let x = Tensor::<3>::random([3, 5, 13], Distribution::Normal(0.0, 1.0), &device);
+        let before = zoo_kernels::kernel_calls();
+        let ours = run(&x, |x| zoo_kernels::max_pool1d_module(&pool, x));
+        assert!(
+            zoo_kernels::kernel_calls() - before >= 2,
+            "not ours: {config:?}"
+        );
+        let burn = run(&x, |x| pool.forward(x));
+        for ((name, a), b) in ["output", "input grad"].iter().zip(ours).zip(burn) {
+            assert_same(&format!("{name} of {config:?}"), a, b);
+        }
+    }
+}
