@@ -168,7 +168,7 @@ fn conv_layer(c: &mut Criterion) {
     });
     // Its two gradient kernels alone, on the same values (compare with the `*_as_burn_does`).
     {
-        use zoo_kernels::im2col::{Conv2dGeometry, input_grad, weight_grad};
+        use zoo_kernels::im2col::{Conv2dGeometry, forward, input_grad, weight_grad};
         let geometry = Conv2dGeometry {
             batch: 64,
             channels_in: 96,
@@ -183,6 +183,17 @@ fn conv_layer(c: &mut Criterion) {
         let x = values(input.clone().detach());
         let dy = values(conv.forward(input.clone().detach()).ones_like());
         let weight = values(conv.weight.val().detach());
+        let bias = conv
+            .bias
+            .as_ref()
+            .unwrap()
+            .val()
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
+        group.bench_function("flex/zoo_kernels_forward", |b| {
+            b.iter(|| forward(&x, &weight, Some(&bias), &geometry))
+        });
         group.bench_function("flex/zoo_kernels_input_grad", |b| {
             b.iter(|| input_grad(&weight, &dy, &geometry))
         });

@@ -19,11 +19,11 @@ use std::sync::{Arc, OnceLock};
 use crate::im2col::{self, Conv2dGeometry};
 use crate::pool::{self, Pool2dGeometry};
 
-/// burn-zoo's operations: a 2-D convolution whose backward pass is ours on Flex (im2col + GEMM),
-/// and a max pool whose forward and backward passes are ours on Flex.
+/// burn-zoo's operations: a 2-D convolution and a max pool, ours on Flex (the convolution as
+/// im2col + GEMM both ways, the pool without an index buffer unless autodiff needs one).
 ///
-/// The convolution's forward pass is the backend's own `conv2d` everywhere. The two `*_grad`
-/// operations default to Burn's generic backward; Flex overrides them for `f32` and one group.
+/// Every operation defaults to Burn's own (`conv2d`, its generic backward, `max_pool2d`); Flex
+/// overrides them for `f32` (and one group for the convolution).
 #[backend_extension(Flex, Autodiff)]
 pub trait ZooKernels: Backend {
     /// `conv2d` without bias, with a backward pass that calls
@@ -123,11 +123,43 @@ fn values(tensor: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
     }
 }
 
+fn conv2d_forward(
+    x: &FlexTensor,
+    weight: &FlexTensor,
+    bias: Option<&FlexTensor>,
+    g: &Conv2dGeometry,
+) -> FlexTensor {
+    count_call();
+    let bias = bias.map(values);
+    let out = im2col::forward(&values(x), &values(weight), bias.as_deref(), g);
+    let [oh, ow] = g.output();
+    flex_tensor(out, [g.batch, g.channels_out, oh, ow])
+}
+
 fn flex_tensor(values: Vec<f32>, shape: [usize; 4]) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(values, shape))
 }
 
 impl ZooKernels for Flex {
+    fn zoo_conv2d(x: FlexTensor, weight: FlexTensor, options: ConvOptions<2>) -> FlexTensor {
+        match geometry(&x, &weight, &options) {
+            Some(g) => conv2d_forward(&x, &weight, None, &g),
+            None => Self::conv2d(x, weight, None, options),
+        }
+    }
+
+    fn zoo_conv2d_bias(
+        x: FlexTensor,
+        weight: FlexTensor,
+        bias: FlexTensor,
+        options: ConvOptions<2>,
+    ) -> FlexTensor {
+        match geometry(&x, &weight, &options).filter(|_| bias.dtype() == DType::F32) {
+            Some(g) => conv2d_forward(&x, &weight, Some(&bias), &g),
+            None => Self::conv2d(x, weight, Some(bias), options),
+        }
+    }
+
     fn zoo_max_pool2d(
         x: FlexTensor,
         kernel_size: [usize; 2],
@@ -388,12 +420,12 @@ impl<B: Backend + ZooKernels + ArgmaxPool, C: CheckpointStrategy> ZooKernels for
                     weight.into_primitive(),
                     bias.into_primitive(),
                 );
-                prep.finish(state, B::conv2d(x, weight, Some(bias), options))
+                prep.finish(state, B::zoo_conv2d_bias(x, weight, bias, options))
             }
-            OpsKind::UnTracked(prep) => prep.finish(B::conv2d(
+            OpsKind::UnTracked(prep) => prep.finish(B::zoo_conv2d_bias(
                 x.into_primitive(),
                 weight.into_primitive(),
-                Some(bias.into_primitive()),
+                bias.into_primitive(),
                 options,
             )),
         }
@@ -413,12 +445,11 @@ impl<B: Backend + ZooKernels + ArgmaxPool, C: CheckpointStrategy> ZooKernels for
                     options.clone(),
                 );
                 let (x, weight) = (x.into_primitive(), weight.into_primitive());
-                prep.finish(state, B::conv2d(x, weight, None, options))
+                prep.finish(state, B::zoo_conv2d(x, weight, options))
             }
-            OpsKind::UnTracked(prep) => prep.finish(B::conv2d(
+            OpsKind::UnTracked(prep) => prep.finish(B::zoo_conv2d(
                 x.into_primitive(),
                 weight.into_primitive(),
-                None,
                 options,
             )),
         }

@@ -205,6 +205,57 @@ fn matmul(
     }
 }
 
+/// The convolution itself, `[batch, channels_out, oh, ow]` row-major: per sample, the weight
+/// (`[channels_out, patch]`) times the im2col matrix, plus the bias.
+pub fn forward(x: &[f32], weight: &[f32], bias: Option<&[f32]>, g: &Conv2dGeometry) -> Vec<f32> {
+    let (patch, ohw, cout) = (g.patch(), g.output_len(), g.channels_out);
+    assert_eq!(x.len(), g.batch * g.input_len(), "input length");
+    assert_eq!(weight.len(), cout * patch, "weight length");
+    if let Some(bias) = bias {
+        assert_eq!(bias.len(), cout, "bias length");
+    }
+    let mut out = vec![0.0f32; g.batch * cout * ohw];
+    if cout * ohw == 0 {
+        return out;
+    }
+    out.par_chunks_mut(cout * ohw).enumerate().for_each_init(
+        || {
+            if g.is_pointwise() {
+                Vec::new()
+            } else {
+                vec![0.0f32; patch * ohw]
+            }
+        },
+        |cols, (n, outs)| {
+            let xs = &x[n * g.input_len()..(n + 1) * g.input_len()];
+            let cols: &[f32] = if g.is_pointwise() {
+                xs
+            } else {
+                im2col(xs, g, cols);
+                cols
+            };
+            if let Some(bias) = bias {
+                for (row, &b) in outs.chunks_mut(ohw).zip(bias) {
+                    row.fill(b);
+                }
+            }
+            // out[co, p] (+)= Σ_r weight[co, r] · cols[r, p]
+            matmul(
+                cout,
+                ohw,
+                patch,
+                outs,
+                bias.is_some(),
+                weight,
+                (patch, 1),
+                cols,
+                (ohw, 1),
+            );
+        },
+    );
+    out
+}
+
 /// Gradient of the loss with respect to the weight, `[channels_out, channels_in, kh, kw]`
 /// row-major, from the input `x` (`[batch, channels_in, h, w]`) and the output gradient `dy`
 /// (`[batch, channels_out, oh, ow]`).
@@ -352,6 +403,22 @@ mod tests {
         (dw, dx)
     }
 
+    /// The forward pass by the definition: the weight gradient of a one-hot output gradient.
+    fn reference_forward(x: &[f32], w: &[f32], bias: &[f32], g: &Conv2dGeometry) -> Vec<f32> {
+        let [oh, ow] = g.output();
+        let len = g.batch * g.channels_out * oh * ow;
+        let mut y = vec![0.0f32; len];
+        for (i, out) in y.iter_mut().enumerate() {
+            let mut one_hot = vec![0.0f32; len];
+            one_hot[i] = 1.0;
+            // dL/dx of L = y[i] is w's taps; dL/dw is x's: y[i] = Σ w · dL/dw
+            let (dw, _) = reference(x, w, &one_hot, g);
+            *out = bias[(i / (oh * ow)) % g.channels_out]
+                + dw.iter().zip(w).map(|(a, b)| a * b).sum::<f32>();
+        }
+        y
+    }
+
     fn values(len: usize, seed: u32) -> Vec<f32> {
         (0..len)
             .map(|i| {
@@ -366,6 +433,14 @@ mod tests {
         let w = values(g.channels_out * g.patch(), 2);
         let dy = values(g.batch * g.channels_out * oh * ow, 3);
         let (dw, dx) = reference(&x, &w, &dy, &g);
+        let bias = values(g.channels_out, 4);
+        let y = reference_forward(&x, &w, &bias, &g);
+        for (i, (a, b)) in forward(&x, &w, Some(&bias), &g).iter().zip(&y).enumerate() {
+            assert!(
+                (a - b).abs() <= 1e-4 * (1.0 + b.abs()),
+                "output [{i}]: {a} vs {b} for {g:?}"
+            );
+        }
         for (name, got, want) in [
             ("weight", weight_grad(&x, &dy, &g), dw),
             ("input", input_grad(&w, &dy, &g), dx),
