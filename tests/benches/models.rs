@@ -264,12 +264,39 @@ fn pool_layer(c: &mut Criterion) {
     group.bench_function("flex/reshape_max_dim", |b| {
         b.iter(|| reshaped(x.clone()).into_data())
     });
+    group.bench_function("flex/zoo_kernels", |b| {
+        b.iter(|| zoo_kernels::max_pool1d_module(&pool, x.clone()).into_data())
+    });
+    {
+        use zoo_kernels::pool::{Pool2dGeometry, max_pool2d};
+        let values = x.clone().into_data().try_to_vec::<f32>().unwrap();
+        let geometry = Pool2dGeometry {
+            planes: 32 * 16,
+            input: [1, 498],
+            kernel: [1, 2],
+            stride: [1, 2],
+            padding: [0, 0],
+            dilation: [1, 1],
+        };
+        group.bench_function("zoo_kernels_slices", |b| {
+            b.iter(|| max_pool2d(&values, &geometry, false))
+        });
+    }
     // With autodiff, forward and backward: here the reshape loses.
     let tracked = Tensor::<3>::random([32, 16, 498], Distribution::Default, &device.autodiff());
     group.bench_function("flex/max_pool1d_forward_backward", |b| {
         b.iter(|| {
             let x = tracked.clone().require_grad();
             let grads = pool.forward(x.clone()).sum().backward();
+            x.grad(&grads).map(|g| g.into_data())
+        })
+    });
+    group.bench_function("flex/zoo_kernels_forward_backward", |b| {
+        b.iter(|| {
+            let x = tracked.clone().require_grad();
+            let grads = zoo_kernels::max_pool1d_module(&pool, x.clone())
+                .sum()
+                .backward();
             x.grad(&grads).map(|g| g.into_data())
         })
     });

@@ -57,6 +57,7 @@ fn pool_plane(x: &[f32], g: &Pool2dGeometry, out: &mut [f32], mut argmax: Option
             (x0, x1, (kx * dw) as isize - pw as isize)
         })
         .collect();
+    let tiled = sw == kw && dw == 1 && pw == 0;
     for oy in 0..oh {
         let out_row = &mut out[oy * ow..(oy + 1) * ow];
         out_row.fill(f32::NEG_INFINITY);
@@ -74,43 +75,71 @@ fn pool_plane(x: &[f32], g: &Pool2dGeometry, out: &mut [f32], mut argmax: Option
                 continue;
             };
             let row = &x[iy * w..(iy + 1) * w];
+            if tiled {
+                // Windows side by side along the row (stride = width, no padding or dilation):
+                // one pass over the row in chunks of the window's width.
+                let chunks = row.chunks_exact(kw);
+                match arg_row.as_deref_mut() {
+                    None if kw == 2 => {
+                        for (o, c) in out_row.iter_mut().zip(chunks) {
+                            let m = if wins(c[1], c[0]) { c[1] } else { c[0] };
+                            *o = if wins(m, *o) { m } else { *o };
+                        }
+                    }
+                    None => {
+                        for (o, c) in out_row.iter_mut().zip(chunks) {
+                            for &v in c {
+                                *o = if wins(v, *o) { v } else { *o };
+                            }
+                        }
+                    }
+                    Some(args) => {
+                        let base = (iy * w) as u32;
+                        for (i, ((o, a), c)) in out_row.iter_mut().zip(args).zip(chunks).enumerate()
+                        {
+                            for (t, &v) in c.iter().enumerate() {
+                                let take = wins(v, *o) | (*a == u32::MAX);
+                                *o = if take { v } else { *o };
+                                *a = if take { base + (i * kw + t) as u32 } else { *a };
+                            }
+                        }
+                    }
+                }
+                continue;
+            }
             for &(x0, x1, offset) in &columns {
                 if x0 >= x1 {
                     continue;
                 }
                 let start = (x0 as isize * sw as isize + offset) as usize;
                 let outs = &mut out_row[x0..x1];
+                let taps = row[start..].iter().step_by(sw);
+                // Unconditional writes of a select: no branch to mispredict on random data.
                 match arg_row.as_deref_mut() {
-                    None if sw == 1 => {
-                        for (o, &v) in outs.iter_mut().zip(&row[start..start + (x1 - x0)]) {
-                            if v > *o || v.is_nan() {
-                                *o = v;
-                            }
-                        }
-                    }
                     None => {
-                        for (i, o) in outs.iter_mut().enumerate() {
-                            let v = row[start + i * sw];
-                            if v > *o || v.is_nan() {
-                                *o = v;
-                            }
+                        for (o, &v) in outs.iter_mut().zip(taps) {
+                            *o = if wins(v, *o) { v } else { *o };
                         }
                     }
                     Some(args) => {
                         let args = &mut args[x0..x1];
-                        for (i, (o, a)) in outs.iter_mut().zip(args).enumerate() {
-                            let ix = start + i * sw;
-                            let v = row[ix];
-                            if v > *o || (v.is_nan() && !o.is_nan()) || *a == u32::MAX {
-                                *o = v;
-                                *a = (iy * w + ix) as u32;
-                            }
+                        let first = (iy * w + start) as u32;
+                        for (i, ((o, a), &v)) in outs.iter_mut().zip(args).zip(taps).enumerate() {
+                            let take = wins(v, *o) | (*a == u32::MAX);
+                            *o = if take { v } else { *o };
+                            *a = if take { first + (i * sw) as u32 } else { *a };
                         }
                     }
                 }
             }
         }
     }
+}
+
+/// Whether `v` replaces the running maximum `best`: larger, or the first NaN.
+#[inline(always)]
+fn wins(v: f32, best: f32) -> bool {
+    (v > best) | (v.is_nan() & !best.is_nan())
 }
 
 /// The pooled output, `[planes, oh, ow]` row-major, and with `with_argmax` the index within its
