@@ -6,6 +6,8 @@
 //! with batch and channels swapped (many skinny products) and the input gradient as a transposed
 //! convolution; both are 1.6–2× slower than PyTorch on the same CPU (BENCHMARKS.md).
 
+use std::ops::Range;
+
 use rayon::prelude::*;
 
 /// Shapes and options of one 2-D convolution. Padding is `(begin, end)` per spatial dimension,
@@ -81,27 +83,33 @@ pub(crate) fn valid_range(
     (first.min(end), end)
 }
 
-/// Writes the im2col matrix of one sample, `[patch, oh*ow]` row-major, into `cols`.
-fn im2col(x: &[f32], g: &Conv2dGeometry, cols: &mut [f32]) {
+/// Writes the im2col matrix of one sample's output rows `rows`, `[patch, rows.len() * ow]`
+/// row-major, into `cols`.
+fn im2col(x: &[f32], g: &Conv2dGeometry, rows: Range<usize>, cols: &mut [f32]) {
     let [h, w] = g.input;
     let [oh, ow] = g.output();
     let [kh, kw] = g.kernel;
+    let len = rows.len() * ow;
     let mut row = 0;
     for c in 0..g.channels_in {
         let plane = &x[c * h * w..(c + 1) * h * w];
         for ki in 0..kh {
             let (y0, y1) = valid_range(oh, h, ki, g.stride[0], g.dilation[0], g.padding[0].0);
+            let (y0, y1) = (
+                y0.clamp(rows.start, rows.end),
+                y1.clamp(rows.start, rows.end),
+            );
             for kj in 0..kw {
                 let (x0, x1) = valid_range(ow, w, kj, g.stride[1], g.dilation[1], g.padding[1].0);
-                let dst = &mut cols[row * oh * ow..(row + 1) * oh * ow];
+                let dst = &mut cols[row * len..(row + 1) * len];
                 row += 1;
-                dst[..y0 * ow].fill(0.0);
-                dst[y1 * ow..].fill(0.0);
+                dst[..(y0 - rows.start) * ow].fill(0.0);
+                dst[(y1 - rows.start) * ow..].fill(0.0);
                 let col_offset = (kj * g.dilation[1]) as isize - g.padding[1].0 as isize;
                 for oy in y0..y1 {
                     let iy = oy * g.stride[0] + ki * g.dilation[0] - g.padding[0].0;
                     let src = &plane[iy * w..(iy + 1) * w];
-                    let line = &mut dst[oy * ow..(oy + 1) * ow];
+                    let line = &mut dst[(oy - rows.start) * ow..(oy - rows.start + 1) * ow];
                     line[..x0].fill(0.0);
                     line[x1..].fill(0.0);
                     if x0 == x1 {
@@ -121,25 +129,32 @@ fn im2col(x: &[f32], g: &Conv2dGeometry, cols: &mut [f32]) {
     }
 }
 
-/// Adds the im2col-shaped gradient `cols` back onto one sample's input gradient `dx`.
-fn col2im_add(cols: &[f32], g: &Conv2dGeometry, dx: &mut [f32]) {
+/// Adds the im2col-shaped gradient `cols` of output rows `rows` back onto one sample's input
+/// gradient `dx`.
+fn col2im_add(cols: &[f32], g: &Conv2dGeometry, rows: Range<usize>, dx: &mut [f32]) {
     let [h, w] = g.input;
     let [oh, ow] = g.output();
     let [kh, kw] = g.kernel;
+    let len = rows.len() * ow;
     let mut row = 0;
     for c in 0..g.channels_in {
         let plane = &mut dx[c * h * w..(c + 1) * h * w];
         for ki in 0..kh {
             let (y0, y1) = valid_range(oh, h, ki, g.stride[0], g.dilation[0], g.padding[0].0);
+            let (y0, y1) = (
+                y0.clamp(rows.start, rows.end),
+                y1.clamp(rows.start, rows.end),
+            );
             for kj in 0..kw {
                 let (x0, x1) = valid_range(ow, w, kj, g.stride[1], g.dilation[1], g.padding[1].0);
-                let src = &cols[row * oh * ow..(row + 1) * oh * ow];
+                let src = &cols[row * len..(row + 1) * len];
                 row += 1;
                 let col_offset = (kj * g.dilation[1]) as isize - g.padding[1].0 as isize;
                 for oy in y0..y1 {
                     let iy = oy * g.stride[0] + ki * g.dilation[0] - g.padding[0].0;
                     let dst = &mut plane[iy * w..(iy + 1) * w];
-                    let line = &src[oy * ow + x0..oy * ow + x1];
+                    let at = (oy - rows.start) * ow;
+                    let line = &src[at + x0..at + x1];
                     if line.is_empty() {
                         continue;
                     }
@@ -159,20 +174,40 @@ fn col2im_add(cols: &[f32], g: &Conv2dGeometry, dx: &mut [f32]) {
     }
 }
 
-/// `dst (m×n) [+]= lhs (m×k) · rhs (k×n)`, each given by (row stride, column stride), one thread.
+/// Output rows per im2col block: the block (`patch × rows × ow` values) stays within about
+/// 512 KiB, the size of one core's L2 cache here, instead of the whole sample's matrix (24 MB
+/// for binary-cnn's second convolution) going through memory twice.
+fn block_rows(g: &Conv2dGeometry) -> usize {
+    const BLOCK_VALUES: usize = 128 * 1024;
+    let [oh, ow] = g.output();
+    (BLOCK_VALUES / (g.patch() * ow).max(1)).clamp(1, oh.max(1))
+}
+
+/// The output-row blocks of one sample.
+fn blocks(g: &Conv2dGeometry) -> impl Iterator<Item = Range<usize>> {
+    let [oh, _] = g.output();
+    let step = block_rows(g);
+    (0..oh)
+        .step_by(step)
+        .map(move |start| start..(start + step).min(oh))
+}
+
+/// `dst (m×n) [+]= lhs (m×k) · rhs (k×n)`, the inputs given by (row stride, column stride), `dst`
+/// by its row stride (columns contiguous); one thread.
 #[allow(clippy::too_many_arguments)]
 fn matmul(
     m: usize,
     n: usize,
     k: usize,
     dst: &mut [f32],
+    dst_row_stride: usize,
     accumulate: bool,
     lhs: &[f32],
     lhs_strides: (usize, usize),
     rhs: &[f32],
     rhs_strides: (usize, usize),
 ) {
-    assert!(dst.len() >= m * n);
+    assert!(m == 0 || n == 0 || (m - 1) * dst_row_stride + n <= dst.len());
     let last = |(rs, cs): (usize, usize), rows: usize, cols: usize| {
         (rows.max(1) - 1) * rs + (cols.max(1) - 1) * cs
     };
@@ -187,7 +222,7 @@ fn matmul(
             k,
             dst.as_mut_ptr(),
             1,
-            n as isize,
+            dst_row_stride as isize,
             accumulate,
             lhs.as_ptr(),
             lhs_strides.1 as isize,
@@ -205,8 +240,8 @@ fn matmul(
     }
 }
 
-/// The convolution itself, `[batch, channels_out, oh, ow]` row-major: per sample, the weight
-/// (`[channels_out, patch]`) times the im2col matrix, plus the bias.
+/// The convolution itself, `[batch, channels_out, oh, ow]` row-major: per sample and block of
+/// output rows, the weight (`[channels_out, patch]`) times the im2col matrix, plus the bias.
 pub fn forward(x: &[f32], weight: &[f32], bias: Option<&[f32]>, g: &Conv2dGeometry) -> Vec<f32> {
     let (patch, ohw, cout) = (g.patch(), g.output_len(), g.channels_out);
     assert_eq!(x.len(), g.batch * g.input_len(), "input length");
@@ -218,84 +253,106 @@ pub fn forward(x: &[f32], weight: &[f32], bias: Option<&[f32]>, g: &Conv2dGeomet
     if cout * ohw == 0 {
         return out;
     }
+    let ow = g.output()[1];
     out.par_chunks_mut(cout * ohw).enumerate().for_each_init(
-        || {
-            if g.is_pointwise() {
-                Vec::new()
-            } else {
-                vec![0.0f32; patch * ohw]
-            }
-        },
+        || cols_buffer(g),
         |cols, (n, outs)| {
             let xs = &x[n * g.input_len()..(n + 1) * g.input_len()];
-            let cols: &[f32] = if g.is_pointwise() {
-                xs
-            } else {
-                im2col(xs, g, cols);
-                cols
-            };
             if let Some(bias) = bias {
                 for (row, &b) in outs.chunks_mut(ohw).zip(bias) {
                     row.fill(b);
                 }
             }
-            // out[co, p] (+)= Σ_r weight[co, r] · cols[r, p]
-            matmul(
-                cout,
-                ohw,
-                patch,
-                outs,
-                bias.is_some(),
-                weight,
-                (patch, 1),
-                cols,
-                (ohw, 1),
-            );
+            for rows in blocks(g) {
+                let (at, len) = (rows.start * ow, rows.len() * ow);
+                let cols = block_cols(xs, g, rows, cols);
+                // out[co, p] (+)= Σ_r weight[co, r] · cols[r, p]
+                let (rhs, rhs_strides) = cols;
+                let dst = &mut outs[at..];
+                let acc = bias.is_some();
+                matmul(
+                    cout,
+                    len,
+                    patch,
+                    dst,
+                    ohw,
+                    acc,
+                    weight,
+                    (patch, 1),
+                    rhs,
+                    rhs_strides,
+                );
+            }
         },
     );
     out
 }
 
+/// An im2col buffer for one block (empty for a pointwise convolution, which needs none).
+fn cols_buffer(g: &Conv2dGeometry) -> Vec<f32> {
+    if g.is_pointwise() {
+        Vec::new()
+    } else {
+        vec![0.0f32; g.patch() * block_rows(g) * g.output()[1]]
+    }
+}
+
+/// The im2col matrix of a block of output rows and its (row, column) strides: the sample itself
+/// for a pointwise convolution, else written into `cols`.
+fn block_cols<'a>(
+    xs: &'a [f32],
+    g: &Conv2dGeometry,
+    rows: Range<usize>,
+    cols: &'a mut [f32],
+) -> (&'a [f32], (usize, usize)) {
+    let ow = g.output()[1];
+    if g.is_pointwise() {
+        (&xs[rows.start * ow..], (g.output_len(), 1))
+    } else {
+        let len = rows.len() * ow;
+        im2col(xs, g, rows, &mut cols[..g.patch() * len]);
+        (&cols[..g.patch() * len], (len, 1))
+    }
+}
+
 /// Gradient of the loss with respect to the weight, `[channels_out, channels_in, kh, kw]`
 /// row-major, from the input `x` (`[batch, channels_in, h, w]`) and the output gradient `dy`
-/// (`[batch, channels_out, oh, ow]`).
+/// (`[batch, channels_out, oh, ow]`): each thread accumulates its samples' products.
 pub fn weight_grad(x: &[f32], dy: &[f32], g: &Conv2dGeometry) -> Vec<f32> {
     let (patch, ohw, cout) = (g.patch(), g.output_len(), g.channels_out);
     assert_eq!(x.len(), g.batch * g.input_len(), "input length");
     assert_eq!(dy.len(), g.batch * cout * ohw, "output gradient length");
+    let ow = g.output()[1];
     let threads = rayon::current_num_threads().clamp(1, g.batch.max(1));
     let per_thread = g.batch.div_ceil(threads).max(1);
     let partial = (0..g.batch.div_ceil(per_thread))
         .into_par_iter()
         .map(|chunk| {
             let mut acc = vec![0.0f32; cout * patch];
-            let mut cols = if g.is_pointwise() {
-                Vec::new()
-            } else {
-                vec![0.0f32; patch * ohw]
-            };
-            let samples = chunk * per_thread..((chunk + 1) * per_thread).min(g.batch);
-            for (i, n) in samples.enumerate() {
+            let mut cols = cols_buffer(g);
+            let mut first = true;
+            for n in chunk * per_thread..((chunk + 1) * per_thread).min(g.batch) {
                 let xs = &x[n * g.input_len()..(n + 1) * g.input_len()];
-                let cols: &[f32] = if g.is_pointwise() {
-                    xs
-                } else {
-                    im2col(xs, g, &mut cols);
-                    &cols
-                };
                 let dys = &dy[n * cout * ohw..(n + 1) * cout * ohw];
-                // acc[co, r] += Σ_p dy[co, p] · cols[r, p]
-                matmul(
-                    cout,
-                    patch,
-                    ohw,
-                    &mut acc,
-                    i > 0,
-                    dys,
-                    (ohw, 1),
-                    cols,
-                    (1, ohw),
-                );
+                for rows in blocks(g) {
+                    let (at, len) = (rows.start * ow, rows.len() * ow);
+                    let (cols, (rs, cs)) = block_cols(xs, g, rows, &mut cols);
+                    // acc[co, r] += Σ_p dy[co, p] · cols[r, p]
+                    let lhs = &dys[at..];
+                    matmul(
+                        cout,
+                        patch,
+                        len,
+                        &mut acc,
+                        patch,
+                        !first,
+                        lhs,
+                        (ohw, 1),
+                        cols,
+                        (cs, rs),
+                    );
+                    first = false;
+                }
             }
             acc
         })
@@ -320,42 +377,45 @@ pub fn input_grad(weight: &[f32], dy: &[f32], g: &Conv2dGeometry) -> Vec<f32> {
     if g.input_len() == 0 {
         return dx;
     }
+    let ow = g.output()[1];
     dx.par_chunks_mut(g.input_len()).enumerate().for_each_init(
-        || {
-            if g.is_pointwise() {
-                Vec::new()
-            } else {
-                vec![0.0f32; patch * ohw]
-            }
-        },
+        || cols_buffer(g),
         |cols, (n, dxs)| {
             let dys = &dy[n * cout * ohw..(n + 1) * cout * ohw];
-            // cols[r, p] = Σ_co weight[co, r] · dy[co, p]
             if g.is_pointwise() {
+                // dx[r, p] = Σ_co weight[co, r] · dy[co, p]
                 matmul(
                     patch,
                     ohw,
                     cout,
                     dxs,
+                    ohw,
                     false,
                     weight,
                     (1, patch),
                     dys,
                     (ohw, 1),
                 );
-            } else {
+                return;
+            }
+            for rows in blocks(g) {
+                let (at, len) = (rows.start * ow, rows.len() * ow);
+                let block = &mut cols[..patch * len];
+                // cols[r, p] = Σ_co weight[co, r] · dy[co, p]
+                let rhs = &dys[at..];
                 matmul(
                     patch,
-                    ohw,
+                    len,
                     cout,
-                    cols,
+                    block,
+                    len,
                     false,
                     weight,
                     (1, patch),
-                    dys,
+                    rhs,
                     (ohw, 1),
                 );
-                col2im_add(cols, g, dxs);
+                col2im_add(block, g, rows, dxs);
             }
         },
     );
@@ -403,18 +463,36 @@ mod tests {
         (dw, dx)
     }
 
-    /// The forward pass by the definition: the weight gradient of a one-hot output gradient.
+    /// The forward pass by the definition.
     fn reference_forward(x: &[f32], w: &[f32], bias: &[f32], g: &Conv2dGeometry) -> Vec<f32> {
-        let [oh, ow] = g.output();
-        let len = g.batch * g.channels_out * oh * ow;
-        let mut y = vec![0.0f32; len];
-        for (i, out) in y.iter_mut().enumerate() {
-            let mut one_hot = vec![0.0f32; len];
-            one_hot[i] = 1.0;
-            // dL/dx of L = y[i] is w's taps; dL/dw is x's: y[i] = Σ w · dL/dw
-            let (dw, _) = reference(x, w, &one_hot, g);
-            *out = bias[(i / (oh * ow)) % g.channels_out]
-                + dw.iter().zip(w).map(|(a, b)| a * b).sum::<f32>();
+        let ([h, wd], [oh, ow], [kh, kw]) = (g.input, g.output(), g.kernel);
+        let mut y = Vec::with_capacity(g.batch * g.channels_out * oh * ow);
+        for n in 0..g.batch {
+            for co in 0..g.channels_out {
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        let mut sum = bias[co];
+                        for ci in 0..g.channels_in {
+                            for ki in 0..kh {
+                                for kj in 0..kw {
+                                    let iy = (oy * g.stride[0] + ki * g.dilation[0]) as isize
+                                        - g.padding[0].0 as isize;
+                                    let ix = (ox * g.stride[1] + kj * g.dilation[1]) as isize
+                                        - g.padding[1].0 as isize;
+                                    if iy < 0 || ix < 0 || iy >= h as isize || ix >= wd as isize {
+                                        continue;
+                                    }
+                                    let xi = ((n * g.channels_in + ci) * h + iy as usize) * wd
+                                        + ix as usize;
+                                    sum +=
+                                        x[xi] * w[((co * g.channels_in + ci) * kh + ki) * kw + kj];
+                                }
+                            }
+                        }
+                        y.push(sum);
+                    }
+                }
+            }
         }
         y
     }
@@ -500,6 +578,14 @@ mod tests {
             stride: [2, 2],
             ..geometry(2, 4, 3, [5, 5], [1, 1])
         });
+        // several blocks of output rows per sample (block_rows 1: patch 1000 × 130 columns)
+        let wide = Conv2dGeometry {
+            stride: [2, 2],
+            padding: [(2, 2), (2, 2)],
+            ..geometry(2, 40, 3, [9, 260], [5, 5])
+        };
+        assert_eq!((block_rows(&wide), wide.output()), (1, [5, 130]));
+        check(wide);
         // kernel wider than the padded input in one direction's border rows
         check(Conv2dGeometry {
             padding: [(3, 3), (0, 0)],
