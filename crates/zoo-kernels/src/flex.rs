@@ -116,10 +116,28 @@ fn geometry(
 }
 
 /// The tensor's values in row-major order (copied only when it is a strided view).
-fn values(tensor: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
+fn values(tensor: &FlexTensor) -> Values<'_> {
     match tensor.as_slice::<f32>() {
-        Some(slice) => std::borrow::Cow::Borrowed(slice),
-        None => std::borrow::Cow::Owned(tensor.to_contiguous().as_slice::<f32>().unwrap().to_vec()),
+        Some(slice) => Values::View(slice),
+        None => Values::Copy(tensor.to_contiguous()),
+    }
+}
+
+/// An `f32` tensor's values: the tensor's own storage, or a contiguous copy of a strided view
+/// (a transposed or broadcast gradient), copied once.
+enum Values<'a> {
+    View(&'a [f32]),
+    Copy(FlexTensor),
+}
+
+impl std::ops::Deref for Values<'_> {
+    type Target = [f32];
+
+    fn deref(&self) -> &[f32] {
+        match self {
+            Values::View(slice) => slice,
+            Values::Copy(tensor) => tensor.as_slice::<f32>().expect("contiguous f32 copy"),
+        }
     }
 }
 
