@@ -48,6 +48,16 @@ impl Conv2dGeometry {
         oh * ow
     }
 
+    /// The threads of one matrix product: one, as the samples already run in parallel, unless
+    /// there are fewer samples than threads (batch 1 at inference), then all of them.
+    fn gemm_threads(&self) -> gemm::Parallelism {
+        if self.batch < rayon::current_num_threads() {
+            gemm::Parallelism::Rayon(0)
+        } else {
+            gemm::Parallelism::None
+        }
+    }
+
     /// A 1×1 convolution without stride or padding: the im2col matrix is the input itself.
     fn is_pointwise(&self) -> bool {
         self.kernel == [1, 1]
@@ -193,7 +203,7 @@ fn blocks(g: &Conv2dGeometry) -> impl Iterator<Item = Range<usize>> {
 }
 
 /// `dst (m×n) [+]= lhs (m×k) · rhs (k×n)`, the inputs given by (row stride, column stride), `dst`
-/// by its row stride (columns contiguous); one thread.
+/// by its row stride (columns contiguous), on `threads` (see [`Conv2dGeometry::gemm_threads`]).
 #[allow(clippy::too_many_arguments)]
 fn matmul(
     m: usize,
@@ -206,6 +216,7 @@ fn matmul(
     lhs_strides: (usize, usize),
     rhs: &[f32],
     rhs_strides: (usize, usize),
+    threads: gemm::Parallelism,
 ) {
     assert!(m == 0 || n == 0 || (m - 1) * dst_row_stride + n <= dst.len());
     let last = |(rs, cs): (usize, usize), rows: usize, cols: usize| {
@@ -235,7 +246,7 @@ fn matmul(
             false,
             false,
             false,
-            gemm::Parallelism::None,
+            threads,
         );
     }
 }
@@ -281,6 +292,7 @@ pub fn forward(x: &[f32], weight: &[f32], bias: Option<&[f32]>, g: &Conv2dGeomet
                     (patch, 1),
                     rhs,
                     rhs_strides,
+                    g.gemm_threads(),
                 );
             }
         },
@@ -350,6 +362,7 @@ pub fn weight_grad(x: &[f32], dy: &[f32], g: &Conv2dGeometry) -> Vec<f32> {
                         (ohw, 1),
                         cols,
                         (cs, rs),
+                        g.gemm_threads(),
                     );
                     first = false;
                 }
@@ -395,6 +408,7 @@ pub fn input_grad(weight: &[f32], dy: &[f32], g: &Conv2dGeometry) -> Vec<f32> {
                     (1, patch),
                     dys,
                     (ohw, 1),
+                    g.gemm_threads(),
                 );
                 return;
             }
@@ -414,6 +428,7 @@ pub fn input_grad(weight: &[f32], dy: &[f32], g: &Conv2dGeometry) -> Vec<f32> {
                     (1, patch),
                     rhs,
                     (ohw, 1),
+                    g.gemm_threads(),
                 );
                 col2im_add(block, g, rows, dxs);
             }
