@@ -102,8 +102,8 @@ fn geometry(
         return None;
     }
     let [batch, channels_in, h, w] = x.shape().dims::<4>();
-    let [channels_out, _, kh, kw] = weight.shape().dims::<4>();
-    Some(Conv2dGeometry {
+    let [channels_out, weight_channels_in, kh, kw] = weight.shape().dims::<4>();
+    let g = Conv2dGeometry {
         batch,
         channels_in,
         channels_out,
@@ -112,7 +112,9 @@ fn geometry(
         stride: options.stride,
         padding: options.padding,
         dilation: options.dilation,
-    })
+    };
+    // Anything unusual (mismatched channels too) goes to Burn's, which checks and reports it.
+    (weight_channels_in == channels_in && g.is_supported()).then_some(g)
 }
 
 /// The tensor's values in row-major order (copied only when it is a strided view).
@@ -240,6 +242,9 @@ fn pool_geometry(
         return None;
     }
     let [n, c, h, w] = x.shape().dims::<4>();
+    if h * w > u32::MAX as usize {
+        return None; // the argmax is a u32 per plane
+    }
     let g = Pool2dGeometry {
         planes: n * c,
         input: [h, w],

@@ -34,6 +34,23 @@ impl Conv2dGeometry {
         })
     }
 
+    /// Whether these kernels compute this convolution: non-zero sizes, strides and dilations,
+    /// and a window that fits the padded input (otherwise the caller uses Burn's, which reports
+    /// what is wrong).
+    pub fn is_supported(&self) -> bool {
+        let sizes = [self.batch, self.channels_in, self.channels_out];
+        sizes
+            .iter()
+            .chain(&self.kernel)
+            .chain(&self.stride)
+            .chain(&self.dilation)
+            .all(|&v| v > 0)
+            && (0..2).all(|i| {
+                let (begin, end) = self.padding[i];
+                self.input[i] + begin + end >= self.dilation[i] * (self.kernel[i] - 1) + 1
+            })
+    }
+
     /// Rows of the im2col matrix: `channels_in × kernel height × kernel width`.
     fn patch(&self) -> usize {
         self.channels_in * self.kernel[0] * self.kernel[1]
@@ -617,5 +634,23 @@ mod tests {
         };
         assert_eq!(g.output(), [16, 16]);
         assert_eq!(geometry(1, 1, 1, [14, 14], [3, 3]).output(), [12, 12]);
+        assert!(geometry(1, 1, 1, [14, 14], [3, 3]).is_supported());
+        // a window larger than the padded input, a zero stride, an empty batch: Burn's
+        assert!(!geometry(1, 1, 1, [2, 5], [3, 3]).is_supported());
+        assert!(
+            Conv2dGeometry {
+                padding: [(1, 0), (0, 0)],
+                ..geometry(1, 1, 1, [2, 5], [3, 3])
+            }
+            .is_supported()
+        );
+        assert!(
+            !Conv2dGeometry {
+                stride: [0, 1],
+                ..geometry(1, 1, 1, [5, 5], [3, 3])
+            }
+            .is_supported()
+        );
+        assert!(!geometry(0, 1, 1, [5, 5], [3, 3]).is_supported());
     }
 }

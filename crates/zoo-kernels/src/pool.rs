@@ -27,6 +27,9 @@ impl Pool2dGeometry {
     pub fn output(&self) -> Option<[usize; 2]> {
         let mut out = [0; 2];
         for (i, o) in out.iter_mut().enumerate() {
+            if self.kernel[i] == 0 || self.dilation[i] == 0 {
+                return None;
+            }
             let span = self.dilation[i] * (self.kernel[i] - 1) + 1;
             let padded = self.input[i] + 2 * self.padding[i];
             if padded < span || self.stride[i] == 0 {
@@ -285,5 +288,6 @@ mod tests {
         assert!(out[0].is_nan());
         assert_eq!(out[1], 3.0);
         assert_eq!(geometry(1, [1, 1], [2, 2]).output(), None);
+        assert_eq!(geometry(1, [3, 3], [0, 2]).output(), None);
     }
 }
