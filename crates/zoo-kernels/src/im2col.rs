@@ -47,7 +47,7 @@ impl Conv2dGeometry {
             .all(|&v| v > 0)
             && (0..2).all(|i| {
                 let (begin, end) = self.padding[i];
-                self.input[i] + begin + end >= self.dilation[i] * (self.kernel[i] - 1) + 1
+                self.input[i] + begin + end > self.dilation[i] * (self.kernel[i] - 1)
             })
     }
 
