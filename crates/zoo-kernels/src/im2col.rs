@@ -458,18 +458,15 @@ pub fn input_grad(weight: &[f32], dy: &[f32], g: &Conv2dGeometry) -> Vec<f32> {
 mod tests {
     use super::*;
 
-    /// Direct loops over the definition, for small shapes.
-    fn reference(x: &[f32], w: &[f32], dy: &[f32], g: &Conv2dGeometry) -> (Vec<f32>, Vec<f32>) {
-        let [h, wd] = g.input;
-        let [oh, ow] = g.output();
-        let [kh, kw] = g.kernel;
-        let mut dw = vec![0.0f32; w.len()];
-        let mut dx = vec![0.0f32; x.len()];
+    /// Calls `f(output index, input index, weight index)` for every product the convolution
+    /// sums, by the definition: direct loops, for small shapes.
+    fn for_each_product(g: &Conv2dGeometry, mut f: impl FnMut(usize, usize, usize)) {
+        let ([h, wd], [oh, ow], [kh, kw]) = (g.input, g.output(), g.kernel);
         for n in 0..g.batch {
             for co in 0..g.channels_out {
                 for oy in 0..oh {
                     for ox in 0..ow {
-                        let d = dy[((n * g.channels_out + co) * oh + oy) * ow + ox];
+                        let yi = ((n * g.channels_out + co) * oh + oy) * ow + ox;
                         for ci in 0..g.channels_in {
                             for ki in 0..kh {
                                 for kj in 0..kw {
@@ -483,8 +480,7 @@ mod tests {
                                     let xi = ((n * g.channels_in + ci) * h + iy as usize) * wd
                                         + ix as usize;
                                     let wi = ((co * g.channels_in + ci) * kh + ki) * kw + kj;
-                                    dw[wi] += d * x[xi];
-                                    dx[xi] += d * w[wi];
+                                    f(yi, xi, wi);
                                 }
                             }
                         }
@@ -492,40 +488,26 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The weight and input gradients by the definition.
+    fn reference(x: &[f32], w: &[f32], dy: &[f32], g: &Conv2dGeometry) -> (Vec<f32>, Vec<f32>) {
+        let (mut dw, mut dx) = (vec![0.0f32; w.len()], vec![0.0f32; x.len()]);
+        for_each_product(g, |yi, xi, wi| {
+            dw[wi] += dy[yi] * x[xi];
+            dx[xi] += dy[yi] * w[wi];
+        });
         (dw, dx)
     }
 
     /// The forward pass by the definition.
     fn reference_forward(x: &[f32], w: &[f32], bias: &[f32], g: &Conv2dGeometry) -> Vec<f32> {
-        let ([h, wd], [oh, ow], [kh, kw]) = (g.input, g.output(), g.kernel);
-        let mut y = Vec::with_capacity(g.batch * g.channels_out * oh * ow);
-        for n in 0..g.batch {
-            for co in 0..g.channels_out {
-                for oy in 0..oh {
-                    for ox in 0..ow {
-                        let mut sum = bias[co];
-                        for ci in 0..g.channels_in {
-                            for ki in 0..kh {
-                                for kj in 0..kw {
-                                    let iy = (oy * g.stride[0] + ki * g.dilation[0]) as isize
-                                        - g.padding[0].0 as isize;
-                                    let ix = (ox * g.stride[1] + kj * g.dilation[1]) as isize
-                                        - g.padding[1].0 as isize;
-                                    if iy < 0 || ix < 0 || iy >= h as isize || ix >= wd as isize {
-                                        continue;
-                                    }
-                                    let xi = ((n * g.channels_in + ci) * h + iy as usize) * wd
-                                        + ix as usize;
-                                    sum +=
-                                        x[xi] * w[((co * g.channels_in + ci) * kh + ki) * kw + kj];
-                                }
-                            }
-                        }
-                        y.push(sum);
-                    }
-                }
-            }
-        }
+        let [oh, ow] = g.output();
+        let len = g.batch * g.channels_out * oh * ow;
+        let mut y: Vec<f32> = (0..len)
+            .map(|i| bias[(i / (oh * ow)) % g.channels_out])
+            .collect();
+        for_each_product(g, |yi, xi, wi| y[yi] += x[xi] * w[wi]);
         y
     }
 

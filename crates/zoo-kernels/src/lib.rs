@@ -17,8 +17,8 @@ use burn::nn::conv::{Conv1d, Conv2d};
 use burn::nn::pool::{MaxPool1d, MaxPool2d};
 use burn::tensor::ops::ConvOptions;
 
-/// [`burn::tensor::module::conv2d`], with burn-zoo's backward pass on Flex when the `flex`
-/// feature is on; on any other device, or without the feature, exactly Burn's `conv2d`.
+/// [`burn::tensor::module::conv2d`], by burn-zoo's kernels (forward and backward) on Flex when
+/// the `flex` feature is on; on any other device, or without the feature, exactly Burn's.
 pub fn conv2d(
     x: Tensor<4>,
     weight: Tensor<4>,
@@ -51,7 +51,7 @@ pub fn conv2d_module(conv: &Conv2d, input: Tensor<4>) -> Tensor<4> {
 }
 
 /// [`Conv1d::forward`] as a 2-D convolution of height 1 through [`conv2d`], so that it gets the
-/// same backward pass; on other devices or without the `flex` feature, Burn's `Conv1d::forward`.
+/// same kernels; on other devices or without the `flex` feature, Burn's `Conv1d::forward`.
 pub fn conv1d_module(conv: &Conv1d, input: Tensor<3>) -> Tensor<3> {
     #[cfg(feature = "flex")]
     if serves(&input.device()) {
