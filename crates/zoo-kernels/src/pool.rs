@@ -116,26 +116,48 @@ fn pool_plane(x: &[f32], g: &Pool2dGeometry, out: &mut [f32], mut argmax: Option
                 }
                 let start = (x0 as isize * sw as isize + offset) as usize;
                 let outs = &mut out_row[x0..x1];
-                let taps = row[start..].iter().step_by(sw);
-                // Unconditional writes of a select: no branch to mispredict on random data.
-                match arg_row.as_deref_mut() {
-                    None => {
-                        for (o, &v) in outs.iter_mut().zip(taps) {
-                            *o = if wins(v, *o) { v } else { *o };
-                        }
-                    }
-                    Some(args) => {
-                        let args = &mut args[x0..x1];
-                        let first = (iy * w + start) as u32;
-                        for (i, ((o, a), &v)) in outs.iter_mut().zip(args).zip(taps).enumerate() {
-                            let take = wins(v, *o) | (*a == u32::MAX);
-                            *o = if take { v } else { *o };
-                            *a = if take { first + (i * sw) as u32 } else { *a };
-                        }
-                    }
+                // Stride 1 as a plain slice iterator, which the compiler vectorises.
+                let contiguous = row[start..start + (x1 - x0)].iter();
+                let strided = row[start..].iter().step_by(sw);
+                let first = (iy * w + start) as u32;
+                match (arg_row.as_deref_mut(), sw) {
+                    (None, 1) => max_pass(outs, contiguous),
+                    (None, _) => max_pass(outs, strided),
+                    (Some(args), 1) => argmax_pass(outs, &mut args[x0..x1], contiguous, first, 1),
+                    (Some(args), _) => argmax_pass(outs, &mut args[x0..x1], strided, first, sw),
                 }
             }
         }
+    }
+}
+
+/// One window tap over a row of outputs: keep the larger value. Unconditional writes of a
+/// select: no branch to mispredict on random data.
+#[inline(always)]
+fn max_pass<'a>(outs: &mut [f32], taps: impl Iterator<Item = &'a f32>) {
+    for (o, &v) in outs.iter_mut().zip(taps) {
+        *o = if wins(v, *o) { v } else { *o };
+    }
+}
+
+/// [`max_pass`] that also keeps the winner's index in the plane (`first + i * stride` for the
+/// i-th output); an output's first tap always wins, whatever its value.
+#[inline(always)]
+fn argmax_pass<'a>(
+    outs: &mut [f32],
+    args: &mut [u32],
+    taps: impl Iterator<Item = &'a f32>,
+    first: u32,
+    stride: usize,
+) {
+    for (i, ((o, a), &v)) in outs.iter_mut().zip(args).zip(taps).enumerate() {
+        let take = wins(v, *o) | (*a == u32::MAX);
+        *o = if take { v } else { *o };
+        *a = if take {
+            first + (i * stride) as u32
+        } else {
+            *a
+        };
     }
 }
 

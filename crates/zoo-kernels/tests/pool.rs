@@ -43,6 +43,13 @@ fn max_pool2d_matches_burn() {
                 .with_dilation([2, 1]),
             [1, 2, 7, 7],
         ),
+        // the Inception module's branch pool: stride 1, "same"
+        (
+            MaxPool2dConfig::new([3, 3])
+                .with_strides([1, 1])
+                .with_padding(PaddingConfig2d::Same),
+            [2, 3, 7, 6],
+        ),
         // ceil mode: Burn's own pool (the fallback)
         (
             MaxPool2dConfig::new([2, 2]).with_ceil_mode(true),
