@@ -110,95 +110,82 @@ pub(crate) fn valid_range(
     (first.min(end), end)
 }
 
-/// Writes the im2col matrix of one sample's output rows `rows`, `[patch, rows.len() * ow]`
-/// row-major, into `cols`.
-fn im2col(x: &[f32], g: &Conv2dGeometry, rows: Range<usize>, cols: &mut [f32]) {
+/// Walks the im2col matrix of one sample's output rows `rows`: for each of its lines (matrix
+/// row `r` = input channel × kernel row × kernel column, output row `oy` in `rows`) calls
+/// `f(line index, taps)`, where `taps` is `None` when the whole line falls in the padding, else
+/// `Some((input offset, x0..x1))`: the output columns `x0..x1` read the input at
+/// `offset + (ox - x0) * stride`, the others fall in the padding. Lines are numbered
+/// `r * rows.len() + (oy - rows.start)`, the order of the block's matrix.
+fn for_each_line(
+    g: &Conv2dGeometry,
+    rows: Range<usize>,
+    mut f: impl FnMut(usize, Option<(usize, Range<usize>)>),
+) {
     let [h, w] = g.input;
     let [oh, ow] = g.output();
     let [kh, kw] = g.kernel;
-    let len = rows.len() * ow;
-    let mut row = 0;
+    let mut line = 0;
     for c in 0..g.channels_in {
-        let plane = &x[c * h * w..(c + 1) * h * w];
         for ki in 0..kh {
             let (y0, y1) = valid_range(oh, h, ki, g.stride[0], g.dilation[0], g.padding[0].0);
-            let (y0, y1) = (
-                y0.clamp(rows.start, rows.end),
-                y1.clamp(rows.start, rows.end),
-            );
             for kj in 0..kw {
                 let (x0, x1) = valid_range(ow, w, kj, g.stride[1], g.dilation[1], g.padding[1].0);
-                let dst = &mut cols[row * len..(row + 1) * len];
-                row += 1;
-                dst[..(y0 - rows.start) * ow].fill(0.0);
-                dst[(y1 - rows.start) * ow..].fill(0.0);
                 let col_offset = (kj * g.dilation[1]) as isize - g.padding[1].0 as isize;
-                for oy in y0..y1 {
-                    let iy = oy * g.stride[0] + ki * g.dilation[0] - g.padding[0].0;
-                    let src = &plane[iy * w..(iy + 1) * w];
-                    let line = &mut dst[(oy - rows.start) * ow..(oy - rows.start + 1) * ow];
-                    line[..x0].fill(0.0);
-                    line[x1..].fill(0.0);
-                    if x0 == x1 {
-                        continue;
-                    }
-                    let ix0 = (x0 as isize * g.stride[1] as isize + col_offset) as usize;
-                    if g.stride[1] == 1 {
-                        line[x0..x1].copy_from_slice(&src[ix0..ix0 + (x1 - x0)]);
+                for oy in rows.clone() {
+                    if oy < y0 || oy >= y1 || x0 == x1 {
+                        f(line, None);
                     } else {
-                        for (i, v) in line[x0..x1].iter_mut().enumerate() {
-                            *v = src[ix0 + i * g.stride[1]];
-                        }
+                        let iy = oy * g.stride[0] + ki * g.dilation[0] - g.padding[0].0;
+                        let ix0 = (x0 as isize * g.stride[1] as isize + col_offset) as usize;
+                        f(line, Some(((c * h + iy) * w + ix0, x0..x1)));
                     }
+                    line += 1;
                 }
             }
         }
     }
 }
 
+/// Writes the im2col matrix of one sample's output rows `rows`, `[patch, rows.len() * ow]`
+/// row-major, into `cols`.
+fn im2col(x: &[f32], g: &Conv2dGeometry, rows: Range<usize>, cols: &mut [f32]) {
+    let (ow, stride) = (g.output()[1], g.stride[1]);
+    for_each_line(g, rows, |line, taps| {
+        let dst = &mut cols[line * ow..(line + 1) * ow];
+        let Some((offset, xs)) = taps else {
+            dst.fill(0.0);
+            return;
+        };
+        dst[..xs.start].fill(0.0);
+        dst[xs.end..].fill(0.0);
+        let dst = &mut dst[xs];
+        if stride == 1 {
+            dst.copy_from_slice(&x[offset..offset + dst.len()]);
+        } else {
+            for (d, s) in dst.iter_mut().zip(x[offset..].iter().step_by(stride)) {
+                *d = *s;
+            }
+        }
+    });
+}
+
 /// Adds the im2col-shaped gradient `cols` of output rows `rows` back onto one sample's input
 /// gradient `dx`.
 fn col2im_add(cols: &[f32], g: &Conv2dGeometry, rows: Range<usize>, dx: &mut [f32]) {
-    let [h, w] = g.input;
-    let [oh, ow] = g.output();
-    let [kh, kw] = g.kernel;
-    let len = rows.len() * ow;
-    let mut row = 0;
-    for c in 0..g.channels_in {
-        let plane = &mut dx[c * h * w..(c + 1) * h * w];
-        for ki in 0..kh {
-            let (y0, y1) = valid_range(oh, h, ki, g.stride[0], g.dilation[0], g.padding[0].0);
-            let (y0, y1) = (
-                y0.clamp(rows.start, rows.end),
-                y1.clamp(rows.start, rows.end),
-            );
-            for kj in 0..kw {
-                let (x0, x1) = valid_range(ow, w, kj, g.stride[1], g.dilation[1], g.padding[1].0);
-                let src = &cols[row * len..(row + 1) * len];
-                row += 1;
-                let col_offset = (kj * g.dilation[1]) as isize - g.padding[1].0 as isize;
-                for oy in y0..y1 {
-                    let iy = oy * g.stride[0] + ki * g.dilation[0] - g.padding[0].0;
-                    let dst = &mut plane[iy * w..(iy + 1) * w];
-                    let at = (oy - rows.start) * ow;
-                    let line = &src[at + x0..at + x1];
-                    if line.is_empty() {
-                        continue;
-                    }
-                    let ix0 = (x0 as isize * g.stride[1] as isize + col_offset) as usize;
-                    if g.stride[1] == 1 {
-                        for (d, s) in dst[ix0..ix0 + line.len()].iter_mut().zip(line) {
-                            *d += s;
-                        }
-                    } else {
-                        for (i, s) in line.iter().enumerate() {
-                            dst[ix0 + i * g.stride[1]] += s;
-                        }
-                    }
-                }
+    let (ow, stride) = (g.output()[1], g.stride[1]);
+    for_each_line(g, rows, |line, taps| {
+        let Some((offset, xs)) = taps else { return };
+        let src = &cols[line * ow..(line + 1) * ow][xs];
+        if stride == 1 {
+            for (d, s) in dx[offset..offset + src.len()].iter_mut().zip(src) {
+                *d += s;
+            }
+        } else {
+            for (d, s) in dx[offset..].iter_mut().step_by(stride).zip(src) {
+                *d += s;
             }
         }
-    }
+    });
 }
 
 /// Output rows per im2col block: the block (`patch × rows × ow` values) stays within about
