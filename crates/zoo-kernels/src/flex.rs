@@ -203,7 +203,7 @@ impl ZooKernels for Flex {
         output_grad: FlexTensor,
         options: ConvOptions<2>,
     ) -> FlexTensor {
-        match geometry(&x, &weight, &options) {
+        match geometry(&x, &weight, &options).filter(|_| output_grad.dtype() == DType::F32) {
             Some(g) => {
                 count_call();
                 let dx = im2col::input_grad(&values(&weight), &values(&output_grad), &g);
@@ -219,7 +219,7 @@ impl ZooKernels for Flex {
         output_grad: FlexTensor,
         options: ConvOptions<2>,
     ) -> FlexTensor {
-        match geometry(&x, &weight, &options) {
+        match geometry(&x, &weight, &options).filter(|_| output_grad.dtype() == DType::F32) {
             Some(g) => {
                 count_call();
                 let dw = im2col::weight_grad(&values(&x), &values(&output_grad), &g);
