@@ -110,79 +110,156 @@ pub(crate) fn valid_range(
     (first.min(end), end)
 }
 
-/// Walks the im2col matrix of one sample's output rows `rows`: for each of its lines (matrix
-/// row `r` = input channel × kernel row × kernel column, output row `oy` in `rows`) calls
-/// `f(line index, taps)`, where `taps` is `None` when the whole line falls in the padding, else
-/// `Some((input offset, x0..x1))`: the output columns `x0..x1` read the input at
-/// `offset + (ox - x0) * stride`, the others fall in the padding. Lines are numbered
-/// `r * rows.len() + (oy - rows.start)`, the order of the block's matrix.
-fn for_each_line(
-    g: &Conv2dGeometry,
-    rows: Range<usize>,
-    mut f: impl FnMut(usize, Option<(usize, Range<usize>)>),
-) {
+/// One row of the im2col matrix (input channel × kernel row × kernel column) over a block of
+/// output rows: which of its lines read the input, and where.
+struct MatrixRow {
+    /// The row's index in the matrix.
+    index: usize,
+    /// The output rows of the block (absolute, within the block) whose line reads the input;
+    /// the others fall in the padding.
+    ys: Range<usize>,
+    /// The output columns each such line reads; the others fall in the padding.
+    xs: Range<usize>,
+    /// Input offset of output row `ys.start`, column `xs.start`; the next output row reads
+    /// `step` further on, the next column `g.stride[1]` further on.
+    offset: usize,
+    step: usize,
+}
+
+/// Calls `f` for each row of the im2col matrix of one sample's output rows `rows` (the traversal
+/// that im2col and col2im share). Per matrix row rather than per line (channel × kernel tap ×
+/// output row): lines here are as short as 4–30 values, so the per-call work must not be per
+/// line.
+fn for_each_row(g: &Conv2dGeometry, rows: &Range<usize>, mut f: impl FnMut(MatrixRow)) {
     let [h, w] = g.input;
     let [oh, ow] = g.output();
     let [kh, kw] = g.kernel;
-    let mut line = 0;
+    let mut index = 0;
     for c in 0..g.channels_in {
         for ki in 0..kh {
             let (y0, y1) = valid_range(oh, h, ki, g.stride[0], g.dilation[0], g.padding[0].0);
+            let lo = y0.clamp(rows.start, rows.end);
+            let ys = lo..y1.clamp(lo, rows.end);
             for kj in 0..kw {
                 let (x0, x1) = valid_range(ow, w, kj, g.stride[1], g.dilation[1], g.padding[1].0);
-                let col_offset = (kj * g.dilation[1]) as isize - g.padding[1].0 as isize;
-                for oy in rows.clone() {
-                    if oy < y0 || oy >= y1 || x0 == x1 {
-                        f(line, None);
-                    } else {
-                        let iy = oy * g.stride[0] + ki * g.dilation[0] - g.padding[0].0;
-                        let ix0 = (x0 as isize * g.stride[1] as isize + col_offset) as usize;
-                        f(line, Some(((c * h + iy) * w + ix0, x0..x1)));
-                    }
-                    line += 1;
-                }
+                let ys = if x0 == x1 { lo..lo } else { ys.clone() };
+                let offset = if ys.is_empty() {
+                    0
+                } else {
+                    let iy = ys.start * g.stride[0] + ki * g.dilation[0] - g.padding[0].0;
+                    let ix = x0 * g.stride[1] + kj * g.dilation[1] - g.padding[1].0;
+                    (c * h + iy) * w + ix
+                };
+                f(MatrixRow {
+                    index,
+                    ys,
+                    xs: x0..x1,
+                    offset,
+                    step: g.stride[0] * w,
+                });
+                index += 1;
             }
         }
     }
 }
 
-/// Writes the im2col matrix of one sample's output rows `rows`, `[patch, rows.len() * ow]`
-/// row-major, into `cols`.
-fn im2col(x: &[f32], g: &Conv2dGeometry, rows: Range<usize>, cols: &mut [f32]) {
+/// `dst = src` for short slices: whole 8-value chunks, then the tail, with no call to `memcpy`
+/// (whose per-call cost exceeds the copy at these lengths).
+#[inline(always)]
+fn copy_short(dst: &mut [f32], src: &[f32]) {
+    let len = dst.len();
+    let src = &src[..len];
+    if len >= 8 {
+        for (d, s) in dst.chunks_exact_mut(8).zip(src.chunks_exact(8)) {
+            let s: &[f32; 8] = s.try_into().expect("chunk of 8");
+            d.copy_from_slice(s);
+        }
+        // the last 8 again (overlapping), instead of a loop over the tail
+        let (d, s) = (&mut dst[len - 8..], &src[len - 8..]);
+        let s: &[f32; 8] = s.try_into().expect("chunk of 8");
+        d.copy_from_slice(s);
+    } else if len >= 4 {
+        // the first 4 and the last 4 (overlapping when len < 8)
+        let (head, tail): (&[f32; 4], &[f32; 4]) = (
+            src[..4].try_into().expect("4 values"),
+            src[len - 4..].try_into().expect("4 values"),
+        );
+        dst[..4].copy_from_slice(head);
+        dst[len - 4..].copy_from_slice(tail);
+    } else {
+        for (d, s) in dst.iter_mut().zip(src) {
+            *d = *s;
+        }
+    }
+}
+
+/// `dst = 0` for short slices, without a call to `memset`.
+#[inline(always)]
+fn zero_short(dst: &mut [f32]) {
+    const ZEROS: [f32; 64] = [0.0; 64];
+    match ZEROS.get(..dst.len()) {
+        Some(zeros) => copy_short(dst, zeros),
+        None => dst.fill(0.0),
+    }
+}
+
+/// `dst += src` for short slices.
+#[inline(always)]
+fn add_short(dst: &mut [f32], src: &[f32]) {
+    for (d, s) in dst.iter_mut().zip(src) {
+        *d += s;
+    }
+}
+
+/// Writes the im2col matrix of one sample's output rows `rows`, `[patch, rows.len() * ow]` with
+/// row stride `ld`, into `cols`.
+fn im2col(x: &[f32], g: &Conv2dGeometry, rows: Range<usize>, cols: &mut [f32], ld: usize) {
     let (ow, stride) = (g.output()[1], g.stride[1]);
-    for_each_line(g, rows, |line, taps| {
-        let dst = &mut cols[line * ow..(line + 1) * ow];
-        let Some((offset, xs)) = taps else {
-            dst.fill(0.0);
-            return;
-        };
-        dst[..xs.start].fill(0.0);
-        dst[xs.end..].fill(0.0);
-        let dst = &mut dst[xs];
-        if stride == 1 {
-            dst.copy_from_slice(&x[offset..offset + dst.len()]);
-        } else {
-            for (d, s) in dst.iter_mut().zip(x[offset..].iter().step_by(stride)) {
-                *d = *s;
+    let n = rows.len() * ow;
+    for_each_row(g, &rows, |row| {
+        let dst = &mut cols[row.index * ld..][..n];
+        let (before, rest) = dst.split_at_mut((row.ys.start - rows.start) * ow);
+        let (inside, after) = rest.split_at_mut(row.ys.len() * ow);
+        before.fill(0.0);
+        after.fill(0.0);
+        let xs = row.xs;
+        let padded = xs.start > 0 || xs.end < ow;
+        let len = xs.len();
+        for (i, line) in inside.chunks_exact_mut(ow).enumerate() {
+            if padded {
+                zero_short(line);
+            }
+            let line = &mut line[xs.clone()];
+            let at = row.offset + i * row.step;
+            if stride == 1 {
+                copy_short(line, &x[at..at + len]);
+            } else {
+                let src = &x[at..at + (len - 1) * stride + 1];
+                for (d, s) in line.iter_mut().zip(src.iter().step_by(stride)) {
+                    *d = *s;
+                }
             }
         }
     });
 }
 
-/// Adds the im2col-shaped gradient `cols` of output rows `rows` back onto one sample's input
-/// gradient `dx`.
-fn col2im_add(cols: &[f32], g: &Conv2dGeometry, rows: Range<usize>, dx: &mut [f32]) {
+/// Adds the im2col-shaped gradient `cols` (row stride `ld`) of output rows `rows` back onto one
+/// sample's input gradient `dx`.
+fn col2im_add(cols: &[f32], g: &Conv2dGeometry, rows: Range<usize>, dx: &mut [f32], ld: usize) {
     let (ow, stride) = (g.output()[1], g.stride[1]);
-    for_each_line(g, rows, |line, taps| {
-        let Some((offset, xs)) = taps else { return };
-        let src = &cols[line * ow..(line + 1) * ow][xs];
-        if stride == 1 {
-            for (d, s) in dx[offset..offset + src.len()].iter_mut().zip(src) {
-                *d += s;
-            }
-        } else {
-            for (d, s) in dx[offset..].iter_mut().step_by(stride).zip(src) {
-                *d += s;
+    for_each_row(g, &rows, |row| {
+        let first = row.index * ld + (row.ys.start - rows.start) * ow;
+        let inside = &cols[first..][..row.ys.len() * ow];
+        let xs = row.xs;
+        for (i, line) in inside.chunks_exact(ow).enumerate() {
+            let line = &line[xs.clone()];
+            let at = row.offset + i * row.step;
+            if stride == 1 {
+                add_short(&mut dx[at..at + line.len()], line);
+            } else {
+                for (j, s) in line.iter().enumerate() {
+                    dx[at + j * stride] += s;
+                }
             }
         }
     });
@@ -326,7 +403,7 @@ fn block_cols<'a>(
         (&xs[rows.start * ow..], (g.output_len(), 1))
     } else {
         let len = rows.len() * ow;
-        im2col(xs, g, rows, &mut cols[..g.patch() * len]);
+        im2col(xs, g, rows, &mut cols[..g.patch() * len], len);
         (&cols[..g.patch() * len], (len, 1))
     }
 }
@@ -384,6 +461,37 @@ pub fn weight_grad(x: &[f32], dy: &[f32], g: &Conv2dGeometry) -> Vec<f32> {
     total
 }
 
+/// Gradient of the loss with respect to the bias, `[channels_out]`, from the output gradient
+/// `dy` (`[batch, channels_out, len]`): each channel's sum, in `f64` across slices.
+pub fn bias_grad(dy: &[f32], batch: usize, channels_out: usize, len: usize) -> Vec<f32> {
+    assert_eq!(
+        dy.len(),
+        batch * channels_out * len,
+        "output gradient length"
+    );
+    (0..channels_out)
+        .into_par_iter()
+        .map(|c| {
+            (0..batch)
+                .map(|n| f64::from(sum(&dy[(n * channels_out + c) * len..][..len])))
+                .sum::<f64>() as f32
+        })
+        .collect()
+}
+
+/// A slice's sum in eight lanes (vectorised, and closer to exact than one running sum).
+fn sum(values: &[f32]) -> f32 {
+    let mut lanes = [0.0f32; 8];
+    let chunks = values.chunks_exact(8);
+    let rest: f32 = chunks.remainder().iter().sum();
+    for chunk in chunks {
+        for (lane, v) in lanes.iter_mut().zip(chunk) {
+            *lane += v;
+        }
+    }
+    lanes.iter().sum::<f32>() + rest
+}
+
 /// Gradient of the loss with respect to the input, `[batch, channels_in, h, w]` row-major, from
 /// the weight (`[channels_out, channels_in, kh, kw]`) and the output gradient `dy`.
 pub fn input_grad(weight: &[f32], dy: &[f32], g: &Conv2dGeometry) -> Vec<f32> {
@@ -434,7 +542,7 @@ pub fn input_grad(weight: &[f32], dy: &[f32], g: &Conv2dGeometry) -> Vec<f32> {
                     (ohw, 1),
                     g.gemm_threads(),
                 );
-                col2im_add(block, g, rows, dxs);
+                col2im_add(block, g, rows, dxs, len);
             }
         },
     );
@@ -520,7 +628,12 @@ mod tests {
                 "output [{i}]: {a} vs {b} for {g:?}"
             );
         }
+        let mut db = vec![0.0f32; g.channels_out];
+        for (i, v) in dy.iter().enumerate() {
+            db[(i / (oh * ow)) % g.channels_out] += v;
+        }
         for (name, got, want) in [
+            ("bias", bias_grad(&dy, g.batch, g.channels_out, oh * ow), db),
             ("weight", weight_grad(&x, &dy, &g), dw),
             ("input", input_grad(&w, &dy, &g), dx),
         ] {
@@ -587,6 +700,13 @@ mod tests {
         };
         assert_eq!((block_rows(&wide), wide.output()), (1, [5, 130]));
         check(wide);
+        // blocks of one output row whose top and bottom kernel rows read only padding
+        let tall = Conv2dGeometry {
+            padding: [(3, 3), (1, 1)],
+            ..geometry(1, 20, 2, [6, 698], [5, 3])
+        };
+        assert_eq!((block_rows(&tall), tall.output()), (1, [8, 698]));
+        check(tall);
         // kernel wider than the padded input in one direction's border rows
         check(Conv2dGeometry {
             padding: [(3, 3), (0, 0)],
