@@ -5,10 +5,10 @@ use std::time::Instant;
 use zoo_kernels::im2col::{Conv2dGeometry, forward, input_grad, weight_grad};
 
 fn main() {
-    let args: Vec<usize> = std::env::args()
-        .skip(1)
-        .map(|a| a.parse().unwrap())
-        .collect();
+    // `cifar_layers [batch] [reps] [layer name]`
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let only = argv.get(2).cloned();
+    let args: Vec<usize> = argv.iter().take(2).map(|a| a.parse().unwrap()).collect();
     let batch = args.first().copied().unwrap_or(64);
     let reps = args.get(1).copied().unwrap_or(5);
     let g = |name, cin, cout, hw: usize, k: usize, stride: usize, pad: usize| {
@@ -56,6 +56,9 @@ fn main() {
         "layer", "fwd ms", "dx ms", "dw ms"
     );
     for (name, geo) in layers {
+        if only.as_deref().is_some_and(|only| only != name) {
+            continue;
+        }
         let [oh, ow] = geo.output();
         let x = vec![0.5f32; batch * geo.channels_in * geo.input[0] * geo.input[1]];
         let w = vec![0.25f32; geo.channels_out * geo.channels_in * geo.kernel[0] * geo.kernel[1]];

@@ -6,6 +6,8 @@
 //! with batch and channels swapped (many skinny products) and the input gradient as a transposed
 //! convolution; both are 1.6–2× slower than PyTorch on the same CPU (BENCHMARKS.md).
 
+use std::cell::Cell;
+use std::mem::MaybeUninit;
 use std::ops::Range;
 
 use rayon::prelude::*;
@@ -120,8 +122,9 @@ struct MatrixRow {
     ys: Range<usize>,
     /// The output columns each such line reads; the others fall in the padding.
     xs: Range<usize>,
-    /// Input offset of output row `ys.start`, column `xs.start`; the next output row reads
-    /// `step` further on, the next column `g.stride[1]` further on.
+    /// Input offset of output row `ys.start`, column `xs.start` (in the layout of
+    /// [`split_columns`]: the next column reads the next value); the next output row reads
+    /// `step` further on.
     offset: usize,
     step: usize,
 }
@@ -148,7 +151,7 @@ fn for_each_row(g: &Conv2dGeometry, rows: &Range<usize>, mut f: impl FnMut(Matri
                 } else {
                     let iy = ys.start * g.stride[0] + ki * g.dilation[0] - g.padding[0].0;
                     let ix = x0 * g.stride[1] + kj * g.dilation[1] - g.padding[1].0;
-                    (c * h + iy) * w + ix
+                    (c * h + iy) * w + split_column(ix, w, g.stride[1])
                 };
                 f(MatrixRow {
                     index,
@@ -203,18 +206,33 @@ fn zero_short(dst: &mut [f32]) {
     }
 }
 
-/// `dst += src` for short slices.
+/// `dst += src` for short slices: chunks of 8 and 4 as whole vectors, then at most 3 values.
 #[inline(always)]
 fn add_short(dst: &mut [f32], src: &[f32]) {
-    for (d, s) in dst.iter_mut().zip(src) {
+    fn add<const N: usize>(dst: &mut [f32], src: &[f32]) -> usize {
+        let mut done = 0;
+        for (d, s) in dst.chunks_exact_mut(N).zip(src.chunks_exact(N)) {
+            let d: &mut [f32; N] = d.try_into().expect("chunk of N");
+            let s: &[f32; N] = s.try_into().expect("chunk of N");
+            for i in 0..N {
+                d[i] += s[i];
+            }
+            done += N;
+        }
+        done
+    }
+    let src = &src[..dst.len()];
+    let at = add::<8>(dst, src);
+    let at = at + add::<4>(&mut dst[at..], &src[at..]);
+    for (d, s) in dst[at..].iter_mut().zip(&src[at..]) {
         *d += s;
     }
 }
 
 /// Writes the im2col matrix of one sample's output rows `rows`, `[patch, rows.len() * ow]` with
-/// row stride `ld`, into `cols`.
+/// row stride `ld`, into `cols`; `x` is the sample as [`sample_input`] lays it out.
 fn im2col(x: &[f32], g: &Conv2dGeometry, rows: Range<usize>, cols: &mut [f32], ld: usize) {
-    let (ow, stride) = (g.output()[1], g.stride[1]);
+    let ow = g.output()[1];
     let n = rows.len() * ow;
     for_each_row(g, &rows, |row| {
         let dst = &mut cols[row.index * ld..][..n];
@@ -229,24 +247,16 @@ fn im2col(x: &[f32], g: &Conv2dGeometry, rows: Range<usize>, cols: &mut [f32], l
             if padded {
                 zero_short(line);
             }
-            let line = &mut line[xs.clone()];
             let at = row.offset + i * row.step;
-            if stride == 1 {
-                copy_short(line, &x[at..at + len]);
-            } else {
-                let src = &x[at..at + (len - 1) * stride + 1];
-                for (d, s) in line.iter_mut().zip(src.iter().step_by(stride)) {
-                    *d = *s;
-                }
-            }
+            copy_short(&mut line[xs.clone()], &x[at..at + len]);
         }
     });
 }
 
 /// Adds the im2col-shaped gradient `cols` (row stride `ld`) of output rows `rows` back onto one
-/// sample's input gradient `dx`.
+/// sample's input gradient `dx`, laid out as [`sample_input`] lays out the input.
 fn col2im_add(cols: &[f32], g: &Conv2dGeometry, rows: Range<usize>, dx: &mut [f32], ld: usize) {
-    let (ow, stride) = (g.output()[1], g.stride[1]);
+    let ow = g.output()[1];
     for_each_row(g, &rows, |row| {
         let first = row.index * ld + (row.ys.start - rows.start) * ow;
         let inside = &cols[first..][..row.ys.len() * ow];
@@ -254,15 +264,118 @@ fn col2im_add(cols: &[f32], g: &Conv2dGeometry, rows: Range<usize>, dx: &mut [f3
         for (i, line) in inside.chunks_exact(ow).enumerate() {
             let line = &line[xs.clone()];
             let at = row.offset + i * row.step;
-            if stride == 1 {
-                add_short(&mut dx[at..at + line.len()], line);
-            } else {
-                for (j, s) in line.iter().enumerate() {
-                    dx[at + j * stride] += s;
-                }
-            }
+            add_short(&mut dx[at..at + line.len()], line);
         }
     });
+}
+
+/// Where input column `ix` lands in a row of [`split_columns`]'s layout for stride `stride`.
+fn split_column(ix: usize, w: usize, stride: usize) -> usize {
+    if stride == 1 {
+        return ix;
+    }
+    // the row's columns of smaller phase (ix % stride) come first, each phase in order
+    let before: usize = (0..ix % stride).map(|p| (w - p).div_ceil(stride)).sum();
+    before + ix / stride
+}
+
+/// Reorders each row (`w` values) of `x` into `out` by phase for a column stride `stride`:
+/// columns 0, s, 2s, …, then 1, 1 + s, …, so that each im2col line of a strided convolution
+/// reads consecutive values (a strided gather per value cost as much as the GEMM here).
+fn split_columns(x: &[f32], w: usize, stride: usize, out: &mut [f32]) {
+    for (src, dst) in x.chunks_exact(w).zip(out.chunks_exact_mut(w)) {
+        let mut at = 0;
+        for p in 0..stride.min(w) {
+            let count = (w - p).div_ceil(stride);
+            for (k, d) in dst[at..at + count].iter_mut().enumerate() {
+                *d = src[p + k * stride];
+            }
+            at += count;
+        }
+    }
+}
+
+/// The inverse of [`split_columns`]: writes the rows of `split` back in column order.
+fn merge_columns(split: &[f32], w: usize, stride: usize, out: &mut [f32]) {
+    for (src, dst) in split.chunks_exact(w).zip(out.chunks_exact_mut(w)) {
+        let mut at = 0;
+        for p in 0..stride.min(w) {
+            let count = (w - p).div_ceil(stride);
+            for (k, v) in src[at..at + count].iter().enumerate() {
+                dst[p + k * stride] = *v;
+            }
+            at += count;
+        }
+    }
+}
+
+/// One sample's input as im2col reads it: the sample itself, or for a column stride above 1 its
+/// rows reordered by [`split_columns`] into `split`.
+fn sample_input<'a>(xs: &'a [f32], g: &Conv2dGeometry, split: &'a mut [f32]) -> &'a [f32] {
+    if g.stride[1] == 1 || g.is_pointwise() {
+        xs
+    } else {
+        split_columns(xs, g.input[1], g.stride[1], split);
+        split
+    }
+}
+
+thread_local! {
+    /// Each thread's scratch space (im2col blocks, reordered inputs), kept between calls so that
+    /// no call allocates or zeroes it again.
+    static SCRATCH: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
+}
+
+/// Runs `f` with this thread's scratch space split into an im2col block and a sample-sized
+/// buffer for [`sample_input`] (empty where the geometry needs none); their contents are
+/// whatever the last user left. Re-entrant: a nested call (rayon may run another of our tasks
+/// on this thread while a GEMM waits) finds the scratch taken and allocates its own.
+fn with_scratch<R>(g: &Conv2dGeometry, f: impl FnOnce(&mut [f32], &mut [f32]) -> R) -> R {
+    let cols = if g.is_pointwise() {
+        0
+    } else {
+        g.patch() * block_rows(g) * g.output()[1]
+    };
+    let split = if g.stride[1] > 1 && !g.is_pointwise() {
+        g.input_len()
+    } else {
+        0
+    };
+    let mut scratch = SCRATCH.take();
+    if scratch.len() < cols + split {
+        scratch = vec![0.0; cols + split];
+    }
+    let (a, b) = scratch.split_at_mut(cols);
+    let result = f(a, &mut b[..split]);
+    SCRATCH.set(scratch);
+    result
+}
+
+/// A vector of `len` values computed in parallel chunks of `chunk` values: `f(index, chunk)`
+/// receives each chunk zeroed (by its own thread, right before use, rather than the whole
+/// vector by the caller's).
+fn par_chunks_zeroed(
+    len: usize,
+    chunk: usize,
+    f: impl Fn(usize, &mut [f32]) + Sync + Send,
+) -> Vec<f32> {
+    let mut out: Vec<f32> = Vec::with_capacity(len);
+    out.spare_capacity_mut()[..len]
+        .par_chunks_mut(chunk.max(1))
+        .enumerate()
+        .for_each(|(i, values)| {
+            for v in values.iter_mut() {
+                v.write(0.0);
+            }
+            // SAFETY: every value of the chunk was written just above, and `MaybeUninit<f32>`
+            // has the layout of `f32`.
+            let values = unsafe { &mut *(values as *mut [MaybeUninit<f32>] as *mut [f32]) };
+            f(i, values);
+        });
+    // SAFETY: the chunks cover `0..len` of the capacity and each was written above (had `f`
+    // panicked, the panic would have propagated before this line).
+    unsafe { out.set_len(len) };
+    out
 }
 
 /// Output rows per im2col block: the block (`patch × rows × ow` values) stays within about
@@ -341,15 +454,13 @@ pub fn forward(x: &[f32], weight: &[f32], bias: Option<&[f32]>, g: &Conv2dGeomet
     if let Some(bias) = bias {
         assert_eq!(bias.len(), cout, "bias length");
     }
-    let mut out = vec![0.0f32; g.batch * cout * ohw];
     if cout * ohw == 0 {
-        return out;
+        return Vec::new();
     }
     let ow = g.output()[1];
-    out.par_chunks_mut(cout * ohw).enumerate().for_each_init(
-        || cols_buffer(g),
-        |cols, (n, outs)| {
-            let xs = &x[n * g.input_len()..(n + 1) * g.input_len()];
+    par_chunks_zeroed(g.batch * cout * ohw, cout * ohw, |n, outs| {
+        with_scratch(g, |cols, split| {
+            let xs = sample_input(&x[n * g.input_len()..][..g.input_len()], g, split);
             if let Some(bias) = bias {
                 for (row, &b) in outs.chunks_mut(ohw).zip(bias) {
                     row.fill(b);
@@ -357,18 +468,16 @@ pub fn forward(x: &[f32], weight: &[f32], bias: Option<&[f32]>, g: &Conv2dGeomet
             }
             for rows in blocks(g) {
                 let (at, len) = (rows.start * ow, rows.len() * ow);
-                let cols = block_cols(xs, g, rows, cols);
-                // out[co, p] (+)= Σ_r weight[co, r] · cols[r, p]
-                let (rhs, rhs_strides) = cols;
+                // out[co, p] += Σ_r weight[co, r] · cols[r, p]
+                let (rhs, rhs_strides) = block_cols(xs, g, rows, cols);
                 let dst = &mut outs[at..];
-                let acc = bias.is_some();
                 matmul(
                     cout,
                     len,
                     patch,
                     dst,
                     ohw,
-                    acc,
+                    true,
                     weight,
                     (patch, 1),
                     rhs,
@@ -376,18 +485,8 @@ pub fn forward(x: &[f32], weight: &[f32], bias: Option<&[f32]>, g: &Conv2dGeomet
                     g.gemm_threads(),
                 );
             }
-        },
-    );
-    out
-}
-
-/// An im2col buffer for one block (empty for a pointwise convolution, which needs none).
-fn cols_buffer(g: &Conv2dGeometry) -> Vec<f32> {
-    if g.is_pointwise() {
-        Vec::new()
-    } else {
-        vec![0.0f32; g.patch() * block_rows(g) * g.output()[1]]
-    }
+        })
+    })
 }
 
 /// The im2col matrix of a block of output rows and its (row, column) strides: the sample itself
@@ -422,32 +521,33 @@ pub fn weight_grad(x: &[f32], dy: &[f32], g: &Conv2dGeometry) -> Vec<f32> {
         .into_par_iter()
         .map(|chunk| {
             let mut acc = vec![0.0f32; cout * patch];
-            let mut cols = cols_buffer(g);
             let mut first = true;
-            for n in chunk * per_thread..((chunk + 1) * per_thread).min(g.batch) {
-                let xs = &x[n * g.input_len()..(n + 1) * g.input_len()];
-                let dys = &dy[n * cout * ohw..(n + 1) * cout * ohw];
-                for rows in blocks(g) {
-                    let (at, len) = (rows.start * ow, rows.len() * ow);
-                    let (cols, (rs, cs)) = block_cols(xs, g, rows, &mut cols);
-                    // acc[co, r] += Σ_p dy[co, p] · cols[r, p]
-                    let lhs = &dys[at..];
-                    matmul(
-                        cout,
-                        patch,
-                        len,
-                        &mut acc,
-                        patch,
-                        !first,
-                        lhs,
-                        (ohw, 1),
-                        cols,
-                        (cs, rs),
-                        g.gemm_threads(),
-                    );
-                    first = false;
+            with_scratch(g, |cols, split| {
+                for n in chunk * per_thread..((chunk + 1) * per_thread).min(g.batch) {
+                    let xs = sample_input(&x[n * g.input_len()..][..g.input_len()], g, split);
+                    let dys = &dy[n * cout * ohw..(n + 1) * cout * ohw];
+                    for rows in blocks(g) {
+                        let (at, len) = (rows.start * ow, rows.len() * ow);
+                        let (cols, (rs, cs)) = block_cols(xs, g, rows, cols);
+                        // acc[co, r] += Σ_p dy[co, p] · cols[r, p]
+                        let lhs = &dys[at..];
+                        matmul(
+                            cout,
+                            patch,
+                            len,
+                            &mut acc,
+                            patch,
+                            !first,
+                            lhs,
+                            (ohw, 1),
+                            cols,
+                            (cs, rs),
+                            g.gemm_threads(),
+                        );
+                        first = false;
+                    }
                 }
-            }
+            });
             acc
         })
         .collect::<Vec<_>>();
@@ -498,37 +598,41 @@ pub fn input_grad(weight: &[f32], dy: &[f32], g: &Conv2dGeometry) -> Vec<f32> {
     let (patch, ohw, cout) = (g.patch(), g.output_len(), g.channels_out);
     assert_eq!(weight.len(), cout * patch, "weight length");
     assert_eq!(dy.len(), g.batch * cout * ohw, "output gradient length");
-    let mut dx = vec![0.0f32; g.batch * g.input_len()];
     if g.input_len() == 0 {
-        return dx;
+        return Vec::new();
     }
     let ow = g.output()[1];
-    dx.par_chunks_mut(g.input_len()).enumerate().for_each_init(
-        || cols_buffer(g),
-        |cols, (n, dxs)| {
-            let dys = &dy[n * cout * ohw..(n + 1) * cout * ohw];
-            if g.is_pointwise() {
-                // dx[r, p] = Σ_co weight[co, r] · dy[co, p]
-                matmul(
-                    patch,
-                    ohw,
-                    cout,
-                    dxs,
-                    ohw,
-                    false,
-                    weight,
-                    (1, patch),
-                    dys,
-                    (ohw, 1),
-                    g.gemm_threads(),
-                );
-                return;
-            }
+    par_chunks_zeroed(g.batch * g.input_len(), g.input_len(), |n, dxs| {
+        let dys = &dy[n * cout * ohw..(n + 1) * cout * ohw];
+        if g.is_pointwise() {
+            // dx[r, p] = Σ_co weight[co, r] · dy[co, p]
+            matmul(
+                patch,
+                ohw,
+                cout,
+                dxs,
+                ohw,
+                false,
+                weight,
+                (1, patch),
+                dys,
+                (ohw, 1),
+                g.gemm_threads(),
+            );
+            return;
+        }
+        with_scratch(g, |cols, split| {
+            // a strided convolution adds into the reordered layout, then writes it back
+            let target = if split.is_empty() {
+                &mut *dxs
+            } else {
+                split.fill(0.0);
+                &mut *split
+            };
             for rows in blocks(g) {
                 let (at, len) = (rows.start * ow, rows.len() * ow);
                 let block = &mut cols[..patch * len];
                 // cols[r, p] = Σ_co weight[co, r] · dy[co, p]
-                let rhs = &dys[at..];
                 matmul(
                     patch,
                     len,
@@ -538,15 +642,17 @@ pub fn input_grad(weight: &[f32], dy: &[f32], g: &Conv2dGeometry) -> Vec<f32> {
                     false,
                     weight,
                     (1, patch),
-                    rhs,
+                    &dys[at..],
                     (ohw, 1),
                     g.gemm_threads(),
                 );
-                col2im_add(block, g, rows, dxs, len);
+                col2im_add(block, g, rows, target, len);
             }
-        },
-    );
-    dx
+            if !split.is_empty() {
+                merge_columns(split, g.input[1], g.stride[1], dxs);
+            }
+        })
+    })
 }
 
 #[cfg(test)]
@@ -712,6 +818,26 @@ mod tests {
             padding: [(3, 3), (0, 0)],
             ..geometry(1, 1, 1, [2, 5], [3, 3])
         });
+    }
+
+    #[test]
+    fn split_columns_orders_each_row_by_phase_and_merges_back() {
+        let x: Vec<f32> = (0..14).map(|v| v as f32).collect(); // two rows of 7
+        let mut split = vec![0.0; 14];
+        split_columns(&x, 7, 3, &mut split);
+        let want = [0, 3, 6, 1, 4, 2, 5];
+        let want: Vec<f32> = [want, want.map(|v| v + 7)]
+            .concat()
+            .into_iter()
+            .map(|v| v as f32)
+            .collect();
+        assert_eq!(split, want);
+        for ix in 0..7 {
+            assert_eq!(split[split_column(ix, 7, 3)], ix as f32, "column {ix}");
+        }
+        let mut merged = vec![0.0; 14];
+        merge_columns(&split, 7, 3, &mut merged);
+        assert_eq!(merged, x);
     }
 
     #[test]
