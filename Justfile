@@ -41,7 +41,7 @@ docs-images:
     $zoo sweep conv1d-classifier --set train.batch_size=16,64,full --set train.epochs=4 --set data.synthetic_items=400 --out "$tmp/sweep"
     $zoo saddle --out "$tmp/saddle"
     # Diverges in epoch 2 (exit code 3): curves.png with the guard's mark.
-    $zoo train conv1d-classifier --set 'optimizer.kind="sgd"' --set optimizer.lr=0.8 --set train.epochs=4 --out "$tmp/runs" || [ $? -eq 3 ]
+    $zoo train conv1d-classifier --set 'optimizer.kind="sgd"' --set optimizer.lr=1.2 --set train.epochs=4 --out "$tmp/runs" || [ $? -eq 3 ]
     mkdir -p docs
     cp "$tmp"/lr-find/lr-find.png "$tmp"/lr-find/lr-find.csv "$tmp"/sweep/sweep.png "$tmp"/sweep/sweep.csv "$tmp"/saddle/saddle.png "$tmp"/saddle/saddle.csv docs/
     for run in "$tmp"/runs/conv1d-classifier/*/; do cp "$run/curves.png" docs/curves-diverged.png; cp "$run/metrics.csv" docs/curves-diverged.csv; done

@@ -12,6 +12,8 @@ use std::ops::Range;
 
 use rayon::prelude::*;
 
+use crate::channels_last;
+
 /// Shapes and options of one 2-D convolution. Padding is `(begin, end)` per spatial dimension,
 /// as in Burn's `ConvOptions`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +79,19 @@ impl Conv2dGeometry {
         }
     }
 
+    /// The im2col layout for this convolution: channels-last wherever its runs (kernel width ×
+    /// channels) are at least as long as the planar layout's lines (one output row), which is
+    /// every convolution of cifar-inception but its first (3 channels).
+    pub(crate) fn layout(&self) -> Layout {
+        if self.is_pointwise() {
+            Layout::Pointwise
+        } else if self.channels_in * self.kernel[1] >= self.output()[1] {
+            Layout::ChannelsLast
+        } else {
+            Layout::Planar
+        }
+    }
+
     /// A 1×1 convolution without stride or padding: the im2col matrix is the input itself.
     fn is_pointwise(&self) -> bool {
         self.kernel == [1, 1]
@@ -84,6 +99,20 @@ impl Conv2dGeometry {
             && self.padding == [(0, 0), (0, 0)]
             && self.output() == self.input
     }
+}
+
+/// How one sample's im2col matrix is laid out and built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Layout {
+    /// A 1×1 convolution without stride or padding: the matrix is the sample itself,
+    /// `[channels_in, positions]`.
+    Pointwise,
+    /// `[patch, positions]` from the planar (NCHW) sample, whose rows a column stride first
+    /// reorders ([`split_columns`]).
+    Planar,
+    /// `[positions, patch]` with the patch ordered (kernel row, kernel column, channel), from a
+    /// channels-last copy of the sample ([`crate::channels_last`]).
+    ChannelsLast,
 }
 
 /// Input positions read by output positions `0..out` for kernel offset `k`: the first and last
@@ -208,7 +237,7 @@ fn zero_short(dst: &mut [f32]) {
 
 /// `dst += src` for short slices: chunks of 8 and 4 as whole vectors, then at most 3 values.
 #[inline(always)]
-fn add_short(dst: &mut [f32], src: &[f32]) {
+pub(crate) fn add_short(dst: &mut [f32], src: &[f32]) {
     fn add<const N: usize>(dst: &mut [f32], src: &[f32]) -> usize {
         let mut done = 0;
         for (d, s) in dst.chunks_exact_mut(N).zip(src.chunks_exact(N)) {
@@ -309,14 +338,36 @@ fn merge_columns(split: &[f32], w: usize, stride: usize, out: &mut [f32]) {
     }
 }
 
-/// One sample's input as im2col reads it: the sample itself, or for a column stride above 1 its
-/// rows reordered by [`split_columns`] into `split`.
-fn sample_input<'a>(xs: &'a [f32], g: &Conv2dGeometry, split: &'a mut [f32]) -> &'a [f32] {
-    if g.stride[1] == 1 || g.is_pointwise() {
-        xs
-    } else {
-        split_columns(xs, g.input[1], g.stride[1], split);
-        split
+/// One sample's input as the im2col of `layout` reads it: the sample itself, its rows
+/// reordered by [`split_columns`] for a column stride, or its channels-last copy; the copies go
+/// to `buf`.
+fn sample_input<'a>(
+    xs: &'a [f32],
+    g: &Conv2dGeometry,
+    layout: Layout,
+    buf: &'a mut [f32],
+) -> &'a [f32] {
+    match layout {
+        Layout::Pointwise => xs,
+        Layout::Planar if g.stride[1] == 1 => xs,
+        Layout::Planar => {
+            split_columns(xs, g.input[1], g.stride[1], buf);
+            buf
+        }
+        Layout::ChannelsLast => {
+            let [h, w] = g.input;
+            channels_last::transpose(xs, g.channels_in, h * w, buf);
+            buf
+        }
+    }
+}
+
+/// Whether `layout` needs a sample-sized copy of the input (or of its gradient).
+fn needs_sample_buffer(g: &Conv2dGeometry, layout: Layout) -> bool {
+    match layout {
+        Layout::Pointwise => false,
+        Layout::Planar => g.stride[1] > 1,
+        Layout::ChannelsLast => true,
     }
 }
 
@@ -327,16 +378,20 @@ thread_local! {
 }
 
 /// Runs `f` with this thread's scratch space split into an im2col block and a sample-sized
-/// buffer for [`sample_input`] (empty where the geometry needs none); their contents are
+/// buffer for [`sample_input`] (empty where the layout needs none); their contents are
 /// whatever the last user left. Re-entrant: a nested call (rayon may run another of our tasks
 /// on this thread while a GEMM waits) finds the scratch taken and allocates its own.
-fn with_scratch<R>(g: &Conv2dGeometry, f: impl FnOnce(&mut [f32], &mut [f32]) -> R) -> R {
-    let cols = if g.is_pointwise() {
+fn with_scratch<R>(
+    g: &Conv2dGeometry,
+    layout: Layout,
+    f: impl FnOnce(&mut [f32], &mut [f32]) -> R,
+) -> R {
+    let cols = if layout == Layout::Pointwise {
         0
     } else {
         g.patch() * block_rows(g) * g.output()[1]
     };
-    let split = if g.stride[1] > 1 && !g.is_pointwise() {
+    let split = if needs_sample_buffer(g, layout) {
         g.input_len()
     } else {
         0
@@ -448,6 +503,16 @@ fn matmul(
 /// The convolution itself, `[batch, channels_out, oh, ow]` row-major: per sample and block of
 /// output rows, the weight (`[channels_out, patch]`) times the im2col matrix, plus the bias.
 pub fn forward(x: &[f32], weight: &[f32], bias: Option<&[f32]>, g: &Conv2dGeometry) -> Vec<f32> {
+    forward_in(x, weight, bias, g, g.layout())
+}
+
+fn forward_in(
+    x: &[f32],
+    weight: &[f32],
+    bias: Option<&[f32]>,
+    g: &Conv2dGeometry,
+    layout: Layout,
+) -> Vec<f32> {
     let (patch, ohw, cout) = (g.patch(), g.output_len(), g.channels_out);
     assert_eq!(x.len(), g.batch * g.input_len(), "input length");
     assert_eq!(weight.len(), cout * patch, "weight length");
@@ -457,10 +522,11 @@ pub fn forward(x: &[f32], weight: &[f32], bias: Option<&[f32]>, g: &Conv2dGeomet
     if cout * ohw == 0 {
         return Vec::new();
     }
+    let weight = &layout_weight(weight, g, layout);
     let ow = g.output()[1];
     par_chunks_zeroed(g.batch * cout * ohw, cout * ohw, |n, outs| {
-        with_scratch(g, |cols, split| {
-            let xs = sample_input(&x[n * g.input_len()..][..g.input_len()], g, split);
+        with_scratch(g, layout, |cols, buf| {
+            let xs = sample_input(&x[n * g.input_len()..][..g.input_len()], g, layout, buf);
             if let Some(bias) = bias {
                 for (row, &b) in outs.chunks_mut(ohw).zip(bias) {
                     row.fill(b);
@@ -469,7 +535,7 @@ pub fn forward(x: &[f32], weight: &[f32], bias: Option<&[f32]>, g: &Conv2dGeomet
             for rows in blocks(g) {
                 let (at, len) = (rows.start * ow, rows.len() * ow);
                 // out[co, p] += Σ_r weight[co, r] · cols[r, p]
-                let (rhs, rhs_strides) = block_cols(xs, g, rows, cols);
+                let (rhs, rhs_strides) = block_cols(xs, g, layout, rows, cols);
                 let dst = &mut outs[at..];
                 matmul(
                     cout,
@@ -489,21 +555,39 @@ pub fn forward(x: &[f32], weight: &[f32], bias: Option<&[f32]>, g: &Conv2dGeomet
     })
 }
 
-/// The im2col matrix of a block of output rows and its (row, column) strides: the sample itself
-/// for a pointwise convolution, else written into `cols`.
+/// The weight in the column order of `layout`'s matrix (borrowed unless channels-last).
+fn layout_weight<'a>(
+    weight: &'a [f32],
+    g: &Conv2dGeometry,
+    layout: Layout,
+) -> std::borrow::Cow<'a, [f32]> {
+    match layout {
+        Layout::ChannelsLast => channels_last::weight_to_channels_last(weight, g).into(),
+        _ => weight.into(),
+    }
+}
+
+/// The im2col matrix of a block of output rows as `[patch, positions]` through its (row,
+/// column) strides: the sample itself for a pointwise convolution, else written into `cols`.
 fn block_cols<'a>(
     xs: &'a [f32],
     g: &Conv2dGeometry,
+    layout: Layout,
     rows: Range<usize>,
     cols: &'a mut [f32],
 ) -> (&'a [f32], (usize, usize)) {
-    let ow = g.output()[1];
-    if g.is_pointwise() {
-        (&xs[rows.start * ow..], (g.output_len(), 1))
-    } else {
-        let len = rows.len() * ow;
-        im2col(xs, g, rows, &mut cols[..g.patch() * len], len);
-        (&cols[..g.patch() * len], (len, 1))
+    let (ow, patch) = (g.output()[1], g.patch());
+    let len = rows.len() * ow;
+    match layout {
+        Layout::Pointwise => (&xs[rows.start * ow..], (g.output_len(), 1)),
+        Layout::Planar => {
+            im2col(xs, g, rows, &mut cols[..patch * len], len);
+            (&cols[..patch * len], (len, 1))
+        }
+        Layout::ChannelsLast => {
+            channels_last::im2col(xs, g, rows, &mut cols[..patch * len]);
+            (&cols[..patch * len], (1, patch))
+        }
     }
 }
 
@@ -511,6 +595,10 @@ fn block_cols<'a>(
 /// row-major, from the input `x` (`[batch, channels_in, h, w]`) and the output gradient `dy`
 /// (`[batch, channels_out, oh, ow]`): each thread accumulates its samples' products.
 pub fn weight_grad(x: &[f32], dy: &[f32], g: &Conv2dGeometry) -> Vec<f32> {
+    weight_grad_in(x, dy, g, g.layout())
+}
+
+fn weight_grad_in(x: &[f32], dy: &[f32], g: &Conv2dGeometry, layout: Layout) -> Vec<f32> {
     let (patch, ohw, cout) = (g.patch(), g.output_len(), g.channels_out);
     assert_eq!(x.len(), g.batch * g.input_len(), "input length");
     assert_eq!(dy.len(), g.batch * cout * ohw, "output gradient length");
@@ -522,15 +610,14 @@ pub fn weight_grad(x: &[f32], dy: &[f32], g: &Conv2dGeometry) -> Vec<f32> {
         .map(|chunk| {
             let mut acc = vec![0.0f32; cout * patch];
             let mut first = true;
-            with_scratch(g, |cols, split| {
+            with_scratch(g, layout, |cols, buf| {
                 for n in chunk * per_thread..((chunk + 1) * per_thread).min(g.batch) {
-                    let xs = sample_input(&x[n * g.input_len()..][..g.input_len()], g, split);
+                    let xs = sample_input(&x[n * g.input_len()..][..g.input_len()], g, layout, buf);
                     let dys = &dy[n * cout * ohw..(n + 1) * cout * ohw];
                     for rows in blocks(g) {
                         let (at, len) = (rows.start * ow, rows.len() * ow);
-                        let (cols, (rs, cs)) = block_cols(xs, g, rows, cols);
+                        let (cols, (rs, cs)) = block_cols(xs, g, layout, rows, cols);
                         // acc[co, r] += Σ_p dy[co, p] · cols[r, p]
-                        let lhs = &dys[at..];
                         matmul(
                             cout,
                             patch,
@@ -538,7 +625,7 @@ pub fn weight_grad(x: &[f32], dy: &[f32], g: &Conv2dGeometry) -> Vec<f32> {
                             &mut acc,
                             patch,
                             !first,
-                            lhs,
+                            &dys[at..],
                             (ohw, 1),
                             cols,
                             (cs, rs),
@@ -558,7 +645,10 @@ pub fn weight_grad(x: &[f32], dy: &[f32], g: &Conv2dGeometry) -> Vec<f32> {
             *t += p;
         }
     }
-    total
+    match layout {
+        Layout::ChannelsLast => channels_last::weight_from_channels_last(&total, g),
+        _ => total,
+    }
 }
 
 /// Gradient of the loss with respect to the bias, `[channels_out]`, from the output gradient
@@ -595,16 +685,21 @@ fn sum(values: &[f32]) -> f32 {
 /// Gradient of the loss with respect to the input, `[batch, channels_in, h, w]` row-major, from
 /// the weight (`[channels_out, channels_in, kh, kw]`) and the output gradient `dy`.
 pub fn input_grad(weight: &[f32], dy: &[f32], g: &Conv2dGeometry) -> Vec<f32> {
+    input_grad_in(weight, dy, g, g.layout())
+}
+
+fn input_grad_in(weight: &[f32], dy: &[f32], g: &Conv2dGeometry, layout: Layout) -> Vec<f32> {
     let (patch, ohw, cout) = (g.patch(), g.output_len(), g.channels_out);
     assert_eq!(weight.len(), cout * patch, "weight length");
     assert_eq!(dy.len(), g.batch * cout * ohw, "output gradient length");
     if g.input_len() == 0 {
         return Vec::new();
     }
-    let ow = g.output()[1];
+    let weight = &layout_weight(weight, g, layout);
+    let ([h, w], ow) = (g.input, g.output()[1]);
     par_chunks_zeroed(g.batch * g.input_len(), g.input_len(), |n, dxs| {
         let dys = &dy[n * cout * ohw..(n + 1) * cout * ohw];
-        if g.is_pointwise() {
+        if layout == Layout::Pointwise {
             // dx[r, p] = Σ_co weight[co, r] · dy[co, p]
             matmul(
                 patch,
@@ -621,35 +716,56 @@ pub fn input_grad(weight: &[f32], dy: &[f32], g: &Conv2dGeometry) -> Vec<f32> {
             );
             return;
         }
-        with_scratch(g, |cols, split| {
-            // a strided convolution adds into the reordered layout, then writes it back
-            let target = if split.is_empty() {
+        with_scratch(g, layout, |cols, buf| {
+            // a reordered layout (column stride, channels-last) adds into its own copy, then
+            // writes it back
+            let target = if buf.is_empty() {
                 &mut *dxs
             } else {
-                split.fill(0.0);
-                &mut *split
+                buf.fill(0.0);
+                &mut *buf
             };
             for rows in blocks(g) {
                 let (at, len) = (rows.start * ow, rows.len() * ow);
                 let block = &mut cols[..patch * len];
-                // cols[r, p] = Σ_co weight[co, r] · dy[co, p]
-                matmul(
-                    patch,
-                    len,
-                    cout,
-                    block,
-                    len,
-                    false,
-                    weight,
-                    (1, patch),
-                    &dys[at..],
-                    (ohw, 1),
-                    g.gemm_threads(),
-                );
-                col2im_add(block, g, rows, target, len);
+                if layout == Layout::ChannelsLast {
+                    // cols[p, r] = Σ_co dy[co, p] · weight[co, r]
+                    matmul(
+                        len,
+                        patch,
+                        cout,
+                        block,
+                        patch,
+                        false,
+                        &dys[at..],
+                        (1, ohw),
+                        weight,
+                        (patch, 1),
+                        g.gemm_threads(),
+                    );
+                    channels_last::col2im_add(block, g, rows, target);
+                } else {
+                    // cols[r, p] = Σ_co weight[co, r] · dy[co, p]
+                    matmul(
+                        patch,
+                        len,
+                        cout,
+                        block,
+                        len,
+                        false,
+                        weight,
+                        (1, patch),
+                        &dys[at..],
+                        (ohw, 1),
+                        g.gemm_threads(),
+                    );
+                    col2im_add(block, g, rows, target, len);
+                }
             }
-            if !split.is_empty() {
-                merge_columns(split, g.input[1], g.stride[1], dxs);
+            match layout {
+                Layout::ChannelsLast => channels_last::transpose(buf, h * w, g.channels_in, dxs),
+                _ if !buf.is_empty() => merge_columns(buf, w, g.stride[1], dxs),
+                _ => {}
             }
         })
     })
@@ -720,6 +836,7 @@ mod tests {
             .collect()
     }
 
+    /// Checks the kernels against the definition in every layout that can compute `g`.
     fn check(g: Conv2dGeometry) {
         let [oh, ow] = g.output();
         let x = values(g.batch * g.input_len(), 1);
@@ -728,28 +845,49 @@ mod tests {
         let (dw, dx) = reference(&x, &w, &dy, &g);
         let bias = values(g.channels_out, 4);
         let y = reference_forward(&x, &w, &bias, &g);
-        for (i, (a, b)) in forward(&x, &w, Some(&bias), &g).iter().zip(&y).enumerate() {
-            assert!(
-                (a - b).abs() <= 1e-4 * (1.0 + b.abs()),
-                "output [{i}]: {a} vs {b} for {g:?}"
-            );
-        }
         let mut db = vec![0.0f32; g.channels_out];
         for (i, v) in dy.iter().enumerate() {
             db[(i / (oh * ow)) % g.channels_out] += v;
         }
-        for (name, got, want) in [
-            ("bias", bias_grad(&dy, g.batch, g.channels_out, oh * ow), db),
-            ("weight", weight_grad(&x, &dy, &g), dw),
-            ("input", input_grad(&w, &dy, &g), dx),
-        ] {
-            assert_eq!(got.len(), want.len(), "{name} gradient length for {g:?}");
-            for (i, (a, b)) in got.iter().zip(&want).enumerate() {
+        let close = |name: &str, got: &[f32], want: &[f32], layout: Layout| {
+            assert_eq!(
+                got.len(),
+                want.len(),
+                "{name} length for {g:?} in {layout:?}"
+            );
+            for (i, (a, b)) in got.iter().zip(want).enumerate() {
                 assert!(
                     (a - b).abs() <= 1e-4 * (1.0 + b.abs()),
-                    "{name} gradient [{i}]: {a} vs {b} for {g:?}"
+                    "{name} [{i}]: {a} vs {b} for {g:?} in {layout:?}"
                 );
             }
+        };
+        let db_got = bias_grad(&dy, g.batch, g.channels_out, oh * ow);
+        close("bias gradient", &db_got, &db, g.layout());
+        let layouts = if g.layout() == Layout::Pointwise {
+            vec![Layout::Pointwise, Layout::Planar, Layout::ChannelsLast]
+        } else {
+            vec![Layout::Planar, Layout::ChannelsLast]
+        };
+        for layout in layouts {
+            close(
+                "output",
+                &forward_in(&x, &w, Some(&bias), &g, layout),
+                &y,
+                layout,
+            );
+            close(
+                "weight gradient",
+                &weight_grad_in(&x, &dy, &g, layout),
+                &dw,
+                layout,
+            );
+            close(
+                "input gradient",
+                &input_grad_in(&w, &dy, &g, layout),
+                &dx,
+                layout,
+            );
         }
     }
 

@@ -1,6 +1,8 @@
 #![doc = include_str!("../README.md")]
 
 #[cfg(feature = "flex")]
+mod channels_last;
+#[cfg(feature = "flex")]
 mod flex;
 #[cfg(feature = "flex")]
 pub mod im2col;

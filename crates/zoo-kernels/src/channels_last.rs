@@ -1,0 +1,184 @@
+//! The channels-last im2col: the matrix of one sample's block as `[positions, patch]` with the
+//! patch ordered (kernel row, kernel column, channel), built from a channels-last (HWC) copy of
+//! the sample.
+//!
+//! Why: in the planar layout each matrix line is one output row of one channel and kernel tap,
+//! as short as 4–14 values at cifar-inception's 14×14, 6×6 and 4×4 outputs, so building the
+//! matrix cost per line rather than per value. Channels-last, a line is the kernel row's taps
+//! across all channels (3 × 96 values for the Inception 3×3 branch), read as one run; a stride
+//! is only an offset.
+
+use std::ops::Range;
+
+use crate::im2col::{Conv2dGeometry, add_short};
+
+/// `dst[c * rows + r] = src[r * cols + c]`: the transpose of a row-major `rows × cols` matrix,
+/// in 8 × 8 tiles so that both sides stay in cache.
+pub(crate) fn transpose(src: &[f32], rows: usize, cols: usize, dst: &mut [f32]) {
+    const TILE: usize = 8;
+    assert!(src.len() >= rows * cols && dst.len() >= rows * cols);
+    for r0 in (0..rows).step_by(TILE) {
+        for c0 in (0..cols).step_by(TILE) {
+            for r in r0..(r0 + TILE).min(rows) {
+                let line = &src[r * cols..][c0..(c0 + TILE).min(cols)];
+                for (i, &v) in line.iter().enumerate() {
+                    dst[(c0 + i) * rows + r] = v;
+                }
+            }
+        }
+    }
+}
+
+/// The kernel columns `kj0..kj1` whose input column `ox * stride + kj * dilation - pad` lies in
+/// `0..w`.
+fn valid_taps(ox: usize, g: &Conv2dGeometry) -> (usize, usize) {
+    let (w, kw) = (g.input[1] as isize, g.kernel[1]);
+    let (stride, dilation) = (g.stride[1] as isize, g.dilation[1] as isize);
+    let base = ox as isize * stride - g.padding[1].0 as isize;
+    let first = if base >= 0 {
+        0
+    } else {
+        ((-base + dilation - 1) / dilation) as usize
+    };
+    let end = if base >= w {
+        0
+    } else {
+        (((w - 1 - base) / dilation) as usize + 1).min(kw)
+    };
+    (first.min(end), end)
+}
+
+/// Calls `f(position, column, len, source)` for each run of the channels-last matrix of one
+/// sample's output rows `rows`: matrix row `position` (output position within the block),
+/// columns `column..column + len`, copied from the channels-last input at `source..` or, for
+/// `None`, padding (zeros).
+fn for_each_run(
+    g: &Conv2dGeometry,
+    rows: &Range<usize>,
+    mut f: impl FnMut(usize, usize, usize, Option<usize>),
+) {
+    let ([h, w], [_, ow], [kh, kw]) = (g.input, g.output(), g.kernel);
+    let c = g.channels_in;
+    let taps: Vec<(usize, usize)> = (0..ow).map(|ox| valid_taps(ox, g)).collect();
+    for oy in rows.clone() {
+        for (ox, &(kj0, kj1)) in taps.iter().enumerate() {
+            let position = (oy - rows.start) * ow + ox;
+            for ki in 0..kh {
+                let column = ki * kw * c;
+                let iy = (oy * g.stride[0] + ki * g.dilation[0]) as isize - g.padding[0].0 as isize;
+                if iy < 0 || iy >= h as isize || kj0 == kj1 {
+                    f(position, column, kw * c, None);
+                    continue;
+                }
+                if kj0 > 0 {
+                    f(position, column, kj0 * c, None);
+                }
+                let source = |kj: usize| {
+                    let ix = ox * g.stride[1] + kj * g.dilation[1] - g.padding[1].0;
+                    (iy as usize * w + ix) * c
+                };
+                if g.dilation[1] == 1 {
+                    // neighbouring taps are neighbouring pixels: one run
+                    f(
+                        position,
+                        column + kj0 * c,
+                        (kj1 - kj0) * c,
+                        Some(source(kj0)),
+                    );
+                } else {
+                    for kj in kj0..kj1 {
+                        f(position, column + kj * c, c, Some(source(kj)));
+                    }
+                }
+                if kj1 < kw {
+                    f(position, column + kj1 * c, (kw - kj1) * c, None);
+                }
+            }
+        }
+    }
+}
+
+/// Writes the channels-last matrix of output rows `rows` (`[rows.len() * ow, patch]`) into
+/// `cols` from the channels-last sample `xt` (`[h, w, channels_in]`).
+pub(crate) fn im2col(xt: &[f32], g: &Conv2dGeometry, rows: Range<usize>, cols: &mut [f32]) {
+    let patch = g.kernel[0] * g.kernel[1] * g.channels_in;
+    for_each_run(g, &rows, |position, column, len, source| {
+        let dst = &mut cols[position * patch + column..][..len];
+        match source {
+            Some(at) => dst.copy_from_slice(&xt[at..at + len]),
+            None => dst.fill(0.0),
+        }
+    });
+}
+
+/// Adds the channels-last matrix gradient `cols` of output rows `rows` back onto the
+/// channels-last input gradient `dxt` (`[h, w, channels_in]`).
+pub(crate) fn col2im_add(cols: &[f32], g: &Conv2dGeometry, rows: Range<usize>, dxt: &mut [f32]) {
+    let patch = g.kernel[0] * g.kernel[1] * g.channels_in;
+    for_each_run(g, &rows, |position, column, len, source| {
+        if let Some(at) = source {
+            add_short(
+                &mut dxt[at..at + len],
+                &cols[position * patch + column..][..len],
+            );
+        }
+    });
+}
+
+/// The weight `[channels_out, channels_in, kh, kw]` reordered to the matrix's column order
+/// `[channels_out, kh, kw, channels_in]`.
+pub(crate) fn weight_to_channels_last(weight: &[f32], g: &Conv2dGeometry) -> Vec<f32> {
+    let (c, taps) = (g.channels_in, g.kernel[0] * g.kernel[1]);
+    let mut out = vec![0.0; weight.len()];
+    for (src, dst) in weight
+        .chunks_exact(c * taps)
+        .zip(out.chunks_exact_mut(c * taps))
+    {
+        transpose(src, c, taps, dst);
+    }
+    out
+}
+
+/// The inverse of [`weight_to_channels_last`].
+pub(crate) fn weight_from_channels_last(weight: &[f32], g: &Conv2dGeometry) -> Vec<f32> {
+    let (c, taps) = (g.channels_in, g.kernel[0] * g.kernel[1]);
+    let mut out = vec![0.0; weight.len()];
+    for (src, dst) in weight
+        .chunks_exact(c * taps)
+        .zip(out.chunks_exact_mut(c * taps))
+    {
+        transpose(src, taps, c, dst);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transpose_and_weight_order_round_trip() {
+        let src: Vec<f32> = (0..30).map(|v| v as f32).collect(); // 3 × 10
+        let mut dst = vec![0.0; 30];
+        transpose(&src, 3, 10, &mut dst);
+        assert_eq!(dst[..4], [0.0, 10.0, 20.0, 1.0]);
+        let g = Conv2dGeometry {
+            batch: 1,
+            channels_in: 3,
+            channels_out: 2,
+            input: [5, 5],
+            kernel: [2, 2],
+            stride: [1, 1],
+            padding: [(0, 0), (0, 0)],
+            dilation: [1, 1],
+        };
+        let w: Vec<f32> = (0..24).map(|v| v as f32).collect();
+        let last = weight_to_channels_last(&w, &g);
+        // [co 0, ki 0, kj 1, c 2] (index (kj 1) * 3 channels + 2) = w[co 0, c 2, ki 0, kj 1]
+        // (index 2 * 4 taps + 1)
+        assert_eq!(last[3 + 2], 9.0);
+        // [co 1, ki 1, kj 0, c 1] = w[co 1, c 1, ki 1, kj 0]
+        assert_eq!(last[12 + (2 * 3) + 1], (12 + 4 + 2) as f32);
+        assert_eq!(weight_from_channels_last(&last, &g), w);
+    }
+}
