@@ -414,17 +414,27 @@ fn par_chunks_zeroed(
     chunk: usize,
     f: impl Fn(usize, &mut [f32]) + Sync + Send,
 ) -> Vec<f32> {
-    let mut out: Vec<f32> = Vec::with_capacity(len);
+    par_chunks_filled(len, chunk, 0.0, f)
+}
+
+/// [`par_chunks_zeroed`] with each chunk filled with `value` instead.
+pub(crate) fn par_chunks_filled<T: Copy + Send + Sync>(
+    len: usize,
+    chunk: usize,
+    value: T,
+    f: impl Fn(usize, &mut [T]) + Sync + Send,
+) -> Vec<T> {
+    let mut out: Vec<T> = Vec::with_capacity(len);
     out.spare_capacity_mut()[..len]
         .par_chunks_mut(chunk.max(1))
         .enumerate()
         .for_each(|(i, values)| {
             for v in values.iter_mut() {
-                v.write(0.0);
+                v.write(value);
             }
-            // SAFETY: every value of the chunk was written just above, and `MaybeUninit<f32>`
-            // has the layout of `f32`.
-            let values = unsafe { &mut *(values as *mut [MaybeUninit<f32>] as *mut [f32]) };
+            // SAFETY: every value of the chunk was written just above, and `MaybeUninit<T>`
+            // has the layout of `T`.
+            let values = unsafe { &mut *(values as *mut [MaybeUninit<T>] as *mut [T]) };
             f(i, values);
         });
     // SAFETY: the chunks cover `0..len` of the capacity and each was written above (had `f`

@@ -7,7 +7,7 @@
 
 use rayon::prelude::*;
 
-use crate::im2col::valid_range;
+use crate::im2col::{par_chunks_filled, valid_range};
 
 /// Shapes and options of one max pool over `planes` (batch × channels) planes. Padding is
 /// symmetric (`padding[i]` on both sides), and padded positions never win.
@@ -83,12 +83,7 @@ fn pool_plane(x: &[f32], g: &Pool2dGeometry, out: &mut [f32], mut argmax: Option
                 // one pass over the row in chunks of the window's width.
                 let chunks = row.chunks_exact(kw);
                 match arg_row.as_deref_mut() {
-                    None if kw == 2 => {
-                        for (o, c) in out_row.iter_mut().zip(chunks) {
-                            let m = if wins(c[1], c[0]) { c[1] } else { c[0] };
-                            *o = if wins(m, *o) { m } else { *o };
-                        }
-                    }
+                    None if kw == 2 => pairs_pass(out_row, &row[..2 * ow]),
                     None => {
                         for (o, c) in out_row.iter_mut().zip(chunks) {
                             for &v in c {
@@ -128,6 +123,32 @@ fn pool_plane(x: &[f32], g: &Pool2dGeometry, out: &mut [f32], mut argmax: Option
                 }
             }
         }
+    }
+}
+
+/// Windows of two side by side (`MaxPool1d(2)`): 8 outputs from 16 inputs at a time, which the
+/// compiler turns into vector shuffles (pair by pair it did not vectorise: 0.8 ns per input).
+#[inline(always)]
+fn pairs_pass(outs: &mut [f32], row: &[f32]) {
+    fn pair(o: &mut f32, a: f32, b: f32) {
+        let m = if wins(b, a) { b } else { a };
+        *o = if wins(m, *o) { m } else { *o };
+    }
+    let mut out_chunks = outs.chunks_exact_mut(8);
+    let mut in_chunks = row.chunks_exact(16);
+    for (o, c) in (&mut out_chunks).zip(&mut in_chunks) {
+        let c: &[f32; 16] = c.try_into().expect("16 inputs");
+        for (j, o) in o.iter_mut().enumerate() {
+            pair(o, c[2 * j], c[2 * j + 1]);
+        }
+    }
+    let rest = in_chunks.remainder();
+    for (o, c) in out_chunks
+        .into_remainder()
+        .iter_mut()
+        .zip(rest.chunks_exact(2))
+    {
+        pair(o, c[0], c[1]);
     }
 }
 
@@ -180,21 +201,24 @@ pub fn max_pool2d(x: &[f32], g: &Pool2dGeometry, with_argmax: bool) -> (Vec<f32>
         hw <= u32::MAX as usize,
         "a plane of {hw} values is too large for u32 indices"
     );
-    let mut out = vec![0.0f32; g.planes * ohw];
-    let mut argmax = vec![0u32; if with_argmax { g.planes * ohw } else { 0 }];
     if ohw == 0 {
-        return (out, argmax);
+        return (Vec::new(), Vec::new());
     }
-    let planes = out.par_chunks_mut(ohw).enumerate();
-    if with_argmax {
-        planes
-            .zip(argmax.par_chunks_mut(ohw))
-            .for_each(|((p, out), argmax)| {
-                pool_plane(&x[p * hw..(p + 1) * hw], g, out, Some(argmax))
-            });
-    } else {
-        planes.for_each(|(p, out)| pool_plane(&x[p * hw..(p + 1) * hw], g, out, None));
+    let len = g.planes * ohw;
+    let plane = |p: usize| &x[p * hw..(p + 1) * hw];
+    if !with_argmax {
+        // buffers filled by the thread that uses them, not by one memset up front
+        let out = par_chunks_filled(len, ohw, f32::NEG_INFINITY, |p, out| {
+            pool_plane(plane(p), g, out, None)
+        });
+        return (out, Vec::new());
     }
+    let mut out = par_chunks_filled(len, ohw, f32::NEG_INFINITY, |_, _| {});
+    let mut argmax = par_chunks_filled(len, ohw, u32::MAX, |_, _| {});
+    out.par_chunks_mut(ohw)
+        .zip(argmax.par_chunks_mut(ohw))
+        .enumerate()
+        .for_each(|(p, (out, argmax))| pool_plane(plane(p), g, out, Some(argmax)));
     (out, argmax)
 }
 
@@ -203,11 +227,10 @@ pub fn max_pool2d_backward(argmax: &[u32], output_grad: &[f32], g: &Pool2dGeomet
     let (hw, ohw) = (g.input[0] * g.input[1], g.output_len());
     assert_eq!(argmax.len(), g.planes * ohw, "argmax length");
     assert_eq!(output_grad.len(), g.planes * ohw, "output gradient length");
-    let mut dx = vec![0.0f32; g.planes * hw];
     if hw == 0 || ohw == 0 {
-        return dx;
+        return vec![0.0; g.planes * hw];
     }
-    dx.par_chunks_mut(hw).enumerate().for_each(|(p, dx)| {
+    par_chunks_filled(g.planes * hw, hw, 0.0f32, |p, dx| {
         let range = p * ohw..(p + 1) * ohw;
         for (&at, &grad) in argmax[range.clone()].iter().zip(&output_grad[range]) {
             // u32::MAX: a window entirely in the padding (Burn and PyTorch reject such options)
@@ -215,8 +238,7 @@ pub fn max_pool2d_backward(argmax: &[u32], output_grad: &[f32], g: &Pool2dGeomet
                 *dx += grad;
             }
         }
-    });
-    dx
+    })
 }
 
 #[cfg(test)]

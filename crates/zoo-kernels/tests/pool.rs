@@ -91,16 +91,26 @@ fn max_pool1d_matches_burn() {
         MaxPool1dConfig::new(2).with_stride(1).with_dilation(2),
     ] {
         let pool = config.init();
-        let x = Tensor::<3>::random([3, 5, 13], Distribution::Normal(0.0, 1.0), &device);
-        let before = zoo_kernels::kernel_calls();
-        let ours = run(&x, |x| zoo_kernels::max_pool1d_module(&pool, x));
-        assert!(
-            zoo_kernels::kernel_calls() - before >= 2,
-            "not ours: {config:?}"
-        );
-        let burn = run(&x, |x| pool.forward(x));
-        for ((name, a), b) in ["output", "input grad"].iter().zip(ours).zip(burn) {
-            assert_same(&format!("{name} of {config:?}"), a, b);
+        // 13: a remainder only; 37: two chunks of 8 outputs of the pair path and a remainder
+        for width in [13, 37] {
+            let x = Tensor::<3>::random([3, 5, width], Distribution::Normal(0.0, 1.0), &device);
+            let before = zoo_kernels::kernel_calls();
+            let ours = run(&x, |x| zoo_kernels::max_pool1d_module(&pool, x));
+            assert!(
+                zoo_kernels::kernel_calls() - before >= 2,
+                "not ours: {config:?}"
+            );
+            let burn = run(&x, |x| pool.forward(x));
+            for ((name, a), b) in ["output", "input grad"].iter().zip(ours).zip(burn) {
+                assert_same(&format!("{name} of {config:?}, width {width}"), a, b);
+            }
+            // without autodiff: the inference path (no argmax)
+            let x = x.inner();
+            let before = zoo_kernels::kernel_calls();
+            let ours = zoo_kernels::max_pool1d_module(&pool, x.clone());
+            assert!(zoo_kernels::kernel_calls() > before, "not ours: {config:?}");
+            let name = format!("inference output of {config:?}, width {width}");
+            assert_same(&name, ours, pool.forward(x));
         }
     }
 }
