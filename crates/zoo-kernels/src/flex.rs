@@ -6,7 +6,7 @@ use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
-use burn::backend::ops::{ConvOptions, ModuleOps};
+use burn::backend::ops::{ActivationOps, ConvOptions, ModuleOps};
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{
     Autodiff, Backend, DType, Dispatch, Flex, TensorMetadata, backend_extension, flex::FlexTensor,
@@ -26,14 +26,16 @@ use crate::pool::{self, Pool2dGeometry};
 /// overrides them for `f32` (and one group for the convolution).
 #[backend_extension(Flex, Autodiff)]
 pub trait ZooKernels: Backend {
-    /// `conv2d` without bias, with a backward pass that calls
+    /// `conv2d` without bias, followed by a ReLU when `relu`, with a backward pass that calls
     /// [`conv2d_x_grad`](Self::conv2d_x_grad) and [`conv2d_weight_grad`](Self::conv2d_weight_grad).
     fn zoo_conv2d(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         options: ConvOptions<2>,
+        relu: bool,
     ) -> FloatTensor<Self> {
-        Self::conv2d(x, weight, None, options)
+        let y = Self::conv2d(x, weight, None, options);
+        if relu { Self::relu(y) } else { y }
     }
 
     /// [`zoo_conv2d`](Self::zoo_conv2d) with a bias. (Two operations because the extension
@@ -43,8 +45,10 @@ pub trait ZooKernels: Backend {
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
         options: ConvOptions<2>,
+        relu: bool,
     ) -> FloatTensor<Self> {
-        Self::conv2d(x, weight, Some(bias), options)
+        let y = Self::conv2d(x, weight, Some(bias), options);
+        if relu { Self::relu(y) } else { y }
     }
 
     /// Max pooling in floor mode with symmetric padding (Burn's `max_pool2d` arguments).
@@ -157,10 +161,16 @@ fn conv2d_forward(
     weight: &FlexTensor,
     bias: Option<&FlexTensor>,
     g: &Conv2dGeometry,
+    relu: bool,
 ) -> FlexTensor {
     count_call();
     let bias = bias.map(values);
-    let out = im2col::forward(&values(x), &values(weight), bias.as_deref(), g);
+    let (x, weight) = (values(x), values(weight));
+    let out = if relu {
+        im2col::forward_relu(&x, &weight, bias.as_deref(), g)
+    } else {
+        im2col::forward(&x, &weight, bias.as_deref(), g)
+    };
     let [oh, ow] = g.output();
     flex_tensor(out, [g.batch, g.channels_out, oh, ow])
 }
@@ -170,10 +180,15 @@ fn flex_tensor(values: Vec<f32>, shape: [usize; 4]) -> FlexTensor {
 }
 
 impl ZooKernels for Flex {
-    fn zoo_conv2d(x: FlexTensor, weight: FlexTensor, options: ConvOptions<2>) -> FlexTensor {
+    fn zoo_conv2d(
+        x: FlexTensor,
+        weight: FlexTensor,
+        options: ConvOptions<2>,
+        relu: bool,
+    ) -> FlexTensor {
         match geometry(&x, &weight, &options) {
-            Some(g) => conv2d_forward(&x, &weight, None, &g),
-            None => Self::conv2d(x, weight, None, options),
+            Some(g) => conv2d_forward(&x, &weight, None, &g, relu),
+            None => with_relu(Self::conv2d(x, weight, None, options), relu),
         }
     }
 
@@ -182,10 +197,11 @@ impl ZooKernels for Flex {
         weight: FlexTensor,
         bias: FlexTensor,
         options: ConvOptions<2>,
+        relu: bool,
     ) -> FlexTensor {
         match geometry(&x, &weight, &options).filter(|_| bias.dtype() == DType::F32) {
-            Some(g) => conv2d_forward(&x, &weight, Some(&bias), &g),
-            None => Self::conv2d(x, weight, Some(bias), options),
+            Some(g) => conv2d_forward(&x, &weight, Some(&bias), &g, relu),
+            None => with_relu(Self::conv2d(x, weight, Some(bias), options), relu),
         }
     }
 
@@ -249,6 +265,11 @@ impl ZooKernels for Flex {
         let db = im2col::bias_grad(&values(&output_grad), batch, channels, oh * ow);
         FlexTensor::from_data(TensorData::new(db, [channels]))
     }
+}
+
+/// Burn's ReLU of `y` when `relu` (the fallback of a fused convolution and ReLU).
+fn with_relu(y: FlexTensor, relu: bool) -> FlexTensor {
+    if relu { Flex::relu(y) } else { y }
 }
 
 /// The geometry of a max pool our kernel handles (`f32`, a window that fits), `None` otherwise.
@@ -357,12 +378,30 @@ fn register_conv_grads<B: Backend + ZooKernels>(
     }
 }
 
+/// The gradient before a fused ReLU, from its output (Burn's `relu_backward`: zero where the
+/// output is not positive, kept for NaN).
+fn through_relu<B: Backend>(
+    grad: FloatTensor<B>,
+    relu_output: Option<FloatTensor<B>>,
+) -> FloatTensor<B> {
+    match relu_output {
+        Some(output) => B::relu_backward(output, grad),
+        None => grad,
+    }
+}
+
 #[derive(Debug)]
 struct Conv2dWithBias;
 
 impl<B: Backend + ZooKernels> Backward<B, 3> for Conv2dWithBias {
-    /// Checkpointed input, weight and bias, and the options.
-    type State = (NodeId, NodeId, NodeId, ConvOptions<2>);
+    /// Checkpointed input, weight and bias, the options, and the output of a fused ReLU.
+    type State = (
+        NodeId,
+        NodeId,
+        NodeId,
+        ConvOptions<2>,
+        Option<FloatTensor<B>>,
+    );
 
     fn backward(
         self,
@@ -371,8 +410,8 @@ impl<B: Backend + ZooKernels> Backward<B, 3> for Conv2dWithBias {
         checkpointer: &mut Checkpointer,
     ) {
         let [node_x, node_weight, node_bias] = ops.parents;
-        let grad = grads.consume::<B>(&ops.node);
-        let (x_state, weight_state, bias_state, options) = ops.state;
+        let (x_state, weight_state, bias_state, options, relu_output) = ops.state;
+        let grad = through_relu::<B>(grads.consume::<B>(&ops.node), relu_output);
         let x = checkpointer.retrieve_node_output::<FloatTensor<B>>(x_state);
         let weight = checkpointer.retrieve_node_output::<FloatTensor<B>>(weight_state);
         if let Some(node) = node_bias {
@@ -388,8 +427,8 @@ impl<B: Backend + ZooKernels> Backward<B, 3> for Conv2dWithBias {
 struct Conv2dNoBias;
 
 impl<B: Backend + ZooKernels> Backward<B, 2> for Conv2dNoBias {
-    /// Checkpointed input and weight, and the options.
-    type State = (NodeId, NodeId, ConvOptions<2>);
+    /// Checkpointed input and weight, the options, and the output of a fused ReLU.
+    type State = (NodeId, NodeId, ConvOptions<2>, Option<FloatTensor<B>>);
 
     fn backward(
         self,
@@ -398,8 +437,8 @@ impl<B: Backend + ZooKernels> Backward<B, 2> for Conv2dNoBias {
         checkpointer: &mut Checkpointer,
     ) {
         let [node_x, node_weight] = ops.parents;
-        let grad = grads.consume::<B>(&ops.node);
-        let (x_state, weight_state, options) = ops.state;
+        let (x_state, weight_state, options, relu_output) = ops.state;
+        let grad = through_relu::<B>(grads.consume::<B>(&ops.node), relu_output);
         let x = checkpointer.retrieve_node_output::<FloatTensor<B>>(x_state);
         let weight = checkpointer.retrieve_node_output::<FloatTensor<B>>(weight_state);
         let nodes = [node_x.map(|node| node.id), node_weight.map(|node| node.id)];
@@ -442,6 +481,7 @@ impl<B: Backend + ZooKernels + ArgmaxPool, C: CheckpointStrategy> ZooKernels for
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
         options: ConvOptions<2>,
+        relu: bool,
     ) -> FloatTensor<Self> {
         let nodes = [x.node(), weight.node(), bias.node()];
         match Conv2dWithBias
@@ -450,24 +490,27 @@ impl<B: Backend + ZooKernels + ArgmaxPool, C: CheckpointStrategy> ZooKernels for
             .stateful()
         {
             OpsKind::Tracked(mut prep) => {
-                let state = (
+                let checkpoints = (
                     prep.checkpoint(&x),
                     prep.checkpoint(&weight),
                     prep.checkpoint(&bias),
-                    options.clone(),
                 );
                 let (x, weight, bias) = (
                     x.into_primitive(),
                     weight.into_primitive(),
                     bias.into_primitive(),
                 );
-                prep.finish(state, B::zoo_conv2d_bias(x, weight, bias, options))
+                let output = B::zoo_conv2d_bias(x, weight, bias, options.clone(), relu);
+                let (cx, cw, cb) = checkpoints;
+                let state = (cx, cw, cb, options, relu.then(|| output.clone()));
+                prep.finish(state, output)
             }
             OpsKind::UnTracked(prep) => prep.finish(B::zoo_conv2d_bias(
                 x.into_primitive(),
                 weight.into_primitive(),
                 bias.into_primitive(),
                 options,
+                relu,
             )),
         }
     }
@@ -476,22 +519,22 @@ impl<B: Backend + ZooKernels + ArgmaxPool, C: CheckpointStrategy> ZooKernels for
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         options: ConvOptions<2>,
+        relu: bool,
     ) -> FloatTensor<Self> {
         let nodes = [x.node(), weight.node()];
         match Conv2dNoBias.prepare::<C>(nodes).compute_bound().stateful() {
             OpsKind::Tracked(mut prep) => {
-                let state = (
-                    prep.checkpoint(&x),
-                    prep.checkpoint(&weight),
-                    options.clone(),
-                );
+                let checkpoints = (prep.checkpoint(&x), prep.checkpoint(&weight));
                 let (x, weight) = (x.into_primitive(), weight.into_primitive());
-                prep.finish(state, B::zoo_conv2d(x, weight, options))
+                let output = B::zoo_conv2d(x, weight, options.clone(), relu);
+                let (cx, cw) = checkpoints;
+                prep.finish((cx, cw, options, relu.then(|| output.clone())), output)
             }
             OpsKind::UnTracked(prep) => prep.finish(B::zoo_conv2d(
                 x.into_primitive(),
                 weight.into_primitive(),
                 options,
+                relu,
             )),
         }
     }
@@ -548,19 +591,25 @@ pub(crate) fn max_pool2d(
     ))
 }
 
-/// Routes a convolution on a Flex device through [`ZooKernels`].
+/// Routes a convolution (followed by a ReLU when `relu`) on a Flex device through
+/// [`ZooKernels`].
 pub(crate) fn conv2d(
     x: Tensor<4>,
     weight: Tensor<4>,
     bias: Option<Tensor<1>>,
     options: ConvOptions<2>,
+    relu: bool,
 ) -> Tensor<4> {
     let (x, weight) = (x.into_dispatch(), weight.into_dispatch());
     Tensor::from_dispatch(match bias {
-        Some(bias) => {
-            <Dispatch as ZooKernels>::zoo_conv2d_bias(x, weight, bias.into_dispatch(), options)
-        }
-        None => <Dispatch as ZooKernels>::zoo_conv2d(x, weight, options),
+        Some(bias) => <Dispatch as ZooKernels>::zoo_conv2d_bias(
+            x,
+            weight,
+            bias.into_dispatch(),
+            options,
+            relu,
+        ),
+        None => <Dispatch as ZooKernels>::zoo_conv2d(x, weight, options, relu),
     })
 }
 

@@ -513,7 +513,18 @@ fn matmul(
 /// The convolution itself, `[batch, channels_out, oh, ow]` row-major: per sample and block of
 /// output rows, the weight (`[channels_out, patch]`) times the im2col matrix, plus the bias.
 pub fn forward(x: &[f32], weight: &[f32], bias: Option<&[f32]>, g: &Conv2dGeometry) -> Vec<f32> {
-    forward_in(x, weight, bias, g, g.layout())
+    forward_in(x, weight, bias, g, g.layout(), false)
+}
+
+/// [`forward`] followed by a ReLU (as Flex's: NaN stays NaN), applied to each sample's output
+/// while it is still in cache rather than as a separate pass over the batch.
+pub fn forward_relu(
+    x: &[f32],
+    weight: &[f32],
+    bias: Option<&[f32]>,
+    g: &Conv2dGeometry,
+) -> Vec<f32> {
+    forward_in(x, weight, bias, g, g.layout(), true)
 }
 
 fn forward_in(
@@ -522,6 +533,7 @@ fn forward_in(
     bias: Option<&[f32]>,
     g: &Conv2dGeometry,
     layout: Layout,
+    relu: bool,
 ) -> Vec<f32> {
     let (patch, ohw, cout) = (g.patch(), g.output_len(), g.channels_out);
     assert_eq!(x.len(), g.batch * g.input_len(), "input length");
@@ -560,6 +572,12 @@ fn forward_in(
                     rhs_strides,
                     g.gemm_threads(),
                 );
+            }
+            if relu {
+                for v in outs.iter_mut() {
+                    // positive or NaN stays, as in Flex's ReLU
+                    *v = if v.is_nan() || *v > 0.0 { *v } else { 0.0 };
+                }
             }
         })
     })
@@ -880,12 +898,11 @@ mod tests {
             vec![Layout::Planar, Layout::ChannelsLast]
         };
         for layout in layouts {
-            close(
-                "output",
-                &forward_in(&x, &w, Some(&bias), &g, layout),
-                &y,
-                layout,
-            );
+            let got = forward_in(&x, &w, Some(&bias), &g, layout, false);
+            close("output", &got, &y, layout);
+            let relu: Vec<f32> = y.iter().map(|v| v.max(0.0)).collect();
+            let got = forward_in(&x, &w, Some(&bias), &g, layout, true);
+            close("output after ReLU", &got, &relu, layout);
             close(
                 "weight gradient",
                 &weight_grad_in(&x, &dy, &g, layout),

@@ -27,15 +27,51 @@ pub fn conv2d(
     bias: Option<Tensor<1>>,
     options: ConvOptions<2>,
 ) -> Tensor<4> {
+    conv2d_then(x, weight, bias, options, false)
+}
+
+/// [`conv2d`] followed by a ReLU, fused on Flex: the ReLU runs on each sample's output while it
+/// is in cache, and the backward pass masks the gradient before the convolution's (no separate
+/// ReLU pass or tensor); elsewhere `relu(conv2d(…))`.
+pub fn conv2d_relu(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Option<Tensor<1>>,
+    options: ConvOptions<2>,
+) -> Tensor<4> {
+    conv2d_then(x, weight, bias, options, true)
+}
+
+fn conv2d_then(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Option<Tensor<1>>,
+    options: ConvOptions<2>,
+    relu: bool,
+) -> Tensor<4> {
     #[cfg(feature = "flex")]
     if serves(&x.device()) {
-        return flex::conv2d(x, weight, bias, options);
+        return flex::conv2d(x, weight, bias, options, relu);
     }
-    burn::tensor::module::conv2d(x, weight, bias, options)
+    let y = burn::tensor::module::conv2d(x, weight, bias, options);
+    if relu {
+        burn::tensor::activation::relu(y)
+    } else {
+        y
+    }
 }
 
 /// [`Conv2d::forward`] through [`conv2d`]: the same padding, stride, dilation and groups.
 pub fn conv2d_module(conv: &Conv2d, input: Tensor<4>) -> Tensor<4> {
+    conv2d_module_then(conv, input, false)
+}
+
+/// `relu(conv.forward(input))` through [`conv2d_relu`].
+pub fn conv2d_relu_module(conv: &Conv2d, input: Tensor<4>) -> Tensor<4> {
+    conv2d_module_then(conv, input, true)
+}
+
+fn conv2d_module_then(conv: &Conv2d, input: Tensor<4>, relu: bool) -> Tensor<4> {
     let [_, _, height, width] = input.dims();
     let padding = padding_2d(
         &conv.padding,
@@ -44,17 +80,27 @@ pub fn conv2d_module(conv: &Conv2d, input: Tensor<4>) -> Tensor<4> {
         conv.stride,
     );
     let options = ConvOptions::new_with_padding(conv.stride, padding, conv.dilation, conv.groups);
-    conv2d(
+    conv2d_then(
         input,
         conv.weight.val(),
         conv.bias.as_ref().map(|bias| bias.val()),
         options,
+        relu,
     )
 }
 
 /// [`Conv1d::forward`] as a 2-D convolution of height 1 through [`conv2d`], so that it gets the
 /// same kernels; on other devices or without the `flex` feature, Burn's `Conv1d::forward`.
 pub fn conv1d_module(conv: &Conv1d, input: Tensor<3>) -> Tensor<3> {
+    conv1d_module_then(conv, input, false)
+}
+
+/// `relu(conv.forward(input))`, the ReLU fused as in [`conv2d_relu`].
+pub fn conv1d_relu_module(conv: &Conv1d, input: Tensor<3>) -> Tensor<3> {
+    conv1d_module_then(conv, input, true)
+}
+
+fn conv1d_module_then(conv: &Conv1d, input: Tensor<3>, relu: bool) -> Tensor<3> {
     #[cfg(feature = "flex")]
     if serves(&input.device()) {
         let [_, _, length] = input.dims();
@@ -67,9 +113,15 @@ pub fn conv1d_module(conv: &Conv1d, input: Tensor<3>) -> Tensor<3> {
         );
         let weight = conv.weight.val().unsqueeze_dim::<4>(2);
         let bias = conv.bias.as_ref().map(|bias| bias.val());
-        return conv2d(input.unsqueeze_dim(2), weight, bias, options).squeeze_dim(2);
+        let x = input.unsqueeze_dim(2);
+        return conv2d_then(x, weight, bias, options, relu).squeeze_dim(2);
     }
-    conv.forward(input)
+    let y = conv.forward(input);
+    if relu {
+        burn::tensor::activation::relu(y)
+    } else {
+        y
+    }
 }
 
 /// [`MaxPool2d::forward`], by burn-zoo's kernels on Flex (floor mode, symmetric padding);

@@ -43,26 +43,37 @@ fn run(
 fn check(config: Conv2dConfig, input: [usize; 4]) {
     let device = Device::flex().autodiff();
     device.seed(7);
-    let before = zoo_kernels::kernel_calls();
     let conv = config.init(&device);
     let x = Tensor::<4>::random(input, Distribution::Normal(0.0, 1.0), &device);
-    let ours = run(&conv, x.clone(), |conv, x| {
-        zoo_kernels::conv2d_module(conv, x)
-    });
-    let served = zoo_kernels::kernel_calls() - before;
-    let burn = run(&conv, x, |conv, x| conv.forward(x));
-    // Input and weight gradient by our kernels, unless grouped (Burn's fallback). Tests run in
-    // parallel threads, so other tests' calls may add to the count.
-    if config.groups == 1 {
-        assert!(served >= 2, "our kernels ran {served} times for {config:?}");
-    }
-    assert_eq!(ours.len(), burn.len());
-    for ((name, a), b) in ["output", "input grad", "weight grad", "bias grad"]
-        .iter()
-        .zip(ours)
-        .zip(burn)
-    {
-        assert_close(&format!("{name} of {config:?} on {input:?}"), a, b);
+    // plain, and with the fused ReLU (about half the outputs negative: the mask matters)
+    for relu in [false, true] {
+        let before = zoo_kernels::kernel_calls();
+        let ours = run(&conv, x.clone(), |conv, x| match relu {
+            false => zoo_kernels::conv2d_module(conv, x),
+            true => zoo_kernels::conv2d_relu_module(conv, x),
+        });
+        let served = zoo_kernels::kernel_calls() - before;
+        let burn = run(&conv, x.clone(), |conv, x| match relu {
+            false => conv.forward(x),
+            true => burn::tensor::activation::relu(conv.forward(x)),
+        });
+        // Input and weight gradient by our kernels, unless grouped (Burn's fallback). Tests run
+        // in parallel threads, so other tests' calls may add to the count.
+        if config.groups == 1 {
+            assert!(served >= 2, "our kernels ran {served} times for {config:?}");
+        }
+        assert_eq!(ours.len(), burn.len());
+        for ((name, a), b) in ["output", "input grad", "weight grad", "bias grad"]
+            .iter()
+            .zip(ours)
+            .zip(burn)
+        {
+            assert_close(
+                &format!("{name} of {config:?} on {input:?}, relu {relu}"),
+                a,
+                b,
+            );
+        }
     }
 }
 
@@ -109,7 +120,10 @@ fn without_autodiff_our_forward_pass_matches_burn() {
         zoo_kernels::kernel_calls() > before,
         "the forward pass was not ours"
     );
-    assert_close("output", ours, conv.forward(x));
+    assert_close("output", ours, conv.forward(x.clone()));
+    let ours = zoo_kernels::conv2d_relu_module(&conv, x.clone());
+    let burn = burn::tensor::activation::relu(conv.forward(x));
+    assert_close("output after ReLU", ours, burn);
 }
 
 #[test]
@@ -139,12 +153,13 @@ fn conv1d_as_a_2d_convolution_has_burns_gradients() {
             Distribution::Normal(0.0, 1.0),
             &device,
         );
-        let run = |ours: bool| {
+        let run = |ours: bool, relu: bool| {
             let x = x.clone().require_grad();
-            let y = if ours {
-                zoo_kernels::conv1d_module(&conv, x.clone())
-            } else {
-                conv.forward(x.clone())
+            let y = match (ours, relu) {
+                (true, false) => zoo_kernels::conv1d_module(&conv, x.clone()),
+                (true, true) => zoo_kernels::conv1d_relu_module(&conv, x.clone()),
+                (false, false) => conv.forward(x.clone()),
+                (false, true) => burn::tensor::activation::relu(conv.forward(x.clone())),
             };
             let grads = (y.clone() * y.clone().ones_like().cumsum(2).cos())
                 .sum()
@@ -156,11 +171,13 @@ fn conv1d_as_a_2d_convolution_has_burns_gradients() {
                 weight_grad.unsqueeze(),
             ]
         };
-        for (name, (a, b)) in ["output", "input grad", "weight grad"]
-            .iter()
-            .zip(run(true).into_iter().zip(run(false)))
-        {
-            assert_close(&format!("{name} of {config:?}"), a, b);
+        for relu in [false, true] {
+            for (name, (a, b)) in ["output", "input grad", "weight grad"]
+                .iter()
+                .zip(run(true, relu).into_iter().zip(run(false, relu)))
+            {
+                assert_close(&format!("{name} of {config:?}, relu {relu}"), a, b);
+            }
         }
     }
 }

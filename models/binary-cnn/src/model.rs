@@ -206,7 +206,7 @@ impl BinaryCnn {
         let mut x = input * self.rescale;
         trace("rescaling", "Rescaling", &x.dims(), 0, 0);
         for (i, block) in self.blocks.iter().enumerate() {
-            x = relu(zoo_kernels::conv2d_module(&block.conv, x));
+            x = zoo_kernels::conv2d_relu_module(&block.conv, x);
             let [_, _, height, width] = x.dims();
             let macs = block.conv.weight.shape().num_elements() * height * width;
             let params = block.conv.num_params();

@@ -7,7 +7,6 @@ use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::serde::{Deserialize, Serialize};
-use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
 /// Branch widths of an [`Inception`] module; the default is the homework's (64, 96→128, 16→32, 32).
@@ -140,7 +139,7 @@ pub(crate) fn conv_relu(
     path: &str,
     trace: &mut Trace,
 ) -> (Tensor<4>, u64) {
-    let y = relu(zoo_kernels::conv2d_module(conv, x));
+    let y = zoo_kernels::conv2d_relu_module(conv, x);
     let [_, _, height, width] = y.dims();
     let macs = (conv.weight.shape().num_elements() * height * width) as u64;
     trace(path, "Conv2d+ReLU", &y.dims(), conv.num_params(), macs);

@@ -165,7 +165,7 @@ impl Conv1dClassifier {
             ("conv3", &self.conv3, "pool3"),
         ];
         for (name, conv, pool_name) in stages {
-            x = relu(zoo_kernels::conv1d_module(conv, x));
+            x = zoo_kernels::conv1d_relu_module(conv, x);
             let macs = conv.weight.shape().num_elements() * x.dims()[2];
             trace(
                 name,

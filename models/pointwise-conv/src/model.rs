@@ -1,7 +1,6 @@
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::serde::{Deserialize, Serialize};
-use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
 /// The signature of a layer-by-layer trace: `(path, layer type, output shape, parameters,
@@ -95,10 +94,11 @@ impl PointwiseConv {
     /// `(path, layer type, output shape, parameters, multiply-accumulates per item)`.
     /// Plain std types keep this crate free of anything but Burn; `zoo summary` prints them.
     pub fn forward_traced(&self, input: Tensor<4>, trace: &mut Trace) -> Tensor<4> {
-        let mut x = zoo_kernels::conv2d_module(&self.conv, input);
-        if self.relu {
-            x = relu(x);
-        }
+        let x = if self.relu {
+            zoo_kernels::conv2d_relu_module(&self.conv, input)
+        } else {
+            zoo_kernels::conv2d_module(&self.conv, input)
+        };
         let [_, _, height, width] = x.dims();
         let macs = self.conv.weight.shape().num_elements() * height * width;
         let kind = if self.relu { "Conv2d+ReLU" } else { "Conv2d" };
