@@ -6,7 +6,7 @@ use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
-use burn::backend::ops::{ActivationOps, ConvOptions, ModuleOps};
+use burn::backend::ops::{ActivationOps, ConvOptions, FloatTensorOps, ModuleOps};
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{
     Autodiff, Backend, DType, Dispatch, Flex, TensorMetadata, backend_extension, flex::FlexTensor,
@@ -16,6 +16,7 @@ use burn::tensor::{Device, TensorData};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
+use crate::dense;
 use crate::im2col::{self, Conv2dGeometry};
 use crate::pool::{self, Pool2dGeometry};
 
@@ -48,6 +49,20 @@ pub trait ZooKernels: Backend {
         relu: bool,
     ) -> FloatTensor<Self> {
         let y = Self::conv2d(x, weight, Some(bias), options);
+        if relu { Self::relu(y) } else { y }
+    }
+
+    /// A dense layer `x · weight + bias` (`x`: `[rows, inputs]`, `weight`: `[inputs, outputs]`),
+    /// followed by a ReLU when `relu`.
+    fn zoo_linear(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        relu: bool,
+    ) -> FloatTensor<Self> {
+        let outputs = bias.shape().num_elements();
+        let y = Self::float_matmul(x, weight);
+        let y = Self::float_add(y, Self::float_reshape(bias, [1, outputs].into()));
         if relu { Self::relu(y) } else { y }
     }
 
@@ -254,6 +269,22 @@ impl ZooKernels for Flex {
         }
     }
 
+    fn zoo_linear(x: FlexTensor, weight: FlexTensor, bias: FlexTensor, relu: bool) -> FlexTensor {
+        let f32s = [&x, &weight, &bias].iter().all(|t| t.dtype() == DType::F32);
+        let ([rows, inputs], [weight_inputs, outputs]) =
+            (x.shape().dims::<2>(), weight.shape().dims::<2>());
+        if !f32s || weight_inputs != inputs || bias.shape().num_elements() != outputs {
+            // Burn's ops, which check and report the mismatch
+            let y = Self::float_matmul(x, weight);
+            let y = Self::float_add(y, Self::float_reshape(bias, [1, outputs].into()));
+            return with_relu(y, relu);
+        }
+        count_call();
+        let (x, weight, bias) = (values(&x), values(&weight), values(&bias));
+        let y = dense::forward(&x, &weight, Some(&bias), rows, inputs, outputs, relu);
+        FlexTensor::from_data(TensorData::new(y, [rows, outputs]))
+    }
+
     fn conv2d_bias_grad(x: FlexTensor, bias: FlexTensor, output_grad: FlexTensor) -> FlexTensor {
         if output_grad.dtype() != DType::F32 || bias.dtype() != DType::F32 {
             return Self::conv2d_bias_backward(x, bias, output_grad);
@@ -390,6 +421,41 @@ fn through_relu<B: Backend>(
     }
 }
 
+/// The dense layer's backward step, with Burn's own operations (two matrix products on
+/// transposed views and a column sum: Flex runs those well).
+#[derive(Debug)]
+struct LinearBackward;
+
+impl<B: Backend> Backward<B, 3> for LinearBackward {
+    /// Checkpointed input and weight, and the output of a fused ReLU.
+    type State = (NodeId, NodeId, Option<FloatTensor<B>>);
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 3>,
+        grads: &mut Gradients,
+        checkpointer: &mut Checkpointer,
+    ) {
+        let [node_x, node_weight, node_bias] = ops.parents;
+        let (x_state, weight_state, relu_output) = ops.state;
+        let grad = through_relu::<B>(grads.consume::<B>(&ops.node), relu_output);
+        if let Some(node) = node_bias {
+            let outputs = grad.shape().dims::<2>()[1];
+            let sum = B::float_sum_dim(grad.clone(), 0);
+            grads.register::<B>(node.id, B::float_reshape(sum, [outputs].into()));
+        }
+        if let Some(node) = node_x {
+            let weight = checkpointer.retrieve_node_output::<FloatTensor<B>>(weight_state);
+            let dx = B::float_matmul(grad.clone(), B::float_transpose(weight));
+            grads.register::<B>(node.id, dx);
+        }
+        if let Some(node) = node_weight {
+            let x = checkpointer.retrieve_node_output::<FloatTensor<B>>(x_state);
+            grads.register::<B>(node.id, B::float_matmul(B::float_transpose(x), grad));
+        }
+    }
+}
+
 #[derive(Debug)]
 struct Conv2dWithBias;
 
@@ -515,6 +581,38 @@ impl<B: Backend + ZooKernels + ArgmaxPool, C: CheckpointStrategy> ZooKernels for
         }
     }
 
+    fn zoo_linear(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        relu: bool,
+    ) -> FloatTensor<Self> {
+        let nodes = [x.node(), weight.node(), bias.node()];
+        match LinearBackward
+            .prepare::<C>(nodes)
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(mut prep) => {
+                let checkpoints = (prep.checkpoint(&x), prep.checkpoint(&weight));
+                let (x, weight, bias) = (
+                    x.into_primitive(),
+                    weight.into_primitive(),
+                    bias.into_primitive(),
+                );
+                let output = B::zoo_linear(x, weight, bias, relu);
+                let (cx, cw) = checkpoints;
+                prep.finish((cx, cw, relu.then(|| output.clone())), output)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::zoo_linear(
+                x.into_primitive(),
+                weight.into_primitive(),
+                bias.into_primitive(),
+                relu,
+            )),
+        }
+    }
+
     fn zoo_conv2d(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
@@ -588,6 +686,17 @@ pub(crate) fn max_pool2d(
         stride,
         padding,
         dilation,
+    ))
+}
+
+/// Routes a dense layer with a bias (followed by a ReLU when `relu`) on a Flex device through
+/// [`ZooKernels`].
+pub(crate) fn linear(x: Tensor<2>, weight: Tensor<2>, bias: Tensor<1>, relu: bool) -> Tensor<2> {
+    Tensor::from_dispatch(<Dispatch as ZooKernels>::zoo_linear(
+        x.into_dispatch(),
+        weight.into_dispatch(),
+        bias.into_dispatch(),
+        relu,
     ))
 }
 

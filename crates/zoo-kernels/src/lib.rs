@@ -3,6 +3,8 @@
 #[cfg(feature = "flex")]
 mod channels_last;
 #[cfg(feature = "flex")]
+pub mod dense;
+#[cfg(feature = "flex")]
 mod flex;
 #[cfg(feature = "flex")]
 pub mod im2col;
@@ -13,6 +15,7 @@ pub mod pool;
 pub use flex::{ArgmaxPool, ZooKernels, kernel_calls, serves};
 
 use burn::Tensor;
+use burn::nn::Linear;
 use burn::nn::PaddingConfig1d;
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv1d, Conv2d};
@@ -117,6 +120,34 @@ fn conv1d_module_then(conv: &Conv1d, input: Tensor<3>, relu: bool) -> Tensor<3> 
         return conv2d_then(x, weight, bias, options, relu).squeeze_dim(2);
     }
     let y = conv.forward(input);
+    if relu {
+        burn::tensor::activation::relu(y)
+    } else {
+        y
+    }
+}
+
+/// [`Linear::forward`] on `[rows, inputs]`: on Flex with a bias, burn-zoo's dense kernel (the
+/// bias written first, the product accumulated onto it, rows split across threads); otherwise
+/// Burn's.
+pub fn linear_module(linear: &Linear, input: Tensor<2>) -> Tensor<2> {
+    linear_module_then(linear, input, false)
+}
+
+/// `relu(linear.forward(input))`, the ReLU applied in place by the same kernel on Flex and the
+/// gradient masked inside its backward step.
+pub fn linear_relu_module(linear: &Linear, input: Tensor<2>) -> Tensor<2> {
+    linear_module_then(linear, input, true)
+}
+
+fn linear_module_then(linear: &Linear, input: Tensor<2>, relu: bool) -> Tensor<2> {
+    #[cfg(feature = "flex")]
+    if let Some(bias) = &linear.bias
+        && serves(&input.device())
+    {
+        return flex::linear(input, linear.weight.val(), bias.val(), relu);
+    }
+    let y = linear.forward(input);
     if relu {
         burn::tensor::activation::relu(y)
     } else {

@@ -3,7 +3,7 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::serde::{Deserialize, Serialize};
-use burn::tensor::activation::{relu, sigmoid};
+use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Tensor};
 
 /// The signature of a layer-by-layer trace: `(path, layer type, output shape, parameters,
@@ -224,7 +224,7 @@ impl BinaryCnn {
         }
         let x = x.flatten::<2>(1, 3);
         trace("flatten", "Flatten", &x.dims(), 0, 0);
-        let x = relu(self.dense1.forward(x));
+        let x = zoo_kernels::linear_relu_module(&self.dense1, x);
         let macs = self.dense1.weight.shape().num_elements() as u64;
         trace(
             "dense1",
@@ -235,7 +235,7 @@ impl BinaryCnn {
         );
         let x = self.dense_dropout.forward(x);
         trace("dense_dropout", "Dropout", &x.dims(), 0, 0);
-        let x = relu(self.dense2.forward(x));
+        let x = zoo_kernels::linear_relu_module(&self.dense2, x);
         let macs = self.dense2.weight.shape().num_elements() as u64;
         trace(
             "dense2",
@@ -244,7 +244,7 @@ impl BinaryCnn {
             self.dense2.num_params(),
             macs,
         );
-        let logits = self.output.forward(x);
+        let logits = zoo_kernels::linear_module(&self.output, x);
         let macs = self.output.weight.shape().num_elements() as u64;
         trace(
             "output",

@@ -168,7 +168,7 @@ impl CifarInception {
         let (x, _) = conv_relu(&self.conv4, x, "conv4", trace);
         let x = x.flatten::<2>(1, 3);
         trace("flatten", "Flatten", &x.dims(), 0, 0);
-        let logits = self.output.forward(x);
+        let logits = zoo_kernels::linear_module(&self.output, x);
         let macs = self.output.weight.shape().num_elements() as u64;
         trace(
             "output",

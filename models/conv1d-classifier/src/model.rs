@@ -3,7 +3,6 @@ use burn::nn::conv::{Conv1d, Conv1dConfig};
 use burn::nn::pool::{MaxPool1d, MaxPool1dConfig};
 use burn::nn::{Linear, LinearConfig};
 use burn::serde::{Deserialize, Serialize};
-use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
 /// The signature of a layer-by-layer trace: `(path, layer type, output shape, parameters,
@@ -179,7 +178,7 @@ impl Conv1dClassifier {
         }
         let x = x.flatten::<2>(1, 2);
         trace("flatten", "Flatten", &x.dims(), 0, 0);
-        let x = relu(self.dense.forward(x));
+        let x = zoo_kernels::linear_relu_module(&self.dense, x);
         let macs = self.dense.weight.shape().num_elements();
         trace(
             "dense",
@@ -188,7 +187,7 @@ impl Conv1dClassifier {
             self.dense.num_params(),
             macs as u64,
         );
-        let logits = self.output.forward(x);
+        let logits = zoo_kernels::linear_module(&self.output, x);
         let macs = self.output.weight.shape().num_elements();
         trace(
             "output",
