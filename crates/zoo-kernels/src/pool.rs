@@ -91,6 +91,7 @@ fn pool_plane(x: &[f32], g: &Pool2dGeometry, out: &mut [f32], mut argmax: Option
                             }
                         }
                     }
+                    Some(args) if kw == 2 => pairs_argmax_pass(out_row, args, row, (iy * w) as u32),
                     Some(args) => {
                         let base = (iy * w) as u32;
                         for (i, ((o, a), c)) in out_row.iter_mut().zip(args).zip(chunks).enumerate()
@@ -149,6 +150,45 @@ fn pairs_pass(outs: &mut [f32], row: &[f32]) {
         .zip(rest.chunks_exact(2))
     {
         pair(o, c[0], c[1]);
+    }
+}
+
+/// [`pairs_pass`] that also keeps the winner's index (`base` + its column in the row); an
+/// output's first row always wins, whatever its value.
+#[inline(always)]
+fn pairs_argmax_pass(outs: &mut [f32], args: &mut [u32], row: &[f32], base: u32) {
+    #[inline(always)]
+    fn pair(o: &mut f32, a: &mut u32, c: &[f32], at: u32) {
+        let second = wins(c[1], c[0]);
+        let m = if second { c[1] } else { c[0] };
+        let take = wins(m, *o) | (*a == u32::MAX);
+        *o = if take { m } else { *o };
+        *a = if take { at + u32::from(second) } else { *a };
+    }
+    let row = &row[..2 * outs.len()];
+    let mut at = base;
+    let mut outs8 = outs.chunks_exact_mut(8);
+    let mut args8 = args.chunks_exact_mut(8);
+    let mut row16 = row.chunks_exact(16);
+    for ((o, a), c) in (&mut outs8).zip(&mut args8).zip(&mut row16) {
+        for j in 0..8 {
+            pair(
+                &mut o[j],
+                &mut a[j],
+                &c[2 * j..2 * j + 2],
+                at + 2 * j as u32,
+            );
+        }
+        at += 16;
+    }
+    let (outs, args) = (outs8.into_remainder(), args8.into_remainder());
+    for (j, ((o, a), c)) in outs
+        .iter_mut()
+        .zip(args)
+        .zip(row16.remainder().chunks_exact(2))
+        .enumerate()
+    {
+        pair(o, a, c, at + 2 * j as u32);
     }
 }
 
