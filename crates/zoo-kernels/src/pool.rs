@@ -106,8 +106,31 @@ fn pool_plane(x: &[f32], g: &Pool2dGeometry, out: &mut [f32], mut argmax: Option
                 }
                 continue;
             }
+            // A 3-wide stride-1 window: the outputs whose three taps all lie in the row take
+            // them in one pass (below); the per-tap passes cover only the border outputs.
+            let interior = if kw == 3 && sw == 1 && dw == 1 {
+                let lo = columns.iter().map(|c| c.0).max().unwrap_or(0);
+                let hi = columns.iter().map(|c| c.1).min().unwrap_or(0);
+                (lo < hi).then_some((lo, hi))
+            } else {
+                None
+            };
+            if let Some((lo, hi)) = interior {
+                // the few border outputs one by one, their valid taps in order
+                let borders = (0..lo).chain(hi..ow);
+                for ox in borders {
+                    for &(x0, x1, offset) in &columns {
+                        if (x0..x1).contains(&ox) {
+                            let at = (ox as isize + offset) as usize;
+                            let (o, v) = (&mut out_row[ox], row[at]);
+                            let arg = arg_row.as_deref_mut().map(|a| &mut a[ox]);
+                            merge(o, arg, v, (iy * w + at) as u32);
+                        }
+                    }
+                }
+            }
             for &(x0, x1, offset) in &columns {
-                if x0 >= x1 {
+                if x0 >= x1 || interior.is_some() {
                     continue;
                 }
                 let start = (x0 as isize * sw as isize + offset) as usize;
@@ -116,12 +139,20 @@ fn pool_plane(x: &[f32], g: &Pool2dGeometry, out: &mut [f32], mut argmax: Option
                 let contiguous = row[start..start + (x1 - x0)].iter();
                 let strided = row[start..].iter().step_by(sw);
                 let first = (iy * w + start) as u32;
-                match (arg_row.as_deref_mut(), sw) {
+                let args = arg_row.as_deref_mut().map(|a| &mut a[x0..x1]);
+                match (args, sw) {
                     (None, 1) => max_pass(outs, contiguous),
                     (None, _) => max_pass(outs, strided),
-                    (Some(args), 1) => argmax_pass(outs, &mut args[x0..x1], contiguous, first, 1),
-                    (Some(args), _) => argmax_pass(outs, &mut args[x0..x1], strided, first, sw),
+                    (Some(args), 1) => argmax_pass(outs, args, contiguous, first, 1),
+                    (Some(args), _) => argmax_pass(outs, args, strided, first, sw),
                 }
+            }
+            if let Some((lo, hi)) = interior {
+                let start = (lo as isize + columns[0].2) as usize;
+                let taps = &row[start..start + (hi - lo) + 2];
+                let outs = &mut out_row[lo..hi];
+                let args = arg_row.as_deref_mut().map(|a| &mut a[lo..hi]);
+                triples_pass(outs, args, taps, (iy * w + start) as u32);
             }
         }
     }
@@ -189,6 +220,52 @@ fn pairs_argmax_pass(outs: &mut [f32], args: &mut [u32], row: &[f32], base: u32)
         .enumerate()
     {
         pair(o, a, c, at + 2 * j as u32);
+    }
+}
+
+/// Three neighbouring taps per output (`taps[i..i + 3]` for output `i`) in one pass, in tap
+/// order, merged into the running maximum (and with `args`, its index: `first + i + tap`).
+#[inline(always)]
+fn triples_pass(outs: &mut [f32], args: Option<&mut [u32]>, taps: &[f32], first: u32) {
+    let n = outs.len();
+    let (t0, t1, t2) = (&taps[..n], &taps[1..n + 1], &taps[2..n + 2]);
+    #[inline(always)]
+    fn best3(a: f32, b: f32, c: f32) -> (f32, u32) {
+        let (m, i) = if wins(b, a) { (b, 1) } else { (a, 0) };
+        if wins(c, m) { (c, 2) } else { (m, i) }
+    }
+    match args {
+        None => {
+            for (((o, &a), &b), &c) in outs.iter_mut().zip(t0).zip(t1).zip(t2) {
+                let (m, _) = best3(a, b, c);
+                *o = if wins(m, *o) { m } else { *o };
+            }
+        }
+        Some(args) => {
+            let values = t0.iter().zip(t1).zip(t2);
+            for (i, ((o, arg), ((&a, &b), &c))) in outs.iter_mut().zip(args).zip(values).enumerate()
+            {
+                let (m, t) = best3(a, b, c);
+                let take = wins(m, *o) | (*arg == u32::MAX);
+                *o = if take { m } else { *o };
+                *arg = if take { first + i as u32 + t } else { *arg };
+            }
+        }
+    }
+}
+
+/// One tap `v` (at `index`) merged into an output's running maximum (and its index, whose
+/// `u32::MAX` marks an output no tap has reached yet).
+#[inline(always)]
+fn merge(o: &mut f32, arg: Option<&mut u32>, v: f32, index: u32) {
+    match arg {
+        None => *o = if wins(v, *o) { v } else { *o },
+        Some(a) => {
+            if wins(v, *o) || *a == u32::MAX {
+                *o = v;
+                *a = index;
+            }
+        }
     }
 }
 

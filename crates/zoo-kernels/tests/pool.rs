@@ -52,6 +52,11 @@ fn max_pool2d_matches_burn() {
                 .with_padding(PaddingConfig2d::Same),
             [2, 3, 7, 6],
         ),
+        // stride 1 without padding, wide rows: the three-tap pass over every output
+        (
+            MaxPool2dConfig::new([3, 3]).with_strides([1, 1]),
+            [1, 2, 6, 20],
+        ),
         // ceil mode: Burn's own pool (the fallback)
         (
             MaxPool2dConfig::new([2, 2]).with_ceil_mode(true),
