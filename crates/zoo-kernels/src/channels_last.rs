@@ -179,26 +179,20 @@ pub(crate) fn col2im_add(cols: &[f32], g: &Conv2dGeometry, rows: Range<usize>, d
 /// The weight `[channels_out, channels_in, kh, kw]` reordered to the matrix's column order
 /// `[channels_out, kh, kw, channels_in]`.
 pub(crate) fn weight_to_channels_last(weight: &[f32], g: &Conv2dGeometry) -> Vec<f32> {
-    let (c, taps) = (g.channels_in, g.kernel[0] * g.kernel[1]);
-    let mut out = vec![0.0; weight.len()];
-    for (src, dst) in weight
-        .chunks_exact(c * taps)
-        .zip(out.chunks_exact_mut(c * taps))
-    {
-        transpose(src, c, taps, dst);
-    }
-    out
+    transpose_each(weight, g.channels_in, g.kernel[0] * g.kernel[1])
 }
 
 /// The inverse of [`weight_to_channels_last`].
 pub(crate) fn weight_from_channels_last(weight: &[f32], g: &Conv2dGeometry) -> Vec<f32> {
-    let (c, taps) = (g.channels_in, g.kernel[0] * g.kernel[1]);
-    let mut out = vec![0.0; weight.len()];
-    for (src, dst) in weight
-        .chunks_exact(c * taps)
-        .zip(out.chunks_exact_mut(c * taps))
-    {
-        transpose(src, taps, c, dst);
+    transpose_each(weight, g.kernel[0] * g.kernel[1], g.channels_in)
+}
+
+/// Each consecutive `rows × cols` matrix of `values` transposed.
+fn transpose_each(values: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    let mut out = vec![0.0; values.len()];
+    let size = (rows * cols).max(1);
+    for (src, dst) in values.chunks_exact(size).zip(out.chunks_exact_mut(size)) {
+        transpose(src, rows, cols, dst);
     }
     out
 }

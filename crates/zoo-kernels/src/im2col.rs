@@ -298,14 +298,24 @@ fn col2im_add(cols: &[f32], g: &Conv2dGeometry, rows: Range<usize>, dx: &mut [f3
     });
 }
 
+/// The phases of a row of `w` columns for a column stride `stride`, in the order
+/// [`split_columns`] lays them out: `(phase, positions in the reordered row)`, the phase's
+/// columns being `phase, phase + stride, …`.
+fn phases(w: usize, stride: usize) -> impl Iterator<Item = (usize, Range<usize>)> {
+    (0..stride.min(w)).scan(0, move |at, p| {
+        let count = (w - p).div_ceil(stride);
+        *at += count;
+        Some((p, *at - count..*at))
+    })
+}
+
 /// Where input column `ix` lands in a row of [`split_columns`]'s layout for stride `stride`.
 fn split_column(ix: usize, w: usize, stride: usize) -> usize {
     if stride == 1 {
         return ix;
     }
-    // the row's columns of smaller phase (ix % stride) come first, each phase in order
-    let before: usize = (0..ix % stride).map(|p| (w - p).div_ceil(stride)).sum();
-    before + ix / stride
+    let (_, positions) = phases(w, stride).nth(ix % stride).expect("ix < w");
+    positions.start + ix / stride
 }
 
 /// Reorders each row (`w` values) of `x` into `out` by phase for a column stride `stride`:
@@ -313,13 +323,10 @@ fn split_column(ix: usize, w: usize, stride: usize) -> usize {
 /// reads consecutive values (a strided gather per value cost as much as the GEMM here).
 fn split_columns(x: &[f32], w: usize, stride: usize, out: &mut [f32]) {
     for (src, dst) in x.chunks_exact(w).zip(out.chunks_exact_mut(w)) {
-        let mut at = 0;
-        for p in 0..stride.min(w) {
-            let count = (w - p).div_ceil(stride);
-            for (k, d) in dst[at..at + count].iter_mut().enumerate() {
+        for (p, positions) in phases(w, stride) {
+            for (k, d) in dst[positions].iter_mut().enumerate() {
                 *d = src[p + k * stride];
             }
-            at += count;
         }
     }
 }
@@ -327,13 +334,10 @@ fn split_columns(x: &[f32], w: usize, stride: usize, out: &mut [f32]) {
 /// The inverse of [`split_columns`]: writes the rows of `split` back in column order.
 fn merge_columns(split: &[f32], w: usize, stride: usize, out: &mut [f32]) {
     for (src, dst) in split.chunks_exact(w).zip(out.chunks_exact_mut(w)) {
-        let mut at = 0;
-        for p in 0..stride.min(w) {
-            let count = (w - p).div_ceil(stride);
-            for (k, v) in src[at..at + count].iter().enumerate() {
+        for (p, positions) in phases(w, stride) {
+            for (k, v) in src[positions].iter().enumerate() {
                 dst[p + k * stride] = *v;
             }
-            at += count;
         }
     }
 }
