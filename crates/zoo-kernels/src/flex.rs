@@ -6,7 +6,7 @@ use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
-use burn::backend::ops::{ActivationOps, ConvOptions, FloatTensorOps, ModuleOps};
+use burn::backend::ops::{ActivationOps, ConvOptions, ModuleOps};
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{
     Autodiff, Backend, DType, Dispatch, Flex, TensorMetadata, backend_extension, flex::FlexTensor,
@@ -60,10 +60,7 @@ pub trait ZooKernels: Backend {
         bias: FloatTensor<Self>,
         relu: bool,
     ) -> FloatTensor<Self> {
-        let outputs = bias.shape().num_elements();
-        let y = Self::float_matmul(x, weight);
-        let y = Self::float_add(y, Self::float_reshape(bias, [1, outputs].into()));
-        if relu { Self::relu(y) } else { y }
+        linear_by_ops::<Self>(x, weight, bias, relu)
     }
 
     /// Max pooling in floor mode with symmetric padding (Burn's `max_pool2d` arguments).
@@ -275,9 +272,7 @@ impl ZooKernels for Flex {
             (x.shape().dims::<2>(), weight.shape().dims::<2>());
         if !f32s || weight_inputs != inputs || bias.shape().num_elements() != outputs {
             // Burn's ops, which check and report the mismatch
-            let y = Self::float_matmul(x, weight);
-            let y = Self::float_add(y, Self::float_reshape(bias, [1, outputs].into()));
-            return with_relu(y, relu);
+            return linear_by_ops::<Self>(x, weight, bias, relu);
         }
         count_call();
         let (x, weight, bias) = (values(&x), values(&weight), values(&bias));
@@ -296,6 +291,19 @@ impl ZooKernels for Flex {
         let db = im2col::bias_grad(&values(&output_grad), batch, channels, oh * ow);
         FlexTensor::from_data(TensorData::new(db, [channels]))
     }
+}
+
+/// A dense layer (and ReLU) as Burn's own operations: a matrix product, a broadcast bias add.
+fn linear_by_ops<B: Backend>(
+    x: FloatTensor<B>,
+    weight: FloatTensor<B>,
+    bias: FloatTensor<B>,
+    relu: bool,
+) -> FloatTensor<B> {
+    let outputs = bias.shape().num_elements();
+    let y = B::float_matmul(x, weight);
+    let y = B::float_add(y, B::float_reshape(bias, [1, outputs].into()));
+    if relu { B::relu(y) } else { y }
 }
 
 /// Burn's ReLU of `y` when `relu` (the fallback of a fused convolution and ReLU).
