@@ -1,15 +1,20 @@
 //! A dense layer's forward pass (`x · weight + bias`, optionally followed by a ReLU) on plain
-//! `f32` slices: the bias written first and the product accumulated onto it, the rows split
-//! across threads, the ReLU applied in place.
+//! `f32` slices: the bias written first and the product accumulated onto it, the output columns
+//! split across threads, the ReLU applied in place.
 //!
 //! Why: Burn's `Linear` on Flex runs a matrix product, a broadcast bias add and a ReLU as three
 //! passes; for conv1d-classifier's 3776 → 128 layer at batch 32 that took 0.9 ms against 0.35 ms
-//! for the product alone split by rows (gemm's own threading of a 32-row product: ~0.5 ms).
+//! for the product alone (gemm's own threading of a 32-row product: ~0.5 ms).
 
 use rayon::prelude::*;
 
 /// `[rows, outputs]` row-major: `x` (`[rows, inputs]`) times `weight` (`[inputs, outputs]`)
 /// plus `bias`, then a ReLU when `relu` (NaN stays NaN, as in Flex's).
+///
+/// The work is split across threads by output columns, so that each thread reads only its
+/// share of the weight (1.9 MB for conv1d-classifier's dense layer, read from memory on every
+/// pass): split by rows, every thread read all of it and the layer took 0.72–0.83 ms in the
+/// model against 0.42 ms with a warm cache.
 pub fn forward(
     x: &[f32],
     weight: &[f32],
@@ -24,37 +29,42 @@ pub fn forward(
     if let Some(bias) = bias {
         assert_eq!(bias.len(), outputs, "bias length");
     }
-    let mut out = vec![0.0f32; rows * outputs];
-    if out.is_empty() {
-        return out;
+    if rows * outputs == 0 {
+        return vec![0.0; rows * outputs];
     }
-    // row blocks: one per thread (each a single-threaded product, no nested threading)
-    let per_thread = rows.div_ceil(rayon::current_num_threads()).max(1);
-    out.par_chunks_mut(per_thread * outputs)
-        .zip(x.par_chunks(per_thread * inputs))
-        .for_each(|(out, x)| {
-            let block_rows = out.len() / outputs;
+    let threads = rayon::current_num_threads().max(1);
+    let width = outputs.div_ceil(threads).max(1);
+    // each block: `[rows, cols.len()]`, the bias first, then the product accumulated onto it
+    let blocks: Vec<(usize, Vec<f32>)> = (0..outputs)
+        .step_by(width)
+        .collect::<Vec<_>>()
+        .into_par_iter()
+        .map(|first| {
+            let cols = first..(first + width).min(outputs);
+            let n = cols.len();
+            let mut block = vec![0.0f32; rows * n];
             if let Some(bias) = bias {
-                for row in out.chunks_exact_mut(outputs) {
-                    row.copy_from_slice(bias);
+                for row in block.chunks_exact_mut(n) {
+                    row.copy_from_slice(&bias[cols.clone()]);
                 }
             }
             if inputs > 0 {
-                // SAFETY: `out` is block_rows × outputs, `x` block_rows × inputs and `weight`
-                // inputs × outputs, all row-major and checked above; `out` aliases neither.
+                // SAFETY: `block` is rows × n (row stride n), `x` rows × inputs (row stride
+                // inputs), and the weight's columns `cols` of inputs rows (row stride outputs)
+                // end within `weight`: all checked above; `block` aliases neither.
                 unsafe {
                     gemm::gemm(
-                        block_rows,
-                        outputs,
+                        rows,
+                        n,
                         inputs,
-                        out.as_mut_ptr(),
+                        block.as_mut_ptr(),
                         1,
-                        outputs as isize,
+                        n as isize,
                         true,
                         x.as_ptr(),
                         1,
                         inputs as isize,
-                        weight.as_ptr(),
+                        weight[first..].as_ptr(),
                         1,
                         outputs as isize,
                         1.0,
@@ -67,11 +77,20 @@ pub fn forward(
                 }
             }
             if relu {
-                for v in out.iter_mut() {
+                for v in block.iter_mut() {
                     *v = if v.is_nan() || *v > 0.0 { *v } else { 0.0 };
                 }
             }
-        });
+            (first, block)
+        })
+        .collect();
+    let mut out = vec![0.0f32; rows * outputs];
+    for (first, block) in blocks {
+        let n = block.len() / rows;
+        for (dst, src) in out.chunks_exact_mut(outputs).zip(block.chunks_exact(n)) {
+            dst[first..first + n].copy_from_slice(src);
+        }
+    }
     out
 }
 
