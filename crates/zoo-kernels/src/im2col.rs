@@ -81,11 +81,17 @@ impl Conv2dGeometry {
 
     /// The im2col layout for this convolution: channels-last wherever its runs (kernel width ×
     /// channels) are at least as long as the planar layout's lines (one output row), which is
-    /// every convolution of cifar-inception but its first (3 channels).
+    /// every convolution of cifar-inception but its first (3 channels) — when every thread has
+    /// a sample of its own. With fewer samples than threads the GEMM runs on all threads but
+    /// the sample's copies on one, and the channels-last copies (sample and weight transposes)
+    /// cost more than they save: cifar-inception at batch 1 inferred ~246 images/s
+    /// channels-last against ~311 planar (medians of four interleaved `zoo bench --batch 1`).
     pub(crate) fn layout(&self) -> Layout {
         if self.is_pointwise() {
             Layout::Pointwise
-        } else if self.channels_in * self.kernel[1] >= self.output()[1] {
+        } else if self.channels_in * self.kernel[1] >= self.output()[1]
+            && self.batch >= rayon::current_num_threads()
+        {
             Layout::ChannelsLast
         } else {
             Layout::Planar
