@@ -35,11 +35,10 @@ pub fn forward(
     let threads = rayon::current_num_threads().max(1);
     let width = outputs.div_ceil(threads).max(1);
     // each block: `[rows, cols.len()]`, the bias first, then the product accumulated onto it
-    let blocks: Vec<(usize, Vec<f32>)> = (0..outputs)
-        .step_by(width)
-        .collect::<Vec<_>>()
+    let blocks: Vec<(usize, Vec<f32>)> = (0..outputs.div_ceil(width))
         .into_par_iter()
-        .map(|first| {
+        .map(|block| {
+            let first = block * width;
             let cols = first..(first + width).min(outputs);
             let n = cols.len();
             let mut block = vec![0.0f32; rows * n];

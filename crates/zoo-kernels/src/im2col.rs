@@ -417,17 +417,8 @@ fn with_scratch<R>(
 }
 
 /// A vector of `len` values computed in parallel chunks of `chunk` values: `f(index, chunk)`
-/// receives each chunk zeroed (by its own thread, right before use, rather than the whole
-/// vector by the caller's).
-fn par_chunks_zeroed(
-    len: usize,
-    chunk: usize,
-    f: impl Fn(usize, &mut [f32]) + Sync + Send,
-) -> Vec<f32> {
-    par_chunks_filled(len, chunk, 0.0, f)
-}
-
-/// [`par_chunks_zeroed`] with each chunk filled with `value` instead.
+/// receives each chunk filled with `value` (by its own thread, right before use, rather than
+/// the whole vector by the caller's).
 pub(crate) fn par_chunks_filled<T: Copy + Send + Sync>(
     len: usize,
     chunk: usize,
@@ -556,7 +547,7 @@ fn forward_in(
     }
     let weight = &layout_weight(weight, g, layout);
     let ow = g.output()[1];
-    par_chunks_zeroed(g.batch * cout * ohw, cout * ohw, |n, outs| {
+    par_chunks_filled(g.batch * cout * ohw, cout * ohw, 0.0, |n, outs| {
         with_scratch(g, layout, |cols, buf| {
             let xs = sample_input(&x[n * g.input_len()..][..g.input_len()], g, layout, buf);
             if let Some(bias) = bias {
@@ -735,7 +726,7 @@ fn input_grad_in(weight: &[f32], dy: &[f32], g: &Conv2dGeometry, layout: Layout)
     }
     let weight = &layout_weight(weight, g, layout);
     let ([h, w], ow) = (g.input, g.output()[1]);
-    par_chunks_zeroed(g.batch * g.input_len(), g.input_len(), |n, dxs| {
+    par_chunks_filled(g.batch * g.input_len(), g.input_len(), 0.0, |n, dxs| {
         let dys = &dy[n * cout * ohw..(n + 1) * cout * ohw];
         if layout == Layout::Pointwise {
             // dx[r, p] = Σ_co weight[co, r] · dy[co, p]

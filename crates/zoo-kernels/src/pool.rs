@@ -48,7 +48,8 @@ impl Pool2dGeometry {
 /// One plane, output row by output row: for each window tap `(ky, kx)` in row-major order, a
 /// pass over the output row that keeps the larger value (the first maximum wins a tie). The
 /// ranges where a tap lies inside the input are computed once, so the inner loop has no bounds
-/// logic and vectorises for stride 1.
+/// logic and vectorises for stride 1. `out` arrives filled with `-inf` and `argmax` with
+/// `u32::MAX` (no tap yet), as [`max_pool2d`] allocates them.
 fn pool_plane(x: &[f32], g: &Pool2dGeometry, out: &mut [f32], mut argmax: Option<&mut [u32]>) {
     let [h, w] = g.input;
     let [oh, ow] = g.output().expect("checked by the caller");
@@ -61,15 +62,20 @@ fn pool_plane(x: &[f32], g: &Pool2dGeometry, out: &mut [f32], mut argmax: Option
         })
         .collect();
     let tiled = sw == kw && dw == 1 && pw == 0;
+    // A 3-wide stride-1 window: the outputs whose three taps all lie in the row take them in
+    // one pass (`triples_pass`); the others, at the borders, one by one.
+    let interior = if kw == 3 && sw == 1 && dw == 1 {
+        let lo = columns.iter().map(|c| c.0).max().unwrap_or(0);
+        let hi = columns.iter().map(|c| c.1).min().unwrap_or(0);
+        (lo < hi).then_some((lo, hi))
+    } else {
+        None
+    };
     for oy in 0..oh {
         let out_row = &mut out[oy * ow..(oy + 1) * ow];
-        out_row.fill(f32::NEG_INFINITY);
         let mut arg_row = argmax
             .as_deref_mut()
             .map(|a| &mut a[oy * ow..(oy + 1) * ow]);
-        if let Some(arg_row) = arg_row.as_deref_mut() {
-            arg_row.fill(u32::MAX);
-        }
         for ky in 0..kh {
             let Some(iy) = (oy * g.stride[0] + ky * g.dilation[0])
                 .checked_sub(g.padding[0])
@@ -106,15 +112,6 @@ fn pool_plane(x: &[f32], g: &Pool2dGeometry, out: &mut [f32], mut argmax: Option
                 }
                 continue;
             }
-            // A 3-wide stride-1 window: the outputs whose three taps all lie in the row take
-            // them in one pass (below); the per-tap passes cover only the border outputs.
-            let interior = if kw == 3 && sw == 1 && dw == 1 {
-                let lo = columns.iter().map(|c| c.0).max().unwrap_or(0);
-                let hi = columns.iter().map(|c| c.1).min().unwrap_or(0);
-                (lo < hi).then_some((lo, hi))
-            } else {
-                None
-            };
             if let Some((lo, hi)) = interior {
                 // the few border outputs one by one, their valid taps in order
                 let borders = (0..lo).chain(hi..ow);
