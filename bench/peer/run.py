@@ -91,6 +91,8 @@ def main():
                 entry = results.setdefault((model, batch, who), {"train": [], "infer": []})
                 entry["train"].append(r["train"]["median"])
                 entry["infer"].append(r["infer"]["median"])
+                print(f"  train {r['train']['median']:.1f}, infer {r['infer']['median']:.1f} images/s",
+                      flush=True)
     rustc = subprocess.run(["rustc", "--version"], capture_output=True, text=True).stdout.strip()
     lines = [
         "# Benchmarks",

@@ -425,13 +425,29 @@ pub(crate) fn par_chunks_filled<T: Copy + Send + Sync>(
     value: T,
     f: impl Fn(usize, &mut [T]) + Sync + Send,
 ) -> Vec<T> {
+    par_chunks_rows_filled(len, chunk, chunk, |_| value, f)
+}
+
+/// [`par_chunks_filled`] where each chunk is made of rows of `row` values and row `r` of a
+/// chunk is filled with `value(r)`: a convolution's output starts as its bias, one channel per
+/// row, in the same pass that would otherwise write zeros.
+pub(crate) fn par_chunks_rows_filled<T: Copy + Send + Sync>(
+    len: usize,
+    chunk: usize,
+    row: usize,
+    value: impl Fn(usize) -> T + Sync + Send,
+    f: impl Fn(usize, &mut [T]) + Sync + Send,
+) -> Vec<T> {
     let mut out: Vec<T> = Vec::with_capacity(len);
     out.spare_capacity_mut()[..len]
         .par_chunks_mut(chunk.max(1))
         .enumerate()
         .for_each(|(i, values)| {
-            for v in values.iter_mut() {
-                v.write(value);
+            for (r, values) in values.chunks_mut(row.max(1)).enumerate() {
+                let v = value(r);
+                for slot in values {
+                    slot.write(v);
+                }
             }
             // SAFETY: every value of the chunk was written just above, and `MaybeUninit<T>`
             // has the layout of `T`.
@@ -547,14 +563,11 @@ fn forward_in(
     }
     let weight = &layout_weight(weight, g, layout);
     let ow = g.output()[1];
-    par_chunks_filled(g.batch * cout * ohw, cout * ohw, 0.0, |n, outs| {
+    // the output starts as the bias (or zero), and the products are accumulated onto it
+    let start = |co: usize| bias.map_or(0.0, |b| b[co]);
+    par_chunks_rows_filled(g.batch * cout * ohw, cout * ohw, ohw, start, |n, outs| {
         with_scratch(g, layout, |cols, buf| {
             let xs = sample_input(&x[n * g.input_len()..][..g.input_len()], g, layout, buf);
-            if let Some(bias) = bias {
-                for (row, &b) in outs.chunks_mut(ohw).zip(bias) {
-                    row.fill(b);
-                }
-            }
             for rows in blocks(g) {
                 let (at, len) = (rows.start * ow, rows.len() * ow);
                 // out[co, p] += Σ_r weight[co, r] · cols[r, p]
