@@ -128,6 +128,23 @@ def main():
             lines.append(
                 f"| {model} | {batch} | {b} | {t:.1f} | {pt:.1f} | {t / pt:.2f} | {i:.1f} | {pi:.1f} | {i / pi:.2f} |"
             )
+    # The machine's speed drifts between runs (a shared VM: ±20 % here), so also show the spread
+    # of the ratio within each round, where burn-zoo and PyTorch ran back to back.
+    spread = []
+    for model, batch in cases:
+        peer = results.get((model, batch, "pytorch"))
+        for b in backends:
+            mine = results.get((model, batch, b))
+            if not mine or not peer:
+                continue
+            parts = []
+            for key in ("train", "infer"):
+                ratios = sorted(m / p for m, p in zip(mine[key], peer[key]))
+                parts.append(f"{key} {ratios[0]:.2f}–{ratios[-1]:.2f} (median {statistics.median(ratios):.2f})")
+            spread.append(f"- {model}, batch {batch}, {b}: " + "; ".join(parts))
+    if spread:
+        lines += ["", "Ratio within each round (burn-zoo / PyTorch, run back to back), lowest–highest:", ""]
+        lines += spread
     lines.append("")
     out = Path(args.out)
     generated = f"{START}\n" + "\n".join(lines) + f"\n{END}\n"
