@@ -74,6 +74,19 @@ pub trait ZooKernels: Backend {
         Self::max_pool2d(x, kernel_size, stride, padding, dilation, false)
     }
 
+    /// `zoo_max_pool2d(zoo_conv2d_bias(x, weight, bias, options, relu = true), pool)`: on Flex
+    /// in one pass per sample (the convolution's output pooled while in cache, never stored
+    /// whole); elsewhere, and under autodiff, those two operations.
+    fn zoo_conv2d_relu_pool(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        options: ConvOptions<2>,
+        pool: MaxPoolOptions,
+    ) -> FloatTensor<Self> {
+        conv_relu_pool_by_ops::<Self>(x, weight, bias, options, pool)
+    }
+
     /// The gradient with respect to the convolution's input.
     fn conv2d_x_grad(
         x: FloatTensor<Self>,
@@ -102,6 +115,33 @@ pub trait ZooKernels: Backend {
     ) -> FloatTensor<Self> {
         Self::conv2d_weight_backward(x, weight, output_grad, options)
     }
+}
+
+/// A max pool's options as Burn's `max_pool2d` takes them (floor mode, symmetric padding).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MaxPoolOptions {
+    pub kernel_size: [usize; 2],
+    pub stride: [usize; 2],
+    pub padding: [usize; 2],
+    pub dilation: [usize; 2],
+}
+
+/// [`ZooKernels::zoo_conv2d_relu_pool`] as its two operations.
+fn conv_relu_pool_by_ops<B: ZooKernels>(
+    x: FloatTensor<B>,
+    weight: FloatTensor<B>,
+    bias: FloatTensor<B>,
+    options: ConvOptions<2>,
+    pool: MaxPoolOptions,
+) -> FloatTensor<B> {
+    let y = B::zoo_conv2d_bias(x, weight, bias, options, true);
+    let MaxPoolOptions {
+        kernel_size,
+        stride,
+        padding,
+        dilation,
+    } = pool;
+    B::zoo_max_pool2d(y, kernel_size, stride, padding, dilation)
 }
 
 /// How many times our kernels have run in this process (a convolution's input or weight
@@ -232,6 +272,35 @@ impl ZooKernels for Flex {
             }
             None => Self::max_pool2d(x, kernel_size, stride, padding, dilation, false),
         }
+    }
+
+    fn zoo_conv2d_relu_pool(
+        x: FlexTensor,
+        weight: FlexTensor,
+        bias: FlexTensor,
+        options: ConvOptions<2>,
+        pool: MaxPoolOptions,
+    ) -> FlexTensor {
+        let conv = geometry(&x, &weight, &options).filter(|_| bias.dtype() == DType::F32);
+        let Some((g, p)) = conv.and_then(|g| {
+            let [oh, ow] = g.output();
+            let p = Pool2dGeometry {
+                planes: g.channels_out,
+                input: [oh, ow],
+                kernel: pool.kernel_size,
+                stride: pool.stride,
+                padding: pool.padding,
+                dilation: pool.dilation,
+            };
+            p.output().map(|_| (g, p))
+        }) else {
+            return conv_relu_pool_by_ops::<Self>(x, weight, bias, options, pool);
+        };
+        count_call();
+        let (x, weight, bias) = (values(&x), values(&weight), values(&bias));
+        let out = im2col::forward_relu_pool(&x, &weight, Some(&bias), &g, &p);
+        let [ph, pw] = p.output().expect("checked above");
+        flex_tensor(out, [g.batch, g.channels_out, ph, pw])
     }
 
     fn conv2d_x_grad(
@@ -728,6 +797,24 @@ pub(crate) fn conv2d(
         ),
         None => <Dispatch as ZooKernels>::zoo_conv2d(x, weight, options, relu),
     })
+}
+
+/// Routes a convolution with a bias, its ReLU and a max pool on a Flex device through
+/// [`ZooKernels`].
+pub(crate) fn conv2d_relu_pool(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Tensor<1>,
+    options: ConvOptions<2>,
+    pool: MaxPoolOptions,
+) -> Tensor<4> {
+    Tensor::from_dispatch(<Dispatch as ZooKernels>::zoo_conv2d_relu_pool(
+        x.into_dispatch(),
+        weight.into_dispatch(),
+        bias.into_dispatch(),
+        options,
+        pool,
+    ))
 }
 
 #[cfg(test)]

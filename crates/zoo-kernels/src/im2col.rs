@@ -13,6 +13,7 @@ use std::ops::Range;
 use rayon::prelude::*;
 
 use crate::channels_last;
+use crate::pool::{Pool2dGeometry, PoolPlan, pool_planes};
 
 /// Shapes and options of one 2-D convolution. Padding is `(begin, end)` per spatial dimension,
 /// as in Burn's `ConvOptions`.
@@ -385,6 +386,9 @@ thread_local! {
     /// Each thread's scratch space (im2col blocks, reordered inputs), kept between calls so that
     /// no call allocates or zeroes it again.
     static SCRATCH: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
+    /// Each thread's buffer for one sample's convolution output before it is pooled
+    /// ([`forward_relu_pool`]); taken and put back like [`SCRATCH`].
+    static SAMPLE_OUTPUT: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
 }
 
 /// Runs `f` with this thread's scratch space split into an im2col block and a sample-sized
@@ -562,38 +566,93 @@ fn forward_in(
         return Vec::new();
     }
     let weight = &layout_weight(weight, g, layout);
-    let ow = g.output()[1];
     // the output starts as the bias (or zero), and the products are accumulated onto it
     let start = |co: usize| bias.map_or(0.0, |b| b[co]);
     par_chunks_rows_filled(g.batch * cout * ohw, cout * ohw, ohw, start, |n, outs| {
-        with_scratch(g, layout, |cols, buf| {
-            let xs = sample_input(&x[n * g.input_len()..][..g.input_len()], g, layout, buf);
-            for rows in blocks(g) {
-                let (at, len) = (rows.start * ow, rows.len() * ow);
-                // out[co, p] += Σ_r weight[co, r] · cols[r, p]
-                let (rhs, rhs_strides) = block_cols(xs, g, layout, rows, cols);
-                let dst = &mut outs[at..];
-                matmul(
-                    cout,
-                    len,
-                    patch,
-                    dst,
-                    ohw,
-                    true,
-                    weight,
-                    (patch, 1),
-                    rhs,
-                    rhs_strides,
-                    g.gemm_threads(),
-                );
+        sample_forward(x, weight, g, layout, relu, n, outs)
+    })
+}
+
+/// [`forward_relu`] followed by a max pool of each output channel (`pool.planes` = channels
+/// out, `pool.input` = the convolution's output size): `[batch, channels_out, ph, pw]`. Each
+/// sample's convolution output stays in this thread's buffer and is pooled while in cache; it
+/// is never written out whole.
+pub fn forward_relu_pool(
+    x: &[f32],
+    weight: &[f32],
+    bias: Option<&[f32]>,
+    g: &Conv2dGeometry,
+    pool: &Pool2dGeometry,
+) -> Vec<f32> {
+    let (patch, ohw, cout) = (g.patch(), g.output_len(), g.channels_out);
+    assert_eq!(x.len(), g.batch * g.input_len(), "input length");
+    assert_eq!(weight.len(), cout * patch, "weight length");
+    if let Some(bias) = bias {
+        assert_eq!(bias.len(), cout, "bias length");
+    }
+    assert!(
+        pool.planes == cout && pool.input == g.output() && pool.output().is_some(),
+        "pool {pool:?} does not fit the convolution's output {:?}",
+        g.output()
+    );
+    let pooled = pool.output_len() * cout;
+    if pooled == 0 {
+        return Vec::new();
+    }
+    let layout = g.layout();
+    let weight = &layout_weight(weight, g, layout);
+    let plan = PoolPlan::new(pool);
+    par_chunks_filled(g.batch * pooled, pooled, f32::NEG_INFINITY, |n, out| {
+        let mut conv = SAMPLE_OUTPUT.take();
+        conv.clear();
+        for co in 0..cout {
+            conv.resize((co + 1) * ohw, bias.map_or(0.0, |b| b[co]));
+        }
+        sample_forward(x, weight, g, layout, true, n, &mut conv);
+        pool_planes(&conv, &plan, out);
+        SAMPLE_OUTPUT.set(conv);
+    })
+}
+
+/// Sample `n`'s convolution accumulated onto `outs` (`[channels_out, oh, ow]`, holding the
+/// bias or zeros), then the ReLU when `relu`; `weight` is already in `layout`'s order.
+fn sample_forward(
+    x: &[f32],
+    weight: &[f32],
+    g: &Conv2dGeometry,
+    layout: Layout,
+    relu: bool,
+    n: usize,
+    outs: &mut [f32],
+) {
+    let (patch, ohw, cout, ow) = (g.patch(), g.output_len(), g.channels_out, g.output()[1]);
+    with_scratch(g, layout, |cols, buf| {
+        let xs = sample_input(&x[n * g.input_len()..][..g.input_len()], g, layout, buf);
+        for rows in blocks(g) {
+            let (at, len) = (rows.start * ow, rows.len() * ow);
+            // out[co, p] += Σ_r weight[co, r] · cols[r, p]
+            let (rhs, rhs_strides) = block_cols(xs, g, layout, rows, cols);
+            let dst = &mut outs[at..];
+            matmul(
+                cout,
+                len,
+                patch,
+                dst,
+                ohw,
+                true,
+                weight,
+                (patch, 1),
+                rhs,
+                rhs_strides,
+                g.gemm_threads(),
+            );
+        }
+        if relu {
+            for v in outs.iter_mut() {
+                // positive or NaN stays, as in Flex's ReLU
+                *v = if v.is_nan() || *v > 0.0 { *v } else { 0.0 };
             }
-            if relu {
-                for v in outs.iter_mut() {
-                    // positive or NaN stays, as in Flex's ReLU
-                    *v = if v.is_nan() || *v > 0.0 { *v } else { 0.0 };
-                }
-            }
-        })
+        }
     })
 }
 

@@ -12,7 +12,7 @@ pub mod im2col;
 pub mod pool;
 
 #[cfg(feature = "flex")]
-pub use flex::{ArgmaxPool, ZooKernels, kernel_calls, serves};
+pub use flex::{ArgmaxPool, MaxPoolOptions, ZooKernels, kernel_calls, serves};
 
 use burn::Tensor;
 use burn::nn::Linear;
@@ -188,6 +188,92 @@ pub fn max_pool1d_module(pool: &MaxPool1d, input: Tensor<3>) -> Tensor<3> {
         }
     }
     pool.forward(input)
+}
+
+/// `pool.forward(relu(conv.forward(input)))`. On Flex without autodiff (inference) in one
+/// pass per sample: the convolution's output is pooled while in cache and never stored whole,
+/// which saves the pool's own pass over memory. Under autodiff it is
+/// [`conv2d_relu_module`] then [`max_pool2d_module`] (the same gradients); elsewhere, or for a
+/// bias-less convolution, `ceil_mode` or asymmetric pool padding, Burn's layers.
+pub fn conv2d_relu_pool_module(conv: &Conv2d, pool: &MaxPool2d, input: Tensor<4>) -> Tensor<4> {
+    #[cfg(feature = "flex")]
+    if let Some(bias) = &conv.bias
+        && serves(&input.device())
+        && !pool.ceil_mode
+    {
+        let [_, _, height, width] = input.dims();
+        let padding = padding_2d(
+            &conv.padding,
+            [height, width],
+            conv.kernel_size,
+            conv.stride,
+        );
+        let output: Option<Vec<usize>> = (0..2)
+            .map(|i| {
+                let span = conv.dilation[i] * (conv.kernel_size[i].max(1) - 1) + 1;
+                let padded = [height, width][i] + padding[i].0 + padding[i].1;
+                padded
+                    .checked_sub(span)
+                    .map(|d| d / conv.stride[i].max(1) + 1)
+            })
+            .collect();
+        if let Some(output) = output {
+            let (k, s) = (pool.kernel_size, pool.stride);
+            let [(top, bottom), (left, right)] =
+                padding_2d(&pool.padding, [output[0], output[1]], k, s);
+            if top == bottom && left == right {
+                let options =
+                    ConvOptions::new_with_padding(conv.stride, padding, conv.dilation, conv.groups);
+                let pool = MaxPoolOptions {
+                    kernel_size: k,
+                    stride: s,
+                    padding: [top, left],
+                    dilation: pool.dilation,
+                };
+                return flex::conv2d_relu_pool(input, conv.weight.val(), bias.val(), options, pool);
+            }
+        }
+    }
+    max_pool2d_module(pool, conv2d_relu_module(conv, input))
+}
+
+/// `pool.forward(relu(conv.forward(input)))` for sequences, fused on Flex as in
+/// [`conv2d_relu_pool_module`] (as a 2-D convolution and pool of height 1).
+pub fn conv1d_relu_pool_module(conv: &Conv1d, pool: &MaxPool1d, input: Tensor<3>) -> Tensor<3> {
+    #[cfg(feature = "flex")]
+    if let Some(bias) = &conv.bias
+        && serves(&input.device())
+        && !pool.ceil_mode
+    {
+        let [_, _, length] = input.dims();
+        let padding = padding_1d(&conv.padding, length, conv.kernel_size, conv.stride);
+        let span = conv.dilation * (conv.kernel_size.max(1) - 1) + 1;
+        let output = (length + padding.0 + padding.1)
+            .checked_sub(span)
+            .map(|d| d / conv.stride.max(1) + 1);
+        if let Some(output) = output {
+            let (k, s) = (pool.kernel_size, pool.stride);
+            let (left, right) = padding_1d(&pool.padding, output, k, s);
+            if left == right {
+                let options = ConvOptions::new_with_padding(
+                    [1, conv.stride],
+                    [(0, 0), padding],
+                    [1, conv.dilation],
+                    conv.groups,
+                );
+                let pool = MaxPoolOptions {
+                    kernel_size: [1, k],
+                    stride: [1, s],
+                    padding: [0, left],
+                    dilation: [1, pool.dilation],
+                };
+                let weight = conv.weight.val().unsqueeze_dim::<4>(2);
+                let x = input.unsqueeze_dim(2);
+                return flex::conv2d_relu_pool(x, weight, bias.val(), options, pool).squeeze_dim(2);
+            }
+        }
+    }
+    max_pool1d_module(pool, conv1d_relu_module(conv, input))
 }
 
 /// `(begin, end)` padding per dimension, as burn-nn's modules compute it.

@@ -40,14 +40,14 @@ impl Pool2dGeometry {
         Some(out)
     }
 
-    fn output_len(&self) -> usize {
+    pub(crate) fn output_len(&self) -> usize {
         self.output().map_or(0, |[h, w]| h * w)
     }
 }
 
 /// What every plane of one pool shares, worked out once per call rather than per plane (a
 /// `MaxPool1d` of conv1d-classifier has 2,048 planes of 59 outputs).
-struct PoolPlan<'g> {
+pub(crate) struct PoolPlan<'g> {
     g: &'g Pool2dGeometry,
     output: [usize; 2],
     /// Per window column `kx`: the outputs whose tap lies inside the row, and the tap's offset.
@@ -59,7 +59,7 @@ struct PoolPlan<'g> {
 }
 
 impl<'g> PoolPlan<'g> {
-    fn new(g: &'g Pool2dGeometry) -> Self {
+    pub(crate) fn new(g: &'g Pool2dGeometry) -> Self {
         let [_, w] = g.input;
         let [_, ow] = g.output().expect("checked by the caller");
         let kw = g.kernel[1];
@@ -92,6 +92,20 @@ impl<'g> PoolPlan<'g> {
         let ohw = (self.output[0] * self.output[1]).max(1);
         let threads = rayon::current_num_threads().max(1);
         (4096 / ohw).min(self.g.planes.div_ceil(4 * threads)).max(1)
+    }
+}
+
+/// The pooled planes of `x` into `out` (`[planes, oh, ow]`, filled with `-inf` by the caller),
+/// on the calling thread: the pool fused into a convolution, one sample at a time.
+pub(crate) fn pool_planes(x: &[f32], plan: &PoolPlan, out: &mut [f32]) {
+    let g = plan.g;
+    let (hw, ohw) = (g.input[0] * g.input[1], g.output_len());
+    assert!(x.len() == g.planes * hw && out.len() == g.planes * ohw);
+    if ohw == 0 {
+        return;
+    }
+    for (plane, out) in x.chunks_exact(hw.max(1)).zip(out.chunks_exact_mut(ohw)) {
+        pool_plane(plane, plan, out, None);
     }
 }
 

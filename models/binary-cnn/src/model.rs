@@ -206,18 +206,22 @@ impl BinaryCnn {
         let mut x = input * self.rescale;
         trace("rescaling", "Rescaling", &x.dims(), 0, 0);
         for (i, block) in self.blocks.iter().enumerate() {
-            x = zoo_kernels::conv2d_relu_module(&block.conv, x);
-            let [_, _, height, width] = x.dims();
-            let macs = block.conv.weight.shape().num_elements() * height * width;
+            // The convolution, its ReLU and the pool in one call (fused on Flex for inference,
+            // where the convolution's output is never stored whole): its output shape is
+            // computed for the trace (valid padding, stride 1, as `init` builds it).
+            let [batch, _, height, width] = x.dims();
+            let [filters, _, kh, kw] = block.conv.weight.dims();
+            let conv_dims = [batch, filters, height + 1 - kh, width + 1 - kw];
+            x = zoo_kernels::conv2d_relu_pool_module(&block.conv, &block.pool, x);
+            let macs = block.conv.weight.shape().num_elements() * conv_dims[2] * conv_dims[3];
             let params = block.conv.num_params();
             trace(
                 &format!("conv{}", i + 1),
                 "Conv2d+ReLU",
-                &x.dims(),
+                &conv_dims,
                 params,
                 macs as u64,
             );
-            x = zoo_kernels::max_pool2d_module(&block.pool, x);
             trace(&format!("pool{}", i + 1), "MaxPool2d", &x.dims(), 0, 0);
             x = block.dropout.forward(x);
             trace(&format!("dropout{}", i + 1), "Dropout", &x.dims(), 0, 0);

@@ -160,8 +160,16 @@ impl CifarInception {
     /// Plain std types keep this crate free of anything but Burn; `zoo summary` prints them.
     pub fn forward_traced(&self, input: Tensor<4>, trace: &mut Trace) -> Tensor<2> {
         let (x, _) = conv_relu(&self.conv1, input, "conv1", trace);
-        let (x, _) = conv_relu(&self.conv2, x, "conv2", trace);
-        let x = zoo_kernels::max_pool2d_module(&self.pool, x);
+        // conv2, its ReLU and the pool in one call (fused on Flex for inference, where conv2's
+        // output is never stored whole): conv2's output shape is computed for the trace (valid
+        // padding, stride 1, as `init` builds it).
+        let [batch, _, height, width] = x.dims();
+        let [filters, _, kh, kw] = self.conv2.weight.dims();
+        let conv2_dims = [batch, filters, height + 1 - kh, width + 1 - kw];
+        let x = zoo_kernels::conv2d_relu_pool_module(&self.conv2, &self.pool, x);
+        let macs = self.conv2.weight.shape().num_elements() * conv2_dims[2] * conv2_dims[3];
+        let params = self.conv2.num_params();
+        trace("conv2", "Conv2d+ReLU", &conv2_dims, params, macs as u64);
         trace("pool", "MaxPool2d", &x.dims(), 0, 0);
         let x = self.inception.forward_traced(x, "inception", trace);
         let (x, _) = conv_relu(&self.conv3, x, "conv3", trace);

@@ -164,16 +164,20 @@ impl Conv1dClassifier {
             ("conv3", &self.conv3, "pool3"),
         ];
         for (name, conv, pool_name) in stages {
-            x = zoo_kernels::conv1d_relu_module(conv, x);
-            let macs = conv.weight.shape().num_elements() * x.dims()[2];
+            // The convolution, its ReLU and the pool in one call (fused on Flex for inference,
+            // where the convolution's output is never stored whole): its output shape is
+            // computed for the trace (valid padding, stride 1, as `init` builds it).
+            let [batch, _, length] = x.dims();
+            let conv_dims = [batch, conv.weight.dims()[0], length + 1 - conv.kernel_size];
+            x = zoo_kernels::conv1d_relu_pool_module(conv, &self.pool, x);
+            let macs = conv.weight.shape().num_elements() * conv_dims[2];
             trace(
                 name,
                 "Conv1d+ReLU",
-                &x.dims(),
+                &conv_dims,
                 conv.num_params(),
                 macs as u64,
             );
-            x = zoo_kernels::max_pool1d_module(&self.pool, x);
             trace(pool_name, "MaxPool1d", &x.dims(), 0, 0);
         }
         let x = x.flatten::<2>(1, 2);
