@@ -556,12 +556,8 @@ fn forward_in(
     layout: Layout,
     relu: bool,
 ) -> Vec<f32> {
-    let (patch, ohw, cout) = (g.patch(), g.output_len(), g.channels_out);
-    assert_eq!(x.len(), g.batch * g.input_len(), "input length");
-    assert_eq!(weight.len(), cout * patch, "weight length");
-    if let Some(bias) = bias {
-        assert_eq!(bias.len(), cout, "bias length");
-    }
+    check_forward_args(x, weight, bias, g);
+    let (ohw, cout) = (g.output_len(), g.channels_out);
     if cout * ohw == 0 {
         return Vec::new();
     }
@@ -584,12 +580,8 @@ pub fn forward_relu_pool(
     g: &Conv2dGeometry,
     pool: &Pool2dGeometry,
 ) -> Vec<f32> {
-    let (patch, ohw, cout) = (g.patch(), g.output_len(), g.channels_out);
-    assert_eq!(x.len(), g.batch * g.input_len(), "input length");
-    assert_eq!(weight.len(), cout * patch, "weight length");
-    if let Some(bias) = bias {
-        assert_eq!(bias.len(), cout, "bias length");
-    }
+    check_forward_args(x, weight, bias, g);
+    let (ohw, cout) = (g.output_len(), g.channels_out);
     assert!(
         pool.planes == cout && pool.input == g.output() && pool.output().is_some(),
         "pool {pool:?} does not fit the convolution's output {:?}",
@@ -612,6 +604,15 @@ pub fn forward_relu_pool(
         pool_planes(&conv, &plan, out);
         SAMPLE_OUTPUT.set(conv);
     })
+}
+
+/// The lengths a forward pass expects of its input, weight and bias.
+fn check_forward_args(x: &[f32], weight: &[f32], bias: Option<&[f32]>, g: &Conv2dGeometry) {
+    assert_eq!(x.len(), g.batch * g.input_len(), "input length");
+    assert_eq!(weight.len(), g.channels_out * g.patch(), "weight length");
+    if let Some(bias) = bias {
+        assert_eq!(bias.len(), g.channels_out, "bias length");
+    }
 }
 
 /// Sample `n`'s convolution accumulated onto `outs` (`[channels_out, oh, ow]`, holding the
