@@ -632,20 +632,20 @@ fn sample_forward(
     let (patch, ohw, cout, ow) = (g.patch(), g.output_len(), g.channels_out, g.output()[1]);
     with_scratch(g, layout, |cols, buf| {
         let xs = sample_input(&x[n * g.input_len()..][..g.input_len()], g, layout, buf);
-        let mut transposed = match layout {
-            Layout::ChannelsLast => BLOCK_OUTPUT.take(),
-            _ => Vec::new(),
-        };
+        let mut transposed = BLOCK_OUTPUT.take();
         for rows in blocks(g) {
             let (at, len) = (rows.start * ow, rows.len() * ow);
-            let (block, block_strides) = block_cols(xs, g, layout, rows, cols);
+            let (block, (rs, cs)) = block_cols(xs, g, layout, rows, cols);
             if layout == Layout::ChannelsLast && len >= cout {
-                // out[co, p] += Σ_r cols[p, r] · weight[co, r], as the product `[positions,
-                // channels]` added transposed onto the output: with at least as many positions
-                // as channels gemm runs that orientation faster (cifar-inception at batch 64,
-                // `examples/cifar_layers`, six interleaved runs: conv2's forward 17–23 → 16–20
-                // ms, the 5×5 branch's 4.0–5.2 → 2.6–3.6 ms); with fewer (conv4: 16 positions,
-                // 256 channels) about twice as slow
+                // out[co, p] += Σ_r cols[r, p] · weight[co, r], as the product `[positions,
+                // channels]` added transposed onto the output: channels-last with at least as
+                // many positions as channels, gemm runs that orientation faster
+                // (cifar-inception's conv2 forward at batch 64 17–23 → 16–20 ms, the 5×5
+                // branch's 4.0–5.2 → 2.6–3.6 ms, six interleaved `examples/cifar_layers`
+                // runs); with fewer (its conv4: 16 positions, 256 channels) twice as slow. In
+                // the planar and pointwise layouts it was slower in the models (cifar-inception's
+                // conv1 and 1×1 convolutions, conv1d-classifier's first two), so they keep the
+                // product as `[channels, positions]`.
                 transposed.resize(len * cout, 0.0);
                 matmul(
                     len,
@@ -655,7 +655,7 @@ fn sample_forward(
                     cout,
                     false,
                     block,
-                    (patch, 1),
+                    (cs, rs),
                     weight,
                     (1, patch),
                     g.gemm_threads(),
@@ -673,14 +673,12 @@ fn sample_forward(
                     weight,
                     (patch, 1),
                     block,
-                    block_strides,
+                    (rs, cs),
                     g.gemm_threads(),
                 );
             }
         }
-        if layout == Layout::ChannelsLast {
-            BLOCK_OUTPUT.set(transposed);
-        }
+        BLOCK_OUTPUT.set(transposed);
         if relu {
             for v in outs.iter_mut() {
                 // positive or NaN stays, as in Flex's ReLU
