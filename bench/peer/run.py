@@ -98,7 +98,9 @@ def main():
         "# Benchmarks",
         "",
         "This part is written by `just bench-peer` (`bench/peer/run.py`); rerun it to refresh. Numbers are",
-        "images/s, the median over rounds of each round's median step; training = forward,",
+        "images/s, the median over rounds of each round's median step; a ratio is the median over",
+        "rounds of burn-zoo / PyTorch within the round (the two ran back to back, so the shared",
+        "machine's drift cancels; the ratio of the two medians is listed under the table); training = forward,",
         "loss, backward, global gradient norm and Adam step (burn-zoo's trainer step, the same in",
         "the PyTorch peer `bench/peer/peer.py`); inference = forward without autodiff. Random",
         "inputs of the model's shape; data loading is not included. `flex` is burn-zoo's default:",
@@ -117,17 +119,6 @@ def main():
         "| model | batch | backend | train img/s | PyTorch train | ratio | infer img/s | PyTorch infer | ratio |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    for model, batch in cases:
-        peer = results.get((model, batch, "pytorch"))
-        for b in backends:
-            mine = results.get((model, batch, b))
-            if not mine or not peer:
-                continue
-            t, pt = statistics.median(mine["train"]), statistics.median(peer["train"])
-            i, pi = statistics.median(mine["infer"]), statistics.median(peer["infer"])
-            lines.append(
-                f"| {model} | {batch} | {b} | {t:.1f} | {pt:.1f} | {t / pt:.2f} | {i:.1f} | {pi:.1f} | {i / pi:.2f} |"
-            )
     # The machine's speed drifts between runs (a shared VM: ±20 % here), so also show the spread
     # of the ratio within each round, where burn-zoo and PyTorch ran back to back.
     spread = []
@@ -137,13 +128,20 @@ def main():
             mine = results.get((model, batch, b))
             if not mine or not peer:
                 continue
-            parts = []
+            cells, parts = [], []
             for key in ("train", "infer"):
+                # each round's ratio pairs two runs made back to back, so the machine's drift
+                # cancels; the ratio of the two medians would pair runs from different minutes
                 ratios = sorted(m / p for m, p in zip(mine[key], peer[key]))
-                parts.append(f"{key} {ratios[0]:.2f}–{ratios[-1]:.2f} (median {statistics.median(ratios):.2f})")
+                ratio, medians = statistics.median(ratios), (statistics.median(mine[key]), statistics.median(peer[key]))
+                cells.append(f"{medians[0]:.1f} | {medians[1]:.1f} | {ratio:.2f}")
+                parts.append(f"{key} {ratios[0]:.2f}–{ratios[-1]:.2f} (ratio of the medians "
+                             f"{medians[0] / medians[1]:.2f})")
+            lines.append(f"| {model} | {batch} | {b} | " + " | ".join(cells) + " |")
             spread.append(f"- {model}, batch {batch}, {b}: " + "; ".join(parts))
     if spread:
-        lines += ["", "Ratio within each round (burn-zoo / PyTorch, run back to back), lowest–highest:", ""]
+        lines += ["", "Ratio within each round (burn-zoo / PyTorch, run back to back), lowest–highest, and the",
+                  "ratio of the two medians above:", ""]
         lines += spread
     lines.append("")
     out = Path(args.out)

@@ -76,13 +76,7 @@ pub fn conv2d_relu_module(conv: &Conv2d, input: Tensor<4>) -> Tensor<4> {
 
 fn conv2d_module_then(conv: &Conv2d, input: Tensor<4>, relu: bool) -> Tensor<4> {
     let [_, _, height, width] = input.dims();
-    let padding = padding_2d(
-        &conv.padding,
-        [height, width],
-        conv.kernel_size,
-        conv.stride,
-    );
-    let options = ConvOptions::new_with_padding(conv.stride, padding, conv.dilation, conv.groups);
+    let options = conv2d_options(conv, [height, width]);
     conv2d_then(
         input,
         conv.weight.val(),
@@ -107,13 +101,7 @@ fn conv1d_module_then(conv: &Conv1d, input: Tensor<3>, relu: bool) -> Tensor<3> 
     #[cfg(feature = "flex")]
     if serves(&input.device()) {
         let [_, _, length] = input.dims();
-        let padding = padding_1d(&conv.padding, length, conv.kernel_size, conv.stride);
-        let options = ConvOptions::new_with_padding(
-            [1, conv.stride],
-            [(0, 0), padding],
-            [1, conv.dilation],
-            conv.groups,
-        );
+        let options = conv1d_options(conv, length);
         let weight = conv.weight.val().unsqueeze_dim::<4>(2);
         let bias = conv.bias.as_ref().map(|bias| bias.val());
         let x = input.unsqueeze_dim(2);
@@ -202,28 +190,11 @@ pub fn conv2d_relu_pool_module(conv: &Conv2d, pool: &MaxPool2d, input: Tensor<4>
         && !pool.ceil_mode
     {
         let [_, _, height, width] = input.dims();
-        let padding = padding_2d(
-            &conv.padding,
-            [height, width],
-            conv.kernel_size,
-            conv.stride,
-        );
-        let output: Option<Vec<usize>> = (0..2)
-            .map(|i| {
-                let span = conv.dilation[i] * (conv.kernel_size[i].max(1) - 1) + 1;
-                let padded = [height, width][i] + padding[i].0 + padding[i].1;
-                padded
-                    .checked_sub(span)
-                    .map(|d| d / conv.stride[i].max(1) + 1)
-            })
-            .collect();
-        if let Some(output) = output {
+        let options = conv2d_options(conv, [height, width]);
+        if let Some(output) = conv_output(&options, [height, width], conv.kernel_size) {
             let (k, s) = (pool.kernel_size, pool.stride);
-            let [(top, bottom), (left, right)] =
-                padding_2d(&pool.padding, [output[0], output[1]], k, s);
+            let [(top, bottom), (left, right)] = padding_2d(&pool.padding, output, k, s);
             if top == bottom && left == right {
-                let options =
-                    ConvOptions::new_with_padding(conv.stride, padding, conv.dilation, conv.groups);
                 let pool = MaxPoolOptions {
                     kernel_size: k,
                     stride: s,
@@ -246,21 +217,11 @@ pub fn conv1d_relu_pool_module(conv: &Conv1d, pool: &MaxPool1d, input: Tensor<3>
         && !pool.ceil_mode
     {
         let [_, _, length] = input.dims();
-        let padding = padding_1d(&conv.padding, length, conv.kernel_size, conv.stride);
-        let span = conv.dilation * (conv.kernel_size.max(1) - 1) + 1;
-        let output = (length + padding.0 + padding.1)
-            .checked_sub(span)
-            .map(|d| d / conv.stride.max(1) + 1);
-        if let Some(output) = output {
+        let options = conv1d_options(conv, length);
+        if let Some([_, output]) = conv_output(&options, [1, length], [1, conv.kernel_size]) {
             let (k, s) = (pool.kernel_size, pool.stride);
             let (left, right) = padding_1d(&pool.padding, output, k, s);
             if left == right {
-                let options = ConvOptions::new_with_padding(
-                    [1, conv.stride],
-                    [(0, 0), padding],
-                    [1, conv.dilation],
-                    conv.groups,
-                );
                 let pool = MaxPoolOptions {
                     kernel_size: [1, k],
                     stride: [1, s],
@@ -274,6 +235,36 @@ pub fn conv1d_relu_pool_module(conv: &Conv1d, pool: &MaxPool1d, input: Tensor<3>
         }
     }
     max_pool1d_module(pool, conv1d_relu_module(conv, input))
+}
+
+/// The options `conv.forward` uses on an input of `size` (its padding resolved).
+fn conv2d_options(conv: &Conv2d, size: [usize; 2]) -> ConvOptions<2> {
+    let padding = padding_2d(&conv.padding, size, conv.kernel_size, conv.stride);
+    ConvOptions::new_with_padding(conv.stride, padding, conv.dilation, conv.groups)
+}
+
+/// The options of a `Conv1d` on `length` values, as a 2-D convolution of height 1.
+#[cfg_attr(not(feature = "flex"), allow(dead_code))]
+fn conv1d_options(conv: &Conv1d, length: usize) -> ConvOptions<2> {
+    let padding = padding_1d(&conv.padding, length, conv.kernel_size, conv.stride);
+    let (stride, dilation) = ([1, conv.stride], [1, conv.dilation]);
+    ConvOptions::new_with_padding(stride, [(0, 0), padding], dilation, conv.groups)
+}
+
+/// A convolution's output size on an input of `size`, `None` where the kernel does not fit.
+#[cfg_attr(not(feature = "flex"), allow(dead_code))]
+fn conv_output(
+    options: &ConvOptions<2>,
+    size: [usize; 2],
+    kernel: [usize; 2],
+) -> Option<[usize; 2]> {
+    let mut output = [0; 2];
+    for (i, o) in output.iter_mut().enumerate() {
+        let span = options.dilation[i] * (kernel[i].max(1) - 1) + 1;
+        let (begin, end) = options.padding[i];
+        *o = (size[i] + begin + end).checked_sub(span)? / options.stride[i].max(1) + 1;
+    }
+    Some(output)
 }
 
 /// `(begin, end)` padding per dimension, as burn-nn's modules compute it.
