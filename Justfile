@@ -40,7 +40,7 @@ docs-images:
     $zoo lr-find conv1d-classifier --out "$tmp/lr-find"
     $zoo sweep conv1d-classifier --set train.batch_size=16,64,full --set train.epochs=4 --set data.synthetic_items=400 --out "$tmp/sweep"
     $zoo saddle --out "$tmp/saddle"
-    # Diverges in epoch 2 (exit code 3): curves.png with the guard's mark.
+    # Diverges in epoch 3 (exit code 3): curves.png with the guard's mark.
     $zoo train conv1d-classifier --set 'optimizer.kind="sgd"' --set optimizer.lr=1.2 --set train.epochs=4 --out "$tmp/runs" || [ $? -eq 3 ]
     mkdir -p docs
     cp "$tmp"/lr-find/lr-find.png "$tmp"/lr-find/lr-find.csv "$tmp"/sweep/sweep.png "$tmp"/sweep/sweep.csv "$tmp"/saddle/saddle.png "$tmp"/saddle/saddle.csv docs/

@@ -214,10 +214,10 @@ fn binary_cnn_learns_synthetic_blobs_with_binary_metrics() {
 
 #[test]
 fn a_huge_learning_rate_trips_the_divergence_guard() {
-    // Plain SGD at these rates diverges within two epochs on this task; which epoch depends on
-    // float rounding (1.2: epoch 2, 2.0: epoch 1 with burn-zoo's kernels of 2026-11-27; 0.8,
-    // used before, now settles at chance instead), so at least one must diverge after a
-    // checkpoint.
+    // Plain SGD at these rates diverges within a few epochs on this task; which epoch depends on
+    // float rounding (1.2: epoch 3, 2.0: epoch 1 with burn-zoo's kernels of 2026-11-27
+    // afternoon; 1.2 diverged in epoch 2 that morning; 0.8, used before, now settles at chance
+    // instead), so at least one must diverge after a checkpoint.
     let mut after_checkpoint = 0;
     for lr in ["1.2", "2.0"] {
         let out = tempfile::tempdir().unwrap();
