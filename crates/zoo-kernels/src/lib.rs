@@ -57,11 +57,7 @@ fn conv2d_then(
         return flex::conv2d(x, weight, bias, options, relu);
     }
     let y = burn::tensor::module::conv2d(x, weight, bias, options);
-    if relu {
-        burn::tensor::activation::relu(y)
-    } else {
-        y
-    }
+    relu_if(y, relu)
 }
 
 /// [`Conv2d::forward`] through [`conv2d`]: the same padding, stride, dilation and groups.
@@ -108,11 +104,7 @@ fn conv1d_module_then(conv: &Conv1d, input: Tensor<3>, relu: bool) -> Tensor<3> 
         return conv2d_then(x, weight, bias, options, relu).squeeze_dim(2);
     }
     let y = conv.forward(input);
-    if relu {
-        burn::tensor::activation::relu(y)
-    } else {
-        y
-    }
+    relu_if(y, relu)
 }
 
 /// [`Linear::forward`] on `[rows, inputs]`: on Flex with a bias, burn-zoo's dense kernel (the
@@ -136,11 +128,7 @@ fn linear_module_then(linear: &Linear, input: Tensor<2>, relu: bool) -> Tensor<2
         return flex::linear(input, linear.weight.val(), bias.val(), relu);
     }
     let y = linear.forward(input);
-    if relu {
-        burn::tensor::activation::relu(y)
-    } else {
-        y
-    }
+    relu_if(y, relu)
 }
 
 /// [`MaxPool2d::forward`], by burn-zoo's kernels on Flex (floor mode, symmetric padding);
@@ -235,6 +223,15 @@ pub fn conv1d_relu_pool_module(conv: &Conv1d, pool: &MaxPool1d, input: Tensor<3>
         }
     }
     max_pool1d_module(pool, conv1d_relu_module(conv, input))
+}
+
+/// `relu(y)` when `relu`: Burn's layer followed by the ReLU our kernels fuse.
+fn relu_if<const D: usize>(y: Tensor<D>, relu: bool) -> Tensor<D> {
+    if relu {
+        burn::tensor::activation::relu(y)
+    } else {
+        y
+    }
 }
 
 /// The options `conv.forward` uses on an input of `size` (its padding resolved).
