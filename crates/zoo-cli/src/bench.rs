@@ -123,12 +123,19 @@ pub fn bench_command(args: BenchArgs<'_>) -> Result<ExitCode> {
     };
     let name = device_name(&device).map_or(String::new(), |n| format!(" ({n})"));
     if args.json {
+        // multiply-adds of one item's forward pass: with images/s, the FLOP rate bench-peer reports
+        let macs = kind
+            .summarize(&device, 1)
+            .map_err(anyhow::Error::msg)?
+            .total_macs();
         let json = serde_json::json!({
             "model": kind.name(),
             "backend": backend.kind.name(),
             "device": name.trim().trim_matches(['(', ')']),
             "optimizer": format!("{:?}", optimizer.kind).to_lowercase(),
-            "threads": std::thread::available_parallelism().map_or(1, |n| n.get()),
+            "threads": zoo_kernels::threads(),
+            "gemm_kernels": zoo_kernels::gemm_kernels(),
+            "macs_per_item": macs,
             "report": report,
             "layers": layers,
         });
@@ -142,6 +149,11 @@ pub fn bench_command(args: BenchArgs<'_>) -> Result<ExitCode> {
         optimizer.kind,
         args.warmup.max(1),
         args.steps
+    );
+    println!(
+        "  {} threads; CPU GEMM kernels: {}",
+        zoo_kernels::threads(),
+        zoo_kernels::gemm_kernels()
     );
     let line = |label: &str, t: &zoo_train::Throughput, warm: f64| {
         println!(

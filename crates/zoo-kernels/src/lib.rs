@@ -1,18 +1,54 @@
 #![doc = include_str!("../README.md")]
 
-#[cfg(feature = "flex")]
+#[cfg(feature = "kernels")]
 mod channels_last;
-#[cfg(feature = "flex")]
+#[cfg(feature = "kernels")]
 pub mod dense;
-#[cfg(feature = "flex")]
-mod flex;
-#[cfg(feature = "flex")]
+#[cfg(feature = "kernels")]
+mod extension;
+#[cfg(feature = "kernels")]
 pub mod im2col;
-#[cfg(feature = "flex")]
+#[cfg(feature = "kernels")]
+mod ops;
+#[cfg(feature = "kernels")]
 pub mod pool;
+#[cfg(feature = "kernels")]
+mod served;
 
-#[cfg(feature = "flex")]
-pub use flex::{ArgmaxPool, MaxPoolOptions, ZooKernels, kernel_calls, serves};
+#[cfg(feature = "kernels")]
+pub use extension::{kernel_calls, serves};
+#[cfg(feature = "kernels")]
+pub use ops::{ArgmaxPool, MaxPoolOptions, ZooKernels};
+
+/// The GEMM micro-kernels `gemm` runs on this CPU, by gemm-common 0.19's own test
+/// (`init_gemm_fn`): `"avx512f"` where the CPU has AVX-512F (this crate builds gemm with its
+/// `x86-v4` feature), `"fma"` (the AVX2 + FMA kernels) where it has FMA, else `"scalar"`;
+/// `"neon"` on aarch64. Benchmarks print it beside the CPU model: the kernels set the speed.
+pub fn gemm_kernels() -> &'static str {
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+    {
+        if cfg!(feature = "kernels") && std::arch::is_x86_feature_detected!("avx512f") {
+            return "avx512f";
+        }
+        if std::arch::is_x86_feature_detected!("fma") {
+            return "fma";
+        }
+    }
+    #[cfg(target_arch = "aarch64")]
+    if std::arch::is_aarch64_feature_detected!("neon") {
+        return "neon";
+    }
+    "scalar"
+}
+
+/// Threads the CPU backends compute on: rayon's global pool, which Flex, NdArray and these
+/// kernels share (`RAYON_NUM_THREADS` sets it; default: one per logical CPU).
+pub fn threads() -> usize {
+    #[cfg(feature = "kernels")]
+    return rayon::current_num_threads();
+    #[cfg(not(feature = "kernels"))]
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
 
 use burn::Tensor;
 use burn::nn::Linear;
@@ -22,8 +58,9 @@ use burn::nn::conv::{Conv1d, Conv2d};
 use burn::nn::pool::{MaxPool1d, MaxPool2d};
 use burn::tensor::ops::ConvOptions;
 
-/// [`burn::tensor::module::conv2d`], by burn-zoo's kernels (forward and backward) on Flex when
-/// the `flex` feature is on; on any other device, or without the feature, exactly Burn's.
+/// [`burn::tensor::module::conv2d`], by burn-zoo's kernels (forward and backward) on Flex and
+/// NdArray when the `flex`/`ndarray` feature is on; on any other device, or without the
+/// feature, exactly Burn's.
 pub fn conv2d(
     x: Tensor<4>,
     weight: Tensor<4>,
@@ -33,7 +70,7 @@ pub fn conv2d(
     conv2d_then(x, weight, bias, options, false)
 }
 
-/// [`conv2d`] followed by a ReLU, fused on Flex: the ReLU runs on each sample's output while it
+/// [`conv2d`] followed by a ReLU, fused on Flex and NdArray: the ReLU runs on each sample's output while it
 /// is in cache, and the backward pass masks the gradient before the convolution's (no separate
 /// ReLU pass or tensor); elsewhere `relu(conv2d(…))`.
 pub fn conv2d_relu(
@@ -52,9 +89,9 @@ fn conv2d_then(
     options: ConvOptions<2>,
     relu: bool,
 ) -> Tensor<4> {
-    #[cfg(feature = "flex")]
+    #[cfg(feature = "kernels")]
     if serves(&x.device()) {
-        return flex::conv2d(x, weight, bias, options, relu);
+        return extension::conv2d(x, weight, bias, options, relu);
     }
     let y = burn::tensor::module::conv2d(x, weight, bias, options);
     relu_if(y, relu)
@@ -83,7 +120,7 @@ fn conv2d_module_then(conv: &Conv2d, input: Tensor<4>, relu: bool) -> Tensor<4> 
 }
 
 /// [`Conv1d::forward`] as a 2-D convolution of height 1 through [`conv2d`], so that it gets the
-/// same kernels; on other devices or without the `flex` feature, Burn's `Conv1d::forward`.
+/// same kernels; on other devices or without the `flex`/`ndarray` feature, Burn's `Conv1d::forward`.
 pub fn conv1d_module(conv: &Conv1d, input: Tensor<3>) -> Tensor<3> {
     conv1d_module_then(conv, input, false)
 }
@@ -94,7 +131,7 @@ pub fn conv1d_relu_module(conv: &Conv1d, input: Tensor<3>) -> Tensor<3> {
 }
 
 fn conv1d_module_then(conv: &Conv1d, input: Tensor<3>, relu: bool) -> Tensor<3> {
-    #[cfg(feature = "flex")]
+    #[cfg(feature = "kernels")]
     if serves(&input.device()) {
         let [_, _, length] = input.dims();
         let options = conv1d_options(conv, length);
@@ -107,34 +144,34 @@ fn conv1d_module_then(conv: &Conv1d, input: Tensor<3>, relu: bool) -> Tensor<3> 
     relu_if(y, relu)
 }
 
-/// [`Linear::forward`] on `[rows, inputs]`: on Flex with a bias, burn-zoo's dense kernel (the
+/// [`Linear::forward`] on `[rows, inputs]`: on Flex and NdArray with a bias, burn-zoo's dense kernel (the
 /// bias written first, the product accumulated onto it, rows split across threads); otherwise
 /// Burn's.
 pub fn linear_module(linear: &Linear, input: Tensor<2>) -> Tensor<2> {
     linear_module_then(linear, input, false)
 }
 
-/// `relu(linear.forward(input))`, the ReLU applied in place by the same kernel on Flex and the
+/// `relu(linear.forward(input))`, the ReLU applied in place by the same kernel on Flex and NdArray and the
 /// gradient masked inside its backward step.
 pub fn linear_relu_module(linear: &Linear, input: Tensor<2>) -> Tensor<2> {
     linear_module_then(linear, input, true)
 }
 
 fn linear_module_then(linear: &Linear, input: Tensor<2>, relu: bool) -> Tensor<2> {
-    #[cfg(feature = "flex")]
+    #[cfg(feature = "kernels")]
     if let Some(bias) = &linear.bias
         && serves(&input.device())
     {
-        return flex::linear(input, linear.weight.val(), bias.val(), relu);
+        return extension::linear(input, linear.weight.val(), bias.val(), relu);
     }
     let y = linear.forward(input);
     relu_if(y, relu)
 }
 
-/// [`MaxPool2d::forward`], by burn-zoo's kernels on Flex (floor mode, symmetric padding);
-/// otherwise, or without the `flex` feature, Burn's.
+/// [`MaxPool2d::forward`], by burn-zoo's kernels on Flex and NdArray (floor mode, symmetric
+/// padding); otherwise, or without the `flex`/`ndarray` feature, Burn's.
 pub fn max_pool2d_module(pool: &MaxPool2d, input: Tensor<4>) -> Tensor<4> {
-    #[cfg(feature = "flex")]
+    #[cfg(feature = "kernels")]
     if serves(&input.device()) && !pool.ceil_mode {
         let [_, _, height, width] = input.dims();
         let [(top, bottom), (left, right)] = padding_2d(
@@ -145,7 +182,7 @@ pub fn max_pool2d_module(pool: &MaxPool2d, input: Tensor<4>) -> Tensor<4> {
         );
         if top == bottom && left == right {
             let (k, s, d) = (pool.kernel_size, pool.stride, pool.dilation);
-            return flex::max_pool2d(input, k, s, [top, left], d);
+            return extension::max_pool2d(input, k, s, [top, left], d);
         }
     }
     pool.forward(input)
@@ -153,26 +190,26 @@ pub fn max_pool2d_module(pool: &MaxPool2d, input: Tensor<4>) -> Tensor<4> {
 
 /// [`MaxPool1d::forward`] as a 2-D pool of height 1 through [`max_pool2d_module`]'s kernels.
 pub fn max_pool1d_module(pool: &MaxPool1d, input: Tensor<3>) -> Tensor<3> {
-    #[cfg(feature = "flex")]
+    #[cfg(feature = "kernels")]
     if serves(&input.device()) && !pool.ceil_mode {
         let [_, _, length] = input.dims();
         let (left, right) = padding_1d(&pool.padding, length, pool.kernel_size, pool.stride);
         if left == right {
             let (k, s, d) = (pool.kernel_size, pool.stride, pool.dilation);
             let x = input.unsqueeze_dim(2);
-            return flex::max_pool2d(x, [1, k], [1, s], [0, left], [1, d]).squeeze_dim(2);
+            return extension::max_pool2d(x, [1, k], [1, s], [0, left], [1, d]).squeeze_dim(2);
         }
     }
     pool.forward(input)
 }
 
-/// `pool.forward(relu(conv.forward(input)))`. On Flex without autodiff (inference) in one
+/// `pool.forward(relu(conv.forward(input)))`. On Flex and NdArray without autodiff (inference) in one
 /// pass per sample: the convolution's output is pooled while in cache and never stored whole,
 /// which saves the pool's own pass over memory. Under autodiff it is
 /// [`conv2d_relu_module`] then [`max_pool2d_module`] (the same gradients); elsewhere, or for a
 /// bias-less convolution, `ceil_mode` or asymmetric pool padding, Burn's layers.
 pub fn conv2d_relu_pool_module(conv: &Conv2d, pool: &MaxPool2d, input: Tensor<4>) -> Tensor<4> {
-    #[cfg(feature = "flex")]
+    #[cfg(feature = "kernels")]
     if let Some(bias) = &conv.bias
         && serves(&input.device())
         && !pool.ceil_mode
@@ -189,17 +226,23 @@ pub fn conv2d_relu_pool_module(conv: &Conv2d, pool: &MaxPool2d, input: Tensor<4>
                     padding: [top, left],
                     dilation: pool.dilation,
                 };
-                return flex::conv2d_relu_pool(input, conv.weight.val(), bias.val(), options, pool);
+                return extension::conv2d_relu_pool(
+                    input,
+                    conv.weight.val(),
+                    bias.val(),
+                    options,
+                    pool,
+                );
             }
         }
     }
     max_pool2d_module(pool, conv2d_relu_module(conv, input))
 }
 
-/// `pool.forward(relu(conv.forward(input)))` for sequences, fused on Flex as in
+/// `pool.forward(relu(conv.forward(input)))` for sequences, fused on Flex and NdArray as in
 /// [`conv2d_relu_pool_module`] (as a 2-D convolution and pool of height 1).
 pub fn conv1d_relu_pool_module(conv: &Conv1d, pool: &MaxPool1d, input: Tensor<3>) -> Tensor<3> {
-    #[cfg(feature = "flex")]
+    #[cfg(feature = "kernels")]
     if let Some(bias) = &conv.bias
         && serves(&input.device())
         && !pool.ceil_mode
@@ -218,7 +261,8 @@ pub fn conv1d_relu_pool_module(conv: &Conv1d, pool: &MaxPool1d, input: Tensor<3>
                 };
                 let weight = conv.weight.val().unsqueeze_dim::<4>(2);
                 let x = input.unsqueeze_dim(2);
-                return flex::conv2d_relu_pool(x, weight, bias.val(), options, pool).squeeze_dim(2);
+                return extension::conv2d_relu_pool(x, weight, bias.val(), options, pool)
+                    .squeeze_dim(2);
             }
         }
     }
@@ -241,7 +285,7 @@ fn conv2d_options(conv: &Conv2d, size: [usize; 2]) -> ConvOptions<2> {
 }
 
 /// The options of a `Conv1d` on `length` values, as a 2-D convolution of height 1.
-#[cfg_attr(not(feature = "flex"), allow(dead_code))]
+#[cfg_attr(not(feature = "kernels"), allow(dead_code))]
 fn conv1d_options(conv: &Conv1d, length: usize) -> ConvOptions<2> {
     let padding = padding_1d(&conv.padding, length, conv.kernel_size, conv.stride);
     let (stride, dilation) = ([1, conv.stride], [1, conv.dilation]);
@@ -249,7 +293,7 @@ fn conv1d_options(conv: &Conv1d, length: usize) -> ConvOptions<2> {
 }
 
 /// A convolution's output size on an input of `size`, `None` where the kernel does not fit.
-#[cfg_attr(not(feature = "flex"), allow(dead_code))]
+#[cfg_attr(not(feature = "kernels"), allow(dead_code))]
 fn conv_output(
     options: &ConvOptions<2>,
     size: [usize; 2],
@@ -280,7 +324,7 @@ fn padding_2d(
     }
 }
 
-#[cfg_attr(not(feature = "flex"), allow(dead_code))]
+#[cfg_attr(not(feature = "kernels"), allow(dead_code))]
 fn padding_1d(
     config: &PaddingConfig1d,
     length: usize,

@@ -1,22 +1,14 @@
-//! `zoo_kernels::conv2d_module` against Burn's own `Conv2d` on Flex: the same output and the same
-//! gradients for the input, the weight and the bias.
+//! `zoo_kernels::conv2d_module` against Burn's own `Conv2d` on Flex and on NdArray: the same
+//! output and the same gradients for the input, the weight and the bias.
 
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::tensor::{Device, Distribution, Tensor};
 
-fn assert_close(name: &str, got: Tensor<4>, want: Tensor<4>) {
-    let (got, want) = (
-        got.into_data().try_to_vec::<f32>().unwrap(),
-        want.into_data().try_to_vec::<f32>().unwrap(),
-    );
-    assert_eq!(got.len(), want.len(), "{name}: length");
-    for (i, (a, b)) in got.iter().zip(&want).enumerate() {
-        assert!(
-            (a - b).abs() <= 1e-4 * (1.0 + b.abs()),
-            "{name}[{i}]: {a} vs {b}"
-        );
-    }
+mod common;
+
+fn assert_close<const D: usize>(name: &str, got: Tensor<D>, want: Tensor<D>) {
+    common::assert_close(name, got, want, 1e-4);
 }
 
 /// Output and gradients of `conv` on `x` through `forward`, with an arbitrary loss (a weighted sum).
@@ -41,10 +33,15 @@ fn run(
 }
 
 fn check(config: Conv2dConfig, input: [usize; 4]) {
-    let device = Device::flex().autodiff();
+    for (backend, device) in common::devices() {
+        check_on(&config, input, &device.autodiff(), backend);
+    }
+}
+
+fn check_on(config: &Conv2dConfig, input: [usize; 4], device: &Device, backend: &str) {
     device.seed(7);
-    let conv = config.init(&device);
-    let x = Tensor::<4>::random(input, Distribution::Normal(0.0, 1.0), &device);
+    let conv = config.init(device);
+    let x = Tensor::<4>::random(input, Distribution::Normal(0.0, 1.0), device);
     // plain, and with the fused ReLU (about half the outputs negative: the mask matters)
     for relu in [false, true] {
         let before = zoo_kernels::kernel_calls();
@@ -60,7 +57,10 @@ fn check(config: Conv2dConfig, input: [usize; 4]) {
         // Input and weight gradient by our kernels, unless grouped (Burn's fallback). Tests run
         // in parallel threads, so other tests' calls may add to the count.
         if config.groups == 1 {
-            assert!(served >= 2, "our kernels ran {served} times for {config:?}");
+            assert!(
+                served >= 2,
+                "our kernels ran {served} times for {config:?} on {backend}"
+            );
         }
         assert_eq!(ours.len(), burn.len());
         for ((name, a), b) in ["output", "input grad", "weight grad", "bias grad"]
@@ -69,7 +69,7 @@ fn check(config: Conv2dConfig, input: [usize; 4]) {
             .zip(burn)
         {
             assert_close(
-                &format!("{name} of {config:?} on {input:?}, relu {relu}"),
+                &format!("{name} of {config:?} on {input:?}, relu {relu}, {backend}"),
                 a,
                 b,
             );
@@ -109,34 +109,45 @@ fn same_gradients_as_burn_conv2d() {
 
 #[test]
 fn without_autodiff_our_forward_pass_matches_burn() {
-    let device = Device::flex();
-    let conv = Conv2dConfig::new([3, 4], [3, 3])
-        .with_padding(PaddingConfig2d::Same)
-        .init(&device);
-    let x = Tensor::<4>::random([2, 3, 5, 5], Distribution::Normal(0.0, 1.0), &device);
-    let before = zoo_kernels::kernel_calls();
-    let ours = zoo_kernels::conv2d_module(&conv, x.clone());
-    assert!(
-        zoo_kernels::kernel_calls() > before,
-        "the forward pass was not ours"
-    );
-    assert_close("output", ours, conv.forward(x.clone()));
-    let ours = zoo_kernels::conv2d_relu_module(&conv, x.clone());
-    let burn = burn::tensor::activation::relu(conv.forward(x));
-    assert_close("output after ReLU", ours, burn);
+    for (backend, device) in common::devices() {
+        let conv = Conv2dConfig::new([3, 4], [3, 3])
+            .with_padding(PaddingConfig2d::Same)
+            .init(&device);
+        let x = Tensor::<4>::random([2, 3, 5, 5], Distribution::Normal(0.0, 1.0), &device);
+        let before = zoo_kernels::kernel_calls();
+        let ours = zoo_kernels::conv2d_module(&conv, x.clone());
+        assert!(
+            zoo_kernels::kernel_calls() > before,
+            "the forward pass on {backend} was not ours"
+        );
+        assert_close(&format!("output, {backend}"), ours, conv.forward(x.clone()));
+        let ours = zoo_kernels::conv2d_relu_module(&conv, x.clone());
+        let burn = burn::tensor::activation::relu(conv.forward(x));
+        assert_close(&format!("output after ReLU, {backend}"), ours, burn);
+    }
 }
 
 #[test]
-fn serves_flex_only() {
-    assert!(zoo_kernels::serves(&Device::flex()));
-    assert!(zoo_kernels::serves(&Device::flex().autodiff()));
+fn serves_flex_and_ndarray() {
+    for (backend, device) in common::devices() {
+        assert!(zoo_kernels::serves(&device), "{backend}");
+        assert!(
+            zoo_kernels::serves(&device.autodiff()),
+            "{backend} autodiff"
+        );
+    }
 }
 
 #[test]
 fn conv1d_as_a_2d_convolution_has_burns_gradients() {
+    for (backend, device) in common::devices() {
+        conv1d_on(&device.autodiff(), backend);
+    }
+}
+
+fn conv1d_on(device: &Device, backend: &str) {
     use burn::nn::PaddingConfig1d;
     use burn::nn::conv::Conv1dConfig;
-    let device = Device::flex().autodiff();
     for config in [
         Conv1dConfig::new(7, 5, 4),
         Conv1dConfig::new(3, 4, 3)
@@ -147,11 +158,11 @@ fn conv1d_as_a_2d_convolution_has_burns_gradients() {
             .with_dilation(2)
             .with_bias(false),
     ] {
-        let conv = config.init(&device);
+        let conv = config.init(device);
         let x = Tensor::<3>::random(
             [3, config.channels_in, 11],
             Distribution::Normal(0.0, 1.0),
-            &device,
+            device,
         );
         let run = |ours: bool, relu: bool| {
             let x = x.clone().require_grad();
@@ -176,7 +187,8 @@ fn conv1d_as_a_2d_convolution_has_burns_gradients() {
                 .iter()
                 .zip(run(true, relu).into_iter().zip(run(false, relu)))
             {
-                assert_close(&format!("{name} of {config:?}, relu {relu}"), a, b);
+                let name = format!("{name} of {config:?}, relu {relu}, {backend}");
+                assert_close(&name, a, b);
             }
         }
     }

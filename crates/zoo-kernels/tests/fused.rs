@@ -1,5 +1,5 @@
 //! `zoo_kernels::conv{2,1}d_relu_pool_module` against Burn's `pool.forward(relu(conv.forward(x)))`
-//! on Flex: the fused inference path (plain device) gives the same output, and under autodiff
+//! on Flex and NdArray: the fused inference path (plain device) gives the same output, and under autodiff
 //! the same output and gradients.
 
 use burn::module::Module;
@@ -9,21 +9,20 @@ use burn::nn::{PaddingConfig1d, PaddingConfig2d};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Distribution, Tensor};
 
+mod common;
+
 fn assert_close<const D: usize>(name: &str, got: Tensor<D>, want: Tensor<D>) {
-    assert_eq!(got.dims(), want.dims(), "{name}: shape");
-    let got = got.into_data().try_to_vec::<f32>().unwrap();
-    let want = want.into_data().try_to_vec::<f32>().unwrap();
-    for (i, (a, b)) in got.iter().zip(&want).enumerate() {
-        assert!(
-            (a - b).abs() <= 1e-4 * (1.0 + b.abs()),
-            "{name}[{i}]: {a} vs {b}"
-        );
-    }
+    common::assert_close(name, got, want, 1e-4);
 }
 
 #[test]
 fn conv2d_relu_pool_matches_burn_layers() {
-    let device = Device::flex();
+    for (backend, device) in common::devices() {
+        conv2d_relu_pool_on(&device, backend);
+    }
+}
+
+fn conv2d_relu_pool_on(device: &Device, backend: &str) {
     device.seed(11);
     for (conv, pool, input) in [
         // binary-cnn's blocks: valid convolution, 2 × 2 pool (a row left over: 9 → 4)
@@ -49,20 +48,28 @@ fn conv2d_relu_pool_matches_burn_layers() {
             [1, 2, 13, 9],
         ),
     ] {
-        let (conv_layer, pool_layer) = (conv.init(&device), pool.init());
-        let x = Tensor::<4>::random(input, Distribution::Normal(0.0, 1.0), &device);
+        let (conv_layer, pool_layer) = (conv.init(device), pool.init());
+        let x = Tensor::<4>::random(input, Distribution::Normal(0.0, 1.0), device);
         let before = zoo_kernels::kernel_calls();
         let fused = zoo_kernels::conv2d_relu_pool_module(&conv_layer, &pool_layer, x.clone());
         // Tests run in parallel threads: other tests' calls may add to the count.
-        assert!(zoo_kernels::kernel_calls() > before, "not ours: {conv:?}");
+        assert!(
+            zoo_kernels::kernel_calls() > before,
+            "not ours: {conv:?} on {backend}"
+        );
         let burn = pool_layer.forward(relu(conv_layer.forward(x)));
-        assert_close(&format!("{conv:?} then {pool:?}"), fused, burn);
+        assert_close(&format!("{conv:?} then {pool:?}, {backend}"), fused, burn);
     }
 }
 
 #[test]
 fn conv1d_relu_pool_matches_burn_layers() {
-    let device = Device::flex();
+    for (backend, device) in common::devices() {
+        conv1d_relu_pool_on(&device, backend);
+    }
+}
+
+fn conv1d_relu_pool_on(device: &Device, backend: &str) {
     device.seed(12);
     for (conv, pool, length) in [
         // conv1d-classifier's stages: valid, pool 2 (odd length: the last value dropped)
@@ -75,24 +82,32 @@ fn conv1d_relu_pool_matches_burn_layers() {
             30,
         ),
     ] {
-        let (conv_layer, pool_layer) = (conv.init(&device), pool.init());
+        let (conv_layer, pool_layer) = (conv.init(device), pool.init());
         let channels = conv.channels_in;
-        let x = Tensor::<3>::random([6, channels, length], Distribution::Default, &device) - 0.5;
+        let x = Tensor::<3>::random([6, channels, length], Distribution::Default, device) - 0.5;
         let before = zoo_kernels::kernel_calls();
         let fused = zoo_kernels::conv1d_relu_pool_module(&conv_layer, &pool_layer, x.clone());
-        assert!(zoo_kernels::kernel_calls() > before, "not ours: {conv:?}");
+        assert!(
+            zoo_kernels::kernel_calls() > before,
+            "not ours: {conv:?} on {backend}"
+        );
         let burn = pool_layer.forward(relu(conv_layer.forward(x)));
-        assert_close(&format!("{conv:?} then {pool:?}"), fused, burn);
+        assert_close(&format!("{conv:?} then {pool:?}, {backend}"), fused, burn);
     }
 }
 
 #[test]
 fn under_autodiff_outputs_and_gradients_are_burn_layers() {
-    let device = Device::flex().autodiff();
+    for (backend, device) in common::devices() {
+        under_autodiff_on(&device.autodiff(), backend);
+    }
+}
+
+fn under_autodiff_on(device: &Device, backend: &str) {
     device.seed(13);
-    let conv = Conv2dConfig::new([3, 6], [3, 3]).init(&device);
+    let conv = Conv2dConfig::new([3, 6], [3, 3]).init(device);
     let pool = MaxPool2dConfig::new([2, 2]).init();
-    let x = Tensor::<4>::random([4, 3, 10, 10], Distribution::Normal(0.0, 1.0), &device);
+    let x = Tensor::<4>::random([4, 3, 10, 10], Distribution::Normal(0.0, 1.0), device);
     let run = |forward: &dyn Fn(Tensor<4>) -> Tensor<4>| {
         let x = x.clone().require_grad();
         let y = forward(x.clone());
@@ -110,12 +125,12 @@ fn under_autodiff_outputs_and_gradients_are_burn_layers() {
     let burn = run(&|x| pool.forward(relu(conv.forward(x))));
     let names = ["output", "input grad", "weight grad", "bias grad"];
     for ((name, a), b) in names.iter().zip(ours).zip(burn) {
-        assert_close(name, a, b);
+        assert_close(&format!("{name}, {backend}"), a, b);
     }
     // the model's inference copy (`valid()`) takes the fused path on the plain device
     let (conv, x) = (conv.valid(), x.inner());
     assert_close(
-        "valid()",
+        &format!("valid(), {backend}"),
         zoo_kernels::conv2d_relu_pool_module(&conv, &pool, x.clone()),
         pool.forward(relu(conv.forward(x))),
     );

@@ -1,20 +1,16 @@
-//! `zoo_kernels::max_pool{1,2}d_module` against Burn's own `MaxPool1d`/`MaxPool2d` on Flex: the
+//! `zoo_kernels::max_pool{1,2}d_module` against Burn's own `MaxPool1d`/`MaxPool2d` on Flex and
+//! NdArray: the
 //! same output and input gradient (on inputs without ties, where the maximum is unique).
 
 use burn::nn::pool::{MaxPool1dConfig, MaxPool2dConfig};
 use burn::nn::{PaddingConfig1d, PaddingConfig2d};
 use burn::tensor::{Device, Distribution, Tensor};
 
+mod common;
+
+/// The same values up to rounding (a pool picks values; only the gradient sums anything).
 fn assert_same<const D: usize>(name: &str, got: Tensor<D>, want: Tensor<D>) {
-    assert_eq!(got.dims(), want.dims(), "{name}: shape");
-    let got = got.into_data().try_to_vec::<f32>().unwrap();
-    let want = want.into_data().try_to_vec::<f32>().unwrap();
-    for (i, (a, b)) in got.iter().zip(&want).enumerate() {
-        assert!(
-            (a - b).abs() <= 1e-6 * (1.0 + b.abs()),
-            "{name}[{i}]: {a} vs {b}"
-        );
-    }
+    common::assert_close(name, got, want, 1e-6);
 }
 
 /// Output and input gradient of `forward` on `x`, under a loss that weighs outputs differently.
@@ -28,7 +24,12 @@ fn run<const D: usize>(x: &Tensor<D>, forward: impl Fn(Tensor<D>) -> Tensor<D>) 
 
 #[test]
 fn max_pool2d_matches_burn() {
-    let device = Device::flex().autodiff();
+    for (backend, device) in common::devices() {
+        max_pool2d_on(&device.autodiff(), backend);
+    }
+}
+
+fn max_pool2d_on(device: &Device, backend: &str) {
     for (config, input) in [
         (MaxPool2dConfig::new([2, 2]), [3, 4, 8, 9]),
         // two rows of whole chunks of 8 pairs, and a remainder
@@ -64,23 +65,27 @@ fn max_pool2d_matches_burn() {
         ),
     ] {
         let pool = config.init();
-        let x = Tensor::<4>::random(input, Distribution::Normal(0.0, 1.0), &device);
+        let x = Tensor::<4>::random(input, Distribution::Normal(0.0, 1.0), device);
         let before = zoo_kernels::kernel_calls();
         let ours = run(&x, |x| zoo_kernels::max_pool2d_module(&pool, x));
         if !config.ceil_mode {
             // forward and backward (other tests running in parallel may add more)
             assert!(
                 zoo_kernels::kernel_calls() - before >= 2,
-                "not ours: {config:?}"
+                "not ours: {config:?} on {backend}"
             );
         }
         let burn = run(&x, |x| pool.forward(x));
         for ((name, a), b) in ["output", "input grad"].iter().zip(ours).zip(burn) {
-            assert_same(&format!("{name} of {config:?} on {input:?}"), a, b);
+            assert_same(
+                &format!("{name} of {config:?} on {input:?}, {backend}"),
+                a,
+                b,
+            );
         }
         let x = x.inner();
         assert_same(
-            "inference",
+            &format!("inference, {backend}"),
             zoo_kernels::max_pool2d_module(&pool, x.clone()),
             pool.forward(x),
         );
@@ -89,7 +94,12 @@ fn max_pool2d_matches_burn() {
 
 #[test]
 fn max_pool1d_matches_burn() {
-    let device = Device::flex().autodiff();
+    for (backend, device) in common::devices() {
+        max_pool1d_on(&device.autodiff(), backend);
+    }
+}
+
+fn max_pool1d_on(device: &Device, backend: &str) {
     for config in [
         MaxPool1dConfig::new(2),
         MaxPool1dConfig::new(3)
@@ -100,23 +110,27 @@ fn max_pool1d_matches_burn() {
         let pool = config.init();
         // 13: a remainder only; 37: two chunks of 8 outputs of the pair path and a remainder
         for width in [13, 37] {
-            let x = Tensor::<3>::random([3, 5, width], Distribution::Normal(0.0, 1.0), &device);
+            let x = Tensor::<3>::random([3, 5, width], Distribution::Normal(0.0, 1.0), device);
             let before = zoo_kernels::kernel_calls();
             let ours = run(&x, |x| zoo_kernels::max_pool1d_module(&pool, x));
             assert!(
                 zoo_kernels::kernel_calls() - before >= 2,
-                "not ours: {config:?}"
+                "not ours: {config:?} on {backend}"
             );
             let burn = run(&x, |x| pool.forward(x));
             for ((name, a), b) in ["output", "input grad"].iter().zip(ours).zip(burn) {
-                assert_same(&format!("{name} of {config:?}, width {width}"), a, b);
+                let name = format!("{name} of {config:?}, width {width}, {backend}");
+                assert_same(&name, a, b);
             }
             // without autodiff: the inference path (no argmax)
             let x = x.inner();
             let before = zoo_kernels::kernel_calls();
             let ours = zoo_kernels::max_pool1d_module(&pool, x.clone());
-            assert!(zoo_kernels::kernel_calls() > before, "not ours: {config:?}");
-            let name = format!("inference output of {config:?}, width {width}");
+            assert!(
+                zoo_kernels::kernel_calls() > before,
+                "not ours: {config:?} on {backend}"
+            );
+            let name = format!("inference output of {config:?}, width {width}, {backend}");
             assert_same(&name, ours, pool.forward(x));
         }
     }
