@@ -61,14 +61,17 @@ def cpu_kind(info):
 
 
 def peak_gflops(info, threads, gemm_kernels):
-    """An upper bound on f32 GFLOP/s: threads x clock x two FMA units of the vector width
-    (64 FLOP/cycle with AVX-512, 32 with AVX2). Zen 4 runs 512-bit FMAs at 256-bit width, so its
-    real AVX-512 peak is half; a VM's reported clock may not be the turbo clock."""
+    """An estimate of the f32 peak in GFLOP/s: threads x the reported clock x FLOP/cycle of two
+    FMA units (64 with AVX-512, 32 with AVX2; 32 for AVX-512 on AMD family 25, Zen 4, whose
+    FMA units are 256 bits wide). A VM's reported clock is not its turbo clock, so a rate
+    can exceed this estimate by the turbo ratio."""
     try:
         mhz = float(info.get("cpu MHz", ""))
     except ValueError:
         return None
     per_cycle = {"avx512f": 64, "fma": 32}.get(gemm_kernels, 8)
+    if gemm_kernels == "avx512f" and info.get("vendor_id") == "AuthenticAMD" and info.get("cpu family") == "25":
+        per_cycle = 32
     return threads * mhz / 1000 * per_cycle
 
 
@@ -184,7 +187,8 @@ def main():
                 train = macs[model] * 2 * 3 * statistics.median(mine["train"]) / 1e9
                 infer = macs[model] * 2 * statistics.median(mine["infer"]) / 1e9
                 torch_train = macs[model] * 2 * 3 * statistics.median(peer["train"]) / 1e9
-                share = f" ({100 * train / peak:.0f} % of an estimated peak of {peak:.0f})" if peak else ""
+                share = (f" ({100 * train / peak:.0f} % of an estimated peak of {peak:.0f} at "
+                         f"{info.get('cpu MHz')} MHz)") if peak else ""
                 flops.append(f"- {model}, batch {batch}, {threads} threads: {b} trains at {train:.1f} "
                              f"GFLOP/s{share}, infers at {infer:.1f}; PyTorch trains at {torch_train:.1f}")
     if flops:
@@ -192,6 +196,17 @@ def main():
                   "images/s; the peak is threads x clock x FLOP/cycle of the vector width, an upper "
                   "bound):", ""]
         lines += flops
+    versus = []
+    for (model, batch), threads in [(c, t) for c in cases for t in thread_counts]:
+        flex, nd = results.get((model, batch, "flex", threads)), results.get((model, batch, "ndarray", threads))
+        if flex and nd:
+            # the two ran in the same round, minutes apart at most: the median of per-round ratios
+            ratio = {k: statistics.median(sorted(n / f for n, f in zip(nd[k], flex[k]))) for k in ("train", "infer")}
+            versus.append(f"- {model}, batch {batch}, {threads} threads: ndarray / flex "
+                          f"{ratio['train']:.2f} training, {ratio['infer']:.2f} inference")
+    if versus:
+        lines += ["", "NdArray against Flex (both with burn-zoo's kernels; median of the per-round ratios):", ""]
+        lines += versus
     if len(thread_counts) > 1:
         lines += ["", f"Speed-up over {thread_counts[0]} threads (median images/s, training / inference):", "",
                   "| model | who | " + " | ".join(f"{t} threads" for t in thread_counts) + " |",

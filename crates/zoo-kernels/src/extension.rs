@@ -71,14 +71,13 @@ fn register_conv_grads<B: Backend + ZooKernels>(
     }
 }
 
-/// The gradient before a fused ReLU, from its output (Burn's `relu_backward`: zero where the
-/// output is not positive, kept for NaN).
-fn through_relu<B: Backend>(
+/// The gradient before a fused ReLU, from its output ([`ZooKernels::zoo_relu_backward`]).
+fn through_relu<B: ZooKernels>(
     grad: FloatTensor<B>,
     relu_output: Option<FloatTensor<B>>,
 ) -> FloatTensor<B> {
     match relu_output {
-        Some(output) => B::relu_backward(output, grad),
+        Some(output) => B::zoo_relu_backward(output, grad),
         None => grad,
     }
 }
@@ -88,7 +87,7 @@ fn through_relu<B: Backend>(
 #[derive(Debug)]
 struct LinearBackward;
 
-impl<B: Backend> Backward<B, 3> for LinearBackward {
+impl<B: ZooKernels> Backward<B, 3> for LinearBackward {
     /// Checkpointed input and weight, and the output of a fused ReLU.
     type State = (NodeId, NodeId, Option<FloatTensor<B>>);
 

@@ -83,6 +83,13 @@ pub trait ZooKernels: Backend {
         conv_relu_pool_by_ops::<Self>(x, weight, bias, options, pool)
     }
 
+    /// The gradient before a ReLU, from the ReLU's output: zero where the output is not positive,
+    /// kept where it is NaN (Burn's `relu_backward`, which NdArray runs as a comparison into a
+    /// mask tensor and a masked fill: two passes and an allocation).
+    fn zoo_relu_backward(output: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
+        Self::relu_backward(output, grad)
+    }
+
     /// The gradient with respect to the convolution's input.
     fn conv2d_x_grad(
         x: FloatTensor<Self>,

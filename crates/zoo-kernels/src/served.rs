@@ -7,6 +7,7 @@ use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, DType, TensorMetadata};
 use burn::tensor::{Shape, TensorData};
 
+use rayon::prelude::*;
 use std::sync::Arc;
 
 use crate::dense;
@@ -294,6 +295,26 @@ pub(crate) fn linear<B: Served>(
     KernelTensor::from_values(y, [rows, outputs].into())
 }
 
+/// [`ZooKernels::zoo_relu_backward`]: one parallel pass.
+pub(crate) fn relu_backward<B: Served>(
+    output: FloatTensor<B>,
+    grad: FloatTensor<B>,
+) -> FloatTensor<B> {
+    if !is_f32(&output) || !is_f32(&grad) || output.shape() != grad.shape() {
+        return B::relu_backward(output, grad);
+    }
+    count_call();
+    let shape = grad.shape();
+    let (output, grad) = (output.values(), grad.values());
+    let masked: Vec<f32> = output
+        .par_iter()
+        .zip(grad.par_iter())
+        .with_min_len(1 << 14)
+        .map(|(&y, &g)| if y <= 0.0 { 0.0 } else { g })
+        .collect();
+    KernelTensor::from_values(masked, shape)
+}
+
 /// [`ArgmaxPool::max_pool2d_argmax`].
 pub(crate) fn max_pool2d_argmax<B: Served>(
     x: FloatTensor<B>,
@@ -368,6 +389,13 @@ macro_rules! serve {
                 pool: MaxPoolOptions,
             ) -> FloatTensor<Self> {
                 conv2d_relu_pool::<Self>(x, weight, bias, options, pool)
+            }
+
+            fn zoo_relu_backward(
+                output: FloatTensor<Self>,
+                grad: FloatTensor<Self>,
+            ) -> FloatTensor<Self> {
+                relu_backward::<Self>(output, grad)
             }
 
             fn conv2d_x_grad(
