@@ -86,9 +86,22 @@ grad-example *ARGS:
 bench *ARGS:
     cargo bench --workspace --benches {{ARGS}}
 
-# The whole test suite, in release (the README's test command; CI runs exactly this).
+# The whole test suite, in release (the README's test command; CI runs it, then test-avx2).
 test:
     cargo test --release --workspace
+
+# Under qemu-user's `-cpu Haswell` gemm runs its AVX2 + FMA kernels instead of AVX-512, so an
+# AVX-512 machine tests both (~1.5 min); skipped, saying so, without qemu-x86_64. CI runs it.
+# Kernel tests, seed facts and unit tests again on an emulated AVX2-only CPU.
+test-avx2:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    if ! command -v qemu-x86_64 >/dev/null; then
+        echo "test-avx2 skipped: qemu-x86_64 not installed (Debian: apt-get install qemu-user)"
+        exit 0
+    fi
+    CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUNNER="qemu-x86_64 -cpu Haswell" \
+        cargo test --release --workspace --lib --test conv2d --test fused --test linear --test pool --test seed_facts
 
 # Formatting and clippy, warnings denied.
 lint:

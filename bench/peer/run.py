@@ -75,6 +75,10 @@ def peak_gflops(info, threads, gemm_kernels):
     return threads * mhz / 1000 * per_cycle
 
 
+def threads_label(count):
+    return f"{count} thread" + ("" if count == 1 else "s")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--zoo", default=str(ROOT / "target/release/zoo"))
@@ -128,7 +132,7 @@ def main():
             if round_ % 2:
                 runs.reverse()
             for who, cmd, env in runs:
-                print(f"round {round_ + 1}: {model} batch {batch} on {who}, {threads} threads",
+                print(f"round {round_ + 1}: {model} batch {batch} on {who}, {threads_label(threads)}",
                       flush=True)
                 report = run_json(cmd, env)
                 torch_version = report.get("torch", torch_version)
@@ -180,7 +184,7 @@ def main():
                 parts.append(f"{key} {ratios[0]:.2f}–{ratios[-1]:.2f} (ratio of the medians "
                              f"{medians[0] / medians[1]:.2f})")
             lines.append(f"| {model} | {batch} | {threads} | {b} | " + " | ".join(cells) + " |")
-            spread.append(f"- {model}, batch {batch}, {threads} threads, {b}: " + "; ".join(parts))
+            spread.append(f"- {model}, batch {batch}, {threads_label(threads)}, {b}: " + "; ".join(parts))
             peak = peak_gflops(info, threads, gemm_kernels)
             if model in macs and b == backends[0]:
                 # training: forward + two gradient products per layer, 2 FLOPs per multiply-add
@@ -189,12 +193,12 @@ def main():
                 torch_train = macs[model] * 2 * 3 * statistics.median(peer["train"]) / 1e9
                 share = (f" ({100 * train / peak:.0f} % of an estimated peak of {peak:.0f} at "
                          f"{info.get('cpu MHz')} MHz)") if peak else ""
-                flops.append(f"- {model}, batch {batch}, {threads} threads: {b} trains at {train:.1f} "
+                flops.append(f"- {model}, batch {batch}, {threads_label(threads)}: {b} trains at {train:.1f} "
                              f"GFLOP/s{share}, infers at {infer:.1f}; PyTorch trains at {torch_train:.1f}")
     if flops:
         lines += ["", "FLOP rate (multiply-adds of the forward pass x 2 FLOPs, x 3 for training, x "
-                  "images/s; the peak is threads x clock x FLOP/cycle of the vector width, an upper "
-                  "bound):", ""]
+                  "images/s; the peak is threads x the reported clock x FLOP/cycle of the FMA units, "
+                  "an estimate: a turbo clock runs faster):", ""]
         lines += flops
     versus = []
     for (model, batch), threads in [(c, t) for c in cases for t in thread_counts]:
@@ -202,14 +206,14 @@ def main():
         if flex and nd:
             # the two ran in the same round, minutes apart at most: the median of per-round ratios
             ratio = {k: statistics.median(sorted(n / f for n, f in zip(nd[k], flex[k]))) for k in ("train", "infer")}
-            versus.append(f"- {model}, batch {batch}, {threads} threads: ndarray / flex "
+            versus.append(f"- {model}, batch {batch}, {threads_label(threads)}: ndarray / flex "
                           f"{ratio['train']:.2f} training, {ratio['infer']:.2f} inference")
     if versus:
         lines += ["", "NdArray against Flex (both with burn-zoo's kernels; median of the per-round ratios):", ""]
         lines += versus
     if len(thread_counts) > 1:
-        lines += ["", f"Speed-up over {thread_counts[0]} threads (median images/s, training / inference):", "",
-                  "| model | who | " + " | ".join(f"{t} threads" for t in thread_counts) + " |",
+        lines += ["", f"Speed-up over {threads_label(thread_counts[0])} (median images/s, training / inference):", "",
+                  "| model | who | " + " | ".join(threads_label(t) for t in thread_counts) + " |",
                   "|---|---|" + "---|" * len(thread_counts)]
         for model, batch in cases:
             for who in [*backends, "pytorch"]:
