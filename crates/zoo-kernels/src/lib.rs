@@ -350,3 +350,17 @@ fn same_padding(kernel: usize, stride: usize, size: usize) -> (usize, usize) {
     };
     (total / 2, total - total / 2)
 }
+
+#[cfg(test)]
+mod tests {
+    /// `just test-avx2` sets `ZOO_EXPECT_GEMM_KERNELS=fma` for its emulated AVX2-only CPU: this
+    /// fails if the emulation let gemm pick other kernels (the AVX2 paths would go untested).
+    #[test]
+    fn gemm_kernels_are_the_ones_expected_here() {
+        let kernels = super::gemm_kernels();
+        assert!(["avx512f", "fma", "neon", "scalar"].contains(&kernels));
+        if let Ok(expected) = std::env::var("ZOO_EXPECT_GEMM_KERNELS") {
+            assert_eq!(kernels, expected, "gemm's kernels on this (emulated?) CPU");
+        }
+    }
+}

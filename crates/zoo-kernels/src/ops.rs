@@ -11,9 +11,9 @@ use std::sync::Arc;
 
 use crate::pool::Pool2dGeometry;
 
-/// burn-zoo's operations: a 2-D convolution, a dense layer and a max pool, ours on Flex and
-/// NdArray (the convolution as im2col + GEMM both ways, the pool without an index buffer unless
-/// autodiff needs one).
+/// burn-zoo's operations: a 2-D convolution, a dense layer, a max pool and a ReLU's gradient,
+/// ours on Flex and NdArray (the convolution as im2col + GEMM both ways, the pool without an
+/// index buffer unless autodiff needs one).
 ///
 /// Every operation defaults to Burn's own (`conv2d`, its generic backward, `max_pool2d`); Flex
 /// and NdArray override them for `f32` (and one group for the convolution), in `served.rs`.
