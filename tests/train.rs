@@ -163,13 +163,15 @@ fn runs_with_the_same_seed_are_repeatable() {
 #[test]
 fn binary_cnn_learns_synthetic_blobs_with_binary_metrics() {
     let out = tempfile::tempdir().unwrap();
-    // 64×64 instead of 256×256: the same layers, 16× less work.
+    // 64×64 instead of 256×256: the same layers, 16× less work. 8 epochs: after 5 the accuracy
+    // had crossed the threshold for some seeds only (seeds 2 and 4 stayed at 50-72 % with
+    // Burn's dropout and with burn-zoo's); after 8 every seed tried (42, 1-4) was at 81-97 %.
     let run = train(
         out.path(),
         "binary-cnn",
         &[
             "model.image_size=64",
-            "train.epochs=5",
+            "train.epochs=8",
             "data.synthetic_items=300",
         ],
     )
@@ -179,7 +181,7 @@ fn binary_cnn_learns_synthetic_blobs_with_binary_metrics() {
     for column in ["precision", "recall", "f1", "auroc"] {
         assert!(rows[0].contains_key(column), "no {column} column: {rows:?}");
     }
-    assert!(value(&rows, 5, "valid", "accuracy") > 75.0, "{run}");
+    assert!(value(&rows, 8, "valid", "accuracy") > 75.0, "{run}");
     let summary = summary(&dir);
     let test = &summary["test"];
     assert!(test["accuracy"].as_f64().unwrap() > 75.0, "{run}");

@@ -21,7 +21,7 @@ use crate::pool::Pool2dGeometry;
 use crate::served::pool_geometry;
 
 /// How many times our kernels have run in this process (a convolution's input or weight
-/// gradient, a pool's forward or backward pass): lets tests prove that a model's layers take
+/// gradient, a pool's forward or backward pass, a dropout mask, …): lets tests prove that a model's layers take
 /// this path rather than Burn's.
 pub fn kernel_calls() -> usize {
     KERNEL_CALLS.load(Ordering::Relaxed)

@@ -5,6 +5,8 @@ mod channels_last;
 #[cfg(feature = "kernels")]
 pub mod dense;
 #[cfg(feature = "kernels")]
+pub mod dropout;
+#[cfg(feature = "kernels")]
 mod extension;
 #[cfg(feature = "kernels")]
 pub mod im2col;
@@ -51,11 +53,11 @@ pub fn threads() -> usize {
 }
 
 use burn::Tensor;
-use burn::nn::Linear;
 use burn::nn::PaddingConfig1d;
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv1d, Conv2d};
 use burn::nn::pool::{MaxPool1d, MaxPool2d};
+use burn::nn::{Dropout, Linear};
 use burn::tensor::ops::ConvOptions;
 
 /// [`burn::tensor::module::conv2d`], by burn-zoo's kernels (forward and backward) on Flex and
@@ -267,6 +269,39 @@ pub fn conv1d_relu_pool_module(conv: &Conv1d, pool: &MaxPool1d, input: Tensor<3>
         }
     }
     max_pool1d_module(pool, conv1d_relu_module(conv, input))
+}
+
+/// [`Dropout::forward`]. On Flex and NdArray while training (an autodiff device, the layer not
+/// frozen): one mask drawn in parallel with the scale folded in ([`dropout::mask`]) and one
+/// product, whose gradient is the same product; the seed comes from Burn's own generator, so
+/// `device.seed(n)` still decides the masks. Elsewhere Burn's (the identity without autodiff).
+pub fn dropout_module<const D: usize>(dropout: &Dropout, input: Tensor<D>) -> Tensor<D> {
+    #[cfg(feature = "kernels")]
+    {
+        let device = input.device();
+        if dropout.prob > 0.0
+            && dropout.prob < 1.0
+            && dropout.training.is_enabled()
+            && device.is_autodiff()
+            && input.dtype() == burn::tensor::DType::F32
+            && serves(&device)
+        {
+            let draws = Tensor::<1>::random([2], burn::tensor::Distribution::Default, &device)
+                .into_data()
+                .try_to_vec::<f32>()
+                .unwrap_or_default();
+            // 24 random bits from each uniform draw in [0, 1)
+            let seed = draws
+                .iter()
+                .fold(0u64, |seed, &u| (seed << 24) | (u * 16_777_216.0) as u64);
+            let shape = input.shape();
+            extension::count_call();
+            let mask = dropout::mask(shape.num_elements(), dropout.prob, seed);
+            let mask = Tensor::<D>::from_data(burn::tensor::TensorData::new(mask, shape), &device);
+            return input * mask;
+        }
+    }
+    dropout.forward(input)
 }
 
 /// `relu(y)` when `relu`: Burn's layer followed by the ReLU our kernels fuse.

@@ -223,7 +223,7 @@ impl BinaryCnn {
                 macs as u64,
             );
             trace(&format!("pool{}", i + 1), "MaxPool2d", &x.dims(), 0, 0);
-            x = block.dropout.forward(x);
+            x = zoo_kernels::dropout_module(&block.dropout, x);
             trace(&format!("dropout{}", i + 1), "Dropout", &x.dims(), 0, 0);
         }
         let x = x.flatten::<2>(1, 3);
@@ -237,7 +237,7 @@ impl BinaryCnn {
             self.dense1.num_params(),
             macs,
         );
-        let x = self.dense_dropout.forward(x);
+        let x = zoo_kernels::dropout_module(&self.dense_dropout, x);
         trace("dense_dropout", "Dropout", &x.dims(), 0, 0);
         let x = zoo_kernels::linear_relu_module(&self.dense2, x);
         let macs = self.dense2.weight.shape().num_elements() as u64;
