@@ -21,8 +21,8 @@ use crate::pool::Pool2dGeometry;
 use crate::served::pool_geometry;
 
 /// How many times our kernels have run in this process (a convolution's input or weight
-/// gradient, a pool's forward or backward pass, a dropout mask, …): lets tests prove that a model's layers take
-/// this path rather than Burn's.
+/// gradient, a pool's forward or backward pass, a dropout mask, …): lets tests prove that a
+/// model's layers take this path rather than Burn's.
 pub fn kernel_calls() -> usize {
     KERNEL_CALLS.load(Ordering::Relaxed)
 }

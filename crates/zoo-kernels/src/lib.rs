@@ -72,9 +72,9 @@ pub fn conv2d(
     conv2d_then(x, weight, bias, options, false)
 }
 
-/// [`conv2d`] followed by a ReLU, fused on Flex and NdArray: the ReLU runs on each sample's output while it
-/// is in cache, and the backward pass masks the gradient before the convolution's (no separate
-/// ReLU pass or tensor); elsewhere `relu(conv2d(…))`.
+/// [`conv2d`] followed by a ReLU, fused on Flex and NdArray: the ReLU runs on each sample's
+/// output while it is in cache, and the backward pass masks the gradient before the
+/// convolution's (no separate ReLU pass or tensor); elsewhere `relu(conv2d(…))`.
 pub fn conv2d_relu(
     x: Tensor<4>,
     weight: Tensor<4>,
@@ -122,7 +122,8 @@ fn conv2d_module_then(conv: &Conv2d, input: Tensor<4>, relu: bool) -> Tensor<4> 
 }
 
 /// [`Conv1d::forward`] as a 2-D convolution of height 1 through [`conv2d`], so that it gets the
-/// same kernels; on other devices or without the `flex`/`ndarray` feature, Burn's `Conv1d::forward`.
+/// same kernels; on other devices or without the `flex`/`ndarray` feature, Burn's
+/// `Conv1d::forward`.
 pub fn conv1d_module(conv: &Conv1d, input: Tensor<3>) -> Tensor<3> {
     conv1d_module_then(conv, input, false)
 }
@@ -146,15 +147,15 @@ fn conv1d_module_then(conv: &Conv1d, input: Tensor<3>, relu: bool) -> Tensor<3> 
     relu_if(y, relu)
 }
 
-/// [`Linear::forward`] on `[rows, inputs]`: on Flex and NdArray with a bias, burn-zoo's dense kernel (the
-/// bias written first, the product accumulated onto it, rows split across threads); otherwise
-/// Burn's.
+/// [`Linear::forward`] on `[rows, inputs]`: on Flex and NdArray with a bias, burn-zoo's dense
+/// kernel (the bias written first, the product accumulated onto it, rows split across
+/// threads); otherwise Burn's.
 pub fn linear_module(linear: &Linear, input: Tensor<2>) -> Tensor<2> {
     linear_module_then(linear, input, false)
 }
 
-/// `relu(linear.forward(input))`, the ReLU applied in place by the same kernel on Flex and NdArray and the
-/// gradient masked inside its backward step.
+/// `relu(linear.forward(input))`, the ReLU applied in place by the same kernel on Flex and
+/// NdArray and the gradient masked inside its backward step.
 pub fn linear_relu_module(linear: &Linear, input: Tensor<2>) -> Tensor<2> {
     linear_module_then(linear, input, true)
 }
@@ -205,9 +206,9 @@ pub fn max_pool1d_module(pool: &MaxPool1d, input: Tensor<3>) -> Tensor<3> {
     pool.forward(input)
 }
 
-/// `pool.forward(relu(conv.forward(input)))`. On Flex and NdArray without autodiff (inference) in one
-/// pass per sample: the convolution's output is pooled while in cache and never stored whole,
-/// which saves the pool's own pass over memory. Under autodiff it is
+/// `pool.forward(relu(conv.forward(input)))`. On Flex and NdArray without autodiff (inference)
+/// in one pass per sample: the convolution's output is pooled while in cache and never stored
+/// whole, which saves the pool's own pass over memory. Under autodiff it is
 /// [`conv2d_relu_module`] then [`max_pool2d_module`] (the same gradients); elsewhere, or for a
 /// bias-less convolution, `ceil_mode` or asymmetric pool padding, Burn's layers.
 pub fn conv2d_relu_pool_module(conv: &Conv2d, pool: &MaxPool2d, input: Tensor<4>) -> Tensor<4> {

@@ -71,8 +71,8 @@ pub trait ZooKernels: Backend {
     }
 
     /// `zoo_max_pool2d(zoo_conv2d_bias(x, weight, bias, options, relu = true), pool)`: on Flex
-    /// and NdArray in one pass per sample (the convolution's output pooled while in cache, never stored
-    /// whole); elsewhere, and under autodiff, those two operations.
+    /// and NdArray in one pass per sample (the convolution's output pooled while in cache, never
+    /// stored whole); elsewhere, and under autodiff, those two operations.
     fn zoo_conv2d_relu_pool(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
