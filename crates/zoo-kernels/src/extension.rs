@@ -13,25 +13,11 @@ use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend, Dispatch, TensorMetadata};
 use burn::tensor::Device;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use crate::ops::{ArgmaxPool, MaxPoolOptions, ZooKernels};
 use crate::pool::Pool2dGeometry;
 use crate::served::pool_geometry;
-
-/// How many times our kernels have run in this process (a convolution's input or weight
-/// gradient, a pool's forward or backward pass, a dropout mask, …): lets tests prove that a
-/// model's layers take this path rather than Burn's.
-pub fn kernel_calls() -> usize {
-    KERNEL_CALLS.load(Ordering::Relaxed)
-}
-
-static KERNEL_CALLS: AtomicUsize = AtomicUsize::new(0);
-
-pub(crate) fn count_call() {
-    KERNEL_CALLS.fetch_add(1, Ordering::Relaxed);
-}
 
 #[derive(Debug)]
 struct MaxPool2dBackward;

@@ -18,9 +18,25 @@ pub mod pool;
 mod served;
 
 #[cfg(feature = "kernels")]
-pub use extension::{kernel_calls, serves};
+pub use extension::serves;
 #[cfg(feature = "kernels")]
 pub use ops::{ArgmaxPool, MaxPoolOptions, ZooKernels};
+
+/// How many times our kernels have run in this process (a convolution's input or weight
+/// gradient, a pool's forward or backward pass, a dropout mask, …): lets tests prove that a
+/// model's layers take this path rather than Burn's.
+#[cfg(feature = "kernels")]
+pub fn kernel_calls() -> usize {
+    KERNEL_CALLS.load(Ordering::Relaxed)
+}
+
+#[cfg(feature = "kernels")]
+static KERNEL_CALLS: AtomicUsize = AtomicUsize::new(0);
+
+#[cfg(feature = "kernels")]
+fn count_call() {
+    KERNEL_CALLS.fetch_add(1, Ordering::Relaxed);
+}
 
 /// The GEMM micro-kernels `gemm` runs on this CPU, by gemm-common 0.19's own test
 /// (`init_gemm_fn`): `"avx512f"` where the CPU has AVX-512F (this crate builds gemm with its
@@ -59,6 +75,8 @@ use burn::nn::conv::{Conv1d, Conv2d};
 use burn::nn::pool::{MaxPool1d, MaxPool2d};
 use burn::nn::{Dropout, Linear};
 use burn::tensor::ops::ConvOptions;
+#[cfg(feature = "kernels")]
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// [`burn::tensor::module::conv2d`], by burn-zoo's kernels (forward and backward) on Flex and
 /// NdArray when the `flex`/`ndarray` feature is on; on any other device, or without the
@@ -296,7 +314,7 @@ pub fn dropout_module<const D: usize>(dropout: &Dropout, input: Tensor<D>) -> Te
                 .iter()
                 .fold(0u64, |seed, &u| (seed << 24) | (u * 16_777_216.0) as u64);
             let shape = input.shape();
-            extension::count_call();
+            count_call();
             let mask = dropout::mask(shape.num_elements(), dropout.prob, seed);
             let mask = Tensor::<D>::from_data(burn::tensor::TensorData::new(mask, shape), &device);
             return input * mask;

@@ -10,8 +10,8 @@ use burn::tensor::{Shape, TensorData};
 use rayon::prelude::*;
 use std::sync::Arc;
 
+use crate::count_call;
 use crate::dense;
-use crate::extension::count_call;
 use crate::im2col::{self, Conv2dGeometry};
 use crate::ops::{ArgmaxPool, MaxPoolOptions, ZooKernels, conv_relu_pool_by_ops, linear_by_ops};
 use crate::pool::{self, Pool2dGeometry};
