@@ -13,36 +13,80 @@ from torch import nn
 import torch.nn.functional as F
 
 # Parameter counts asserted in burn-zoo's tests (tests/seed_facts.rs).
-EXPECTED_PARAMS = {"cifar-inception": 787_642, "conv1d-classifier": 497_349, "binary-cnn": 1_492_225}
+EXPECTED_PARAMS = {
+    "conv-gap": 4,
+    "conv1d-classifier": 497_349,
+    "binary-cnn": 1_492_225,
+    "pointwise-conv": 2_080,
+    "cifar-inception": 787_642,
+}
+
+# Module names follow the Burn models' field names, so that a state dict is named as
+# `zoo export` writes it and `zoo import` reads it (no renaming table anywhere).
+
+
+class ConvGap(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 1, 2, bias=False)
+
+    def forward(self, x):
+        return self.conv(x).mean(dim=(2, 3))
+
+
+class PointwiseConv(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(64, 32, 1)
+
+    def forward(self, x):
+        return F.relu(self.conv(x))
+
+
+class ReducedConv(nn.Module):
+    def __init__(self, cin, mid, out, k):
+        super().__init__()
+        self.reduce = nn.Conv2d(cin, mid, 1)
+        self.conv = nn.Conv2d(mid, out, k, padding=k // 2)
+
+    def forward(self, x):
+        return F.relu(self.conv(F.relu(self.reduce(x))))
+
+
+class PoolBranch(nn.Module):
+    def __init__(self, cin, out):
+        super().__init__()
+        self.proj = nn.Conv2d(cin, out, 1)
+
+    def forward(self, x):
+        return F.relu(self.proj(F.max_pool2d(x, 3, stride=1, padding=1)))
 
 
 class Inception(nn.Module):
     def __init__(self, cin=64):
         super().__init__()
-        self.b1 = nn.Conv2d(cin, 64, 1)
-        self.b3r = nn.Conv2d(cin, 96, 1)
-        self.b3 = nn.Conv2d(96, 128, 3, padding=1)
-        self.b5r = nn.Conv2d(cin, 16, 1)
-        self.b5 = nn.Conv2d(16, 32, 5, padding=2)
-        self.bp = nn.Conv2d(cin, 32, 1)
+        self.branch1x1 = nn.Conv2d(cin, 64, 1)
+        self.branch3x3 = ReducedConv(cin, 96, 128, 3)
+        self.branch5x5 = ReducedConv(cin, 16, 32, 5)
+        self.branch_pool = PoolBranch(cin, 32)
 
     def forward(self, x):
-        b1 = F.relu(self.b1(x))
-        b3 = F.relu(self.b3(F.relu(self.b3r(x))))
-        b5 = F.relu(self.b5(F.relu(self.b5r(x))))
-        bp = F.relu(self.bp(F.max_pool2d(x, 3, stride=1, padding=1)))
-        return torch.cat([b1, b3, b5, bp], 1)
+        b1 = F.relu(self.branch1x1(x))
+        return torch.cat([b1, self.branch3x3(x), self.branch5x5(x), self.branch_pool(x)], 1)
 
 
 class CifarInception(nn.Module):
-    def __init__(self):
+    """in_channels=1, image_size=28 for configs/fashion-inception.toml."""
+
+    def __init__(self, in_channels=3, image_size=32, num_classes=10):
         super().__init__()
-        self.conv1 = nn.Conv2d(3, 32, 3)
+        side = ((image_size - 4) // 2 - 3) // 2 + 1 - 2
+        self.conv1 = nn.Conv2d(in_channels, 32, 3)
         self.conv2 = nn.Conv2d(32, 64, 3)
         self.inception = Inception(64)
         self.conv3 = nn.Conv2d(256, 128, 3, stride=2)
         self.conv4 = nn.Conv2d(128, 256, 3)
-        self.output = nn.Linear(256 * 4 * 4, 10)
+        self.output = nn.Linear(256 * side * side, num_classes)
 
     def forward(self, x):
         x = F.max_pool2d(F.relu(self.conv2(F.relu(self.conv1(x)))), 2)
@@ -52,13 +96,15 @@ class CifarInception(nn.Module):
 
 
 class Conv1dClassifier(nn.Module):
-    def __init__(self):
+    def __init__(self, in_channels=7, length=500, num_classes=5):
         super().__init__()
-        self.conv1 = nn.Conv1d(7, 16, 3)
+        for kernel in (3, 5, 5):
+            length = (length - kernel + 1) // 2
+        self.conv1 = nn.Conv1d(in_channels, 16, 3)
         self.conv2 = nn.Conv1d(16, 32, 5)
         self.conv3 = nn.Conv1d(32, 64, 5)
-        self.dense = nn.Linear(64 * 59, 128)
-        self.output = nn.Linear(128, 5)
+        self.dense = nn.Linear(64 * length, 128)
+        self.output = nn.Linear(128, num_classes)
 
     def forward(self, x):
         for conv in (self.conv1, self.conv2, self.conv3):
@@ -66,29 +112,47 @@ class Conv1dClassifier(nn.Module):
         return self.output(F.relu(self.dense(x.flatten(1))))
 
 
-class BinaryCnn(nn.Module):
-    def __init__(self):
+class ConvBlock(nn.Module):
+    def __init__(self, cin, out, k):
         super().__init__()
-        self.convs = nn.ModuleList(
-            [nn.Conv2d(1, 16, 5), nn.Conv2d(16, 32, 5), nn.Conv2d(32, 64, 3), nn.Conv2d(64, 128, 3)]
+        self.conv = nn.Conv2d(cin, out, k)
+
+
+class BinaryCnn(nn.Module):
+    def __init__(self, in_channels=1, image_size=256):
+        super().__init__()
+        for kernel in (5, 5, 3, 3):
+            image_size = (image_size - kernel + 1) // 2
+        self.blocks = nn.ModuleList(
+            [ConvBlock(in_channels, 16, 5), ConvBlock(16, 32, 5), ConvBlock(32, 64, 3), ConvBlock(64, 128, 3)]
         )
         self.drops = [0.5, 0.4, 0.3, 0.2]
-        self.dense1 = nn.Linear(128 * 13 * 13, 64)
+        self.dense1 = nn.Linear(128 * image_size * image_size, 64)
         self.dense2 = nn.Linear(64, 32)
         self.output = nn.Linear(32, 1)
 
     def forward(self, x):
         x = x / 255.0
-        for conv, p in zip(self.convs, self.drops):
-            x = F.dropout(F.max_pool2d(F.relu(conv(x)), 2), p, self.training)
+        for block, p in zip(self.blocks, self.drops):
+            x = F.dropout(F.max_pool2d(F.relu(block.conv(x)), 2), p, self.training)
         x = F.dropout(F.relu(self.dense1(x.flatten(1))), 0.2, self.training)
         return self.output(F.relu(self.dense2(x)))
 
 
+# The benchmarked models: (class, input shape channels first, classes).
 MODELS = {
     "cifar-inception": (CifarInception, (3, 32, 32), 10),
     "conv1d-classifier": (Conv1dClassifier, (7, 500), 5),
     "binary-cnn": (BinaryCnn, (1, 256, 256), 2),
+}
+
+# Every model, for weights in and out (tests/fixtures/weights/make.py): class, input shape.
+ALL_MODELS = {
+    "conv-gap": (ConvGap, (1, 3, 3)),
+    "conv1d-classifier": (Conv1dClassifier, (7, 500)),
+    "binary-cnn": (BinaryCnn, (1, 256, 256)),
+    "pointwise-conv": (PointwiseConv, (64, 28, 28)),
+    "cifar-inception": (CifarInception, (3, 32, 32)),
 }
 
 

@@ -182,6 +182,44 @@ enum Command {
         #[arg(long)]
         layers: bool,
     },
+    /// Write a run's weights (or a .bpk) as PyTorch safetensors: the names and layouts of the
+    /// PyTorch model in bench/peer/peer.py, for load_state_dict(strict=True).
+    Export {
+        /// A run directory written by `zoo train` or `zoo import`, or a .bpk file.
+        source: std::path::PathBuf,
+        /// The model of a .bpk file: a model (`zoo list`) or an experiment.
+        #[arg(long)]
+        model: Option<String>,
+        /// Override a config value, e.g. --set model.num_classes=2 (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// The file to write: .safetensors (or .bpk).
+        #[arg(long, value_name = "FILE")]
+        to: std::path::PathBuf,
+    },
+    /// Read PyTorch (.safetensors, .pt/.pth) or Keras 3 (.weights.h5) weights into a model:
+    /// every tensor checked (none missing, none extra, every shape equal).
+    Import {
+        /// The weights file.
+        source: std::path::PathBuf,
+        /// The model: a model (`zoo list`) or an experiment (configs/<name>.toml).
+        #[arg(long)]
+        model: String,
+        /// Override a config value, e.g. --set model.num_classes=2 (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// A .bpk file, or a directory that becomes a run directory (config.toml + model.bpk)
+        /// for `zoo eval` and `zoo predict` (needs an experiment).
+        #[arg(long, value_name = "PATH")]
+        to: std::path::PathBuf,
+        /// The key of the state dict inside a .pt checkpoint (e.g. state_dict, model).
+        #[arg(long)]
+        key: Option<String>,
+        /// Rename the file's tensors before matching: FROM=TO, a regex and its replacement
+        /// (repeatable, applied in order), e.g. --rename '^features\.'=''.
+        #[arg(long, value_name = "FROM=TO")]
+        rename: Vec<String>,
+    },
     /// HW3 Q2: Burn's autodiff gradients of conv 2x2 + GAP beside the hand-derived ones.
     GradExample {
         /// Backend to compute on.
@@ -322,6 +360,27 @@ fn run(cli: Cli) -> Result<ExitCode> {
             overrides,
         } => crate::data::show(&experiment, &overrides.set, preview.as_deref()),
         Command::GradExample { backend } => grad_example(backend),
+        Command::Export {
+            source,
+            model,
+            set,
+            to,
+        } => crate::weights::export(&source, model.as_deref(), &set, &to),
+        Command::Import {
+            source,
+            model,
+            set,
+            to,
+            key,
+            rename,
+        } => crate::weights::import(crate::weights::ImportArgs {
+            source: &source,
+            model: &model,
+            set: &set,
+            to: &to,
+            key: key.as_deref(),
+            rename: &rename,
+        }),
         Command::Train {
             experiment,
             overrides,
@@ -562,6 +621,16 @@ fn devices(json: bool) -> Result<ExitCode> {
 /// The model for `zoo summary NAME`: a registry model (with `--set model.KEY=…` applied) or
 /// an experiment's `[model]` table.
 fn summary_model(name: &str, overrides: &Overrides) -> Result<(ModelKind, Option<BackendKind>)> {
+    model_or_experiment(name, &overrides.set, overrides.backend)
+}
+
+/// A registry model by name (with `--set model.KEY=…` applied), else an experiment's `[model]`
+/// (and its backend); an unknown name is an error suggesting the closest one.
+pub(crate) fn model_or_experiment(
+    name: &str,
+    set: &[String],
+    backend: Option<BackendKind>,
+) -> Result<(ModelKind, Option<BackendKind>)> {
     if let Some(model) = ModelKind::by_name(name) {
         let table = toml::to_string(&serde_json::json!({ "model": model }))?;
         #[derive(serde::Serialize, serde::Deserialize)]
@@ -570,11 +639,11 @@ fn summary_model(name: &str, overrides: &Overrides) -> Result<(ModelKind, Option
             model: ModelKind,
         }
         let parsed: ModelOnly =
-            config::parse_with_overrides(std::path::Path::new(name), &table, &overrides.set)?;
+            config::parse_with_overrides(std::path::Path::new(name), &table, set)?;
         parsed.model.validate().map_err(anyhow::Error::msg)?;
-        return Ok((parsed.model, overrides.backend));
+        return Ok((parsed.model, backend));
     }
-    match config::load_experiment(name, overrides.backend, &overrides.set) {
+    match config::load_experiment(name, backend, set) {
         Ok(resolved) => Ok((resolved.config.model, Some(resolved.config.backend.kind))),
         Err(ConfigError::UnknownExperiment { .. }) => {
             let models: Vec<ModelKind> = ModelKind::all();

@@ -197,6 +197,18 @@ impl ModelKind {
         Ok(model)
     }
 
+    /// The dense layer that takes a flattened feature map, with that map's channels-first
+    /// shape (`[C, L]` or `[C, H, W]`): Keras flattens channels last, so importing Keras
+    /// weights reorders this layer's rows. `None` for models without one.
+    pub fn flattened(&self) -> Option<(&'static str, Vec<usize>)> {
+        match self {
+            ModelKind::ConvGap(_) | ModelKind::PointwiseConv(_) => None,
+            ModelKind::Conv1dClassifier(config) => Some(("dense", config.flatten_dims()?.to_vec())),
+            ModelKind::BinaryCnn(config) => Some(("dense1", config.flatten_dims()?.to_vec())),
+            ModelKind::CifarInception(config) => Some(("output", config.flatten_dims()?.to_vec())),
+        }
+    }
+
     /// Builds the model on `device` (validated first, so it cannot panic).
     pub fn init(&self, device: &Device) -> Result<Model, String> {
         self.validate()?;

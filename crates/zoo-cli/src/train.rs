@@ -208,7 +208,7 @@ pub fn train_run(args: TrainArgs<'_>) -> Result<TrainOutcome> {
 }
 
 /// The run's saved config.
-fn read_run_config(run: &RunDir) -> Result<ExperimentConfig> {
+pub(crate) fn read_run_config(run: &RunDir) -> Result<ExperimentConfig> {
     let path = run.config();
     let text =
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;

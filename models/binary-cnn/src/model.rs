@@ -71,6 +71,13 @@ impl BinaryCnnConfig {
         Some(out)
     }
 
+    /// Shape `[C, H, W]` of the last block's output, which `dense1` takes flattened
+    /// (`[128, 13, 13]` by default); `None` when the image is too small.
+    pub fn flatten_dims(&self) -> Option<[usize; 3]> {
+        self.block_sizes()
+            .map(|sizes| [self.filters[3], sizes[3], sizes[3]])
+    }
+
     /// Size of the flattened features (128 × 13 × 13 = 21,632 by default).
     pub fn flatten_size(&self) -> usize {
         self.block_sizes()

@@ -67,6 +67,12 @@ impl CifarInceptionConfig {
         (last > 0).then_some(last)
     }
 
+    /// Shape `[C, H, W]` of conv4's output, which `output` takes flattened (`[256, 4, 4]` by
+    /// default); `None` when the image is too small.
+    pub fn flatten_dims(&self) -> Option<[usize; 3]> {
+        self.final_size().map(|side| [self.head[1], side, side])
+    }
+
     /// Size of the flattened features (256 × 4 × 4 = 4096 by default).
     pub fn flatten_size(&self) -> usize {
         self.final_size()

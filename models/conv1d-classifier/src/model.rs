@@ -66,6 +66,13 @@ impl Conv1dClassifierConfig {
         Some(out)
     }
 
+    /// Shape `[C, L]` of the last stage's output, which `dense` takes flattened (`[64, 59]`
+    /// by default); `None` when the sequence is too short.
+    pub fn flatten_dims(&self) -> Option<[usize; 2]> {
+        self.stage_lengths()
+            .map(|lengths| [self.filters[2], lengths[2]])
+    }
+
     /// Size of the flattened features fed to the dense layer (64 × 59 = 3776 by default).
     pub fn flatten_size(&self) -> usize {
         self.stage_lengths()
