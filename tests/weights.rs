@@ -183,6 +183,13 @@ fn bad_weight_files_get_errors_naming_the_tensor_and_shapes() {
     });
     let model = biased.init(&Device::flex()).unwrap();
     weights::write_safetensors(&model, &biased, Path::new(&path("biased.safetensors"))).unwrap();
+    // A damaged weight: NaN.
+    let nan = Model::ConvGap(conv_gap::ConvGap::from_filter(
+        [[0.5, f32::NAN], [0.25, 1.0]],
+        &Device::flex(),
+    ));
+    let homework = ModelKind::by_name("conv-gap").unwrap();
+    weights::write_safetensors(&nan, &homework, Path::new(&path("nan.safetensors"))).unwrap();
     let whole = std::fs::read(fixture("cifar-inception.safetensors")).unwrap();
     std::fs::write(path("truncated.safetensors"), &whole[..whole.len() / 2]).unwrap();
     std::fs::write(path("text.weights.h5"), "not hdf5").unwrap();
@@ -241,6 +248,10 @@ fn bad_weight_files_get_errors_naming_the_tensor_and_shapes() {
                 "model.hidden=[64, 16]".into(),
             ],
             vec!["dense2"],
+        ),
+        (
+            vec![path("nan.safetensors"), "--model".into(), "conv-gap".into()],
+            vec!["`conv.weight` holds 1 non-finite value(s) (NaN or infinity) of 4"],
         ),
         (
             vec![
@@ -340,4 +351,55 @@ fn bad_weight_files_get_errors_naming_the_tensor_and_shapes() {
         &path("run"),
     ]);
     assert!(bare.stderr.contains("needs an experiment"), "{bare}");
+}
+
+/// Damaged copies of each format (truncated at several lengths, bytes overwritten) end in a
+/// clean success or a clean error, never a panic or a crash. 0 panics in 120 such files was
+/// also the result of a wider random pass (README).
+#[test]
+fn damaged_weight_files_never_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for name in [
+        "cifar-inception.safetensors",
+        "cifar-inception.pt",
+        "cifar-inception.weights.h5",
+    ] {
+        let whole = std::fs::read(fixture(name)).unwrap();
+        for case in 0..12 {
+            let mut bytes = whole.clone();
+            if case < 6 {
+                bytes.truncate(next() as usize % whole.len());
+            } else {
+                // Mostly the headers: the first 16 KiB hold every format's metadata.
+                for _ in 0..8 {
+                    let at = next() as usize % whole.len().min(16 << 10);
+                    bytes[at] = next() as u8;
+                }
+            }
+            let damaged = dir.path().join(format!("{case}-{name}"));
+            std::fs::write(&damaged, &bytes).unwrap();
+            let out = dir.path().join("out.bpk");
+            let run = zoo(&[
+                "import",
+                damaged.to_str().unwrap(),
+                "--model",
+                "cifar-inception",
+                "--to",
+                out.to_str().unwrap(),
+            ]);
+            assert!(
+                matches!(run.code, Some(0 | 1)) && !run.stderr.contains("panicked"),
+                "{}: {run}",
+                damaged.display()
+            );
+            let _ = std::fs::remove_file(&out);
+        }
+    }
 }

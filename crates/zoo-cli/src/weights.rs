@@ -13,7 +13,7 @@ use anyhow::{Context, Result, bail};
 use burn::module::Module;
 use burn::store::{
     ApplyError, ApplyResult, BurnToPyTorchAdapter, KeyRemapper, ModuleSnapshot,
-    PyTorchToBurnAdapter, PytorchStore, SafetensorsStore,
+    PyTorchToBurnAdapter, PytorchStore, SafetensorsStore, bridge,
 };
 use burn::tensor::Device;
 use zoo_train::{Classifier, ClipConfig, RunDir};
@@ -332,7 +332,31 @@ pub fn read_model(
         ),
     };
     check(&result, source, kind, key)?;
+    check_finite(&model, source)?;
     Ok(model)
+}
+
+/// A NaN or infinity in imported weights would only show later as NaN logits: refused here,
+/// naming the tensor.
+fn check_finite(model: &Model, source: &Path) -> Result<()> {
+    for tensor in model.collect(None, None, true) {
+        let data = bridge::into_data(tensor.clone())
+            .map_err(|error| anyhow::anyhow!("reading back `{}`: {error}", tensor.name))?;
+        let values = data
+            .try_to_vec::<f32>()
+            .map_err(|error| anyhow::anyhow!("`{}`: {error:?}", tensor.name))?;
+        let bad = values.iter().filter(|v| !v.is_finite()).count();
+        if bad > 0 {
+            bail!(
+                "{}: `{}` holds {bad} non-finite value(s) (NaN or infinity) of {}; the file is \
+                 damaged or the weights diverged",
+                source.display(),
+                tensor.name,
+                values.len()
+            );
+        }
+    }
+    Ok(())
 }
 
 /// `--rename FROM=TO` (regexes, in order) as burn-store's key remapper.
