@@ -90,6 +90,20 @@ bench *ARGS:
 test:
     cargo test --release --workspace
 
+# Needs torch and safetensors (pip); regenerate the fixtures with tests/fixtures/weights/make.py.
+# Every model: PyTorch fixture -> zoo import -> zoo export -> PyTorch strict load, same logits.
+weights-roundtrip:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    cargo build --release -p zoo-cli
+    tmp=$(mktemp -d)
+    trap 'rm -rf "$tmp"' EXIT
+    for model in conv-gap conv1d-classifier binary-cnn pointwise-conv cifar-inception; do
+        target/release/zoo import "tests/fixtures/weights/$model.safetensors" --model "$model" --to "$tmp/$model.bpk"
+        target/release/zoo export "$tmp/$model.bpk" --model "$model" --to "$tmp/$model.safetensors"
+        python3 tests/fixtures/weights/make.py --check "$tmp/$model.safetensors" --model "$model"
+    done
+
 # Under qemu-user's `-cpu Haswell` gemm runs its AVX2 + FMA kernels instead of AVX-512, so an
 # AVX-512 machine tests both (~1.5 min); skipped, saying so, without qemu-x86_64. CI runs it.
 # Kernel tests, seed facts and unit tests again on an emulated AVX2-only CPU.
