@@ -3,8 +3,8 @@
 
 set shell := ["bash", "-euo", "pipefail", "-c"]
 
-# The zoo binary, built on demand (cargo run rebuilds only what changed).
-zoo := "cargo run --release --quiet -p zoo-cli --"
+# The zoo binary, built on demand (incremental; the first, cold build shows its progress).
+zoo := "scripts/zoo"
 
 # List the recipes.
 default:
@@ -15,7 +15,9 @@ build:
     cargo build --release -p zoo-cli
 
 # Train an experiment: just train cifar-inception --set train.epochs=1
+# (as root on Debian/Ubuntu, first installs the data's package when it is missing)
 train experiment *ARGS:
+    @scripts/setup-data {{experiment}}
     {{zoo}} train {{experiment}} {{ARGS}}
 
 # Learning-rate range test: just lr-find fashion-inception
@@ -36,7 +38,7 @@ docs-images:
     set -euo pipefail
     tmp=$(mktemp -d)
     trap 'rm -rf "$tmp"' EXIT
-    zoo="cargo run --release --quiet -p zoo-cli --"
+    zoo=scripts/zoo
     $zoo lr-find conv1d-classifier --out "$tmp/lr-find"
     $zoo sweep conv1d-classifier --set train.batch_size=16,64,full --set train.epochs=4 --set data.synthetic_items=400 --out "$tmp/sweep"
     $zoo saddle --out "$tmp/saddle"

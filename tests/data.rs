@@ -115,3 +115,35 @@ fn zoo_data_without_cifar_files_says_where_to_put_them() {
     );
     assert!(run.stderr.contains("ZOO_DATA_DIR"), "{run}");
 }
+
+/// The first command on a machine without the data: `fashion-inception` pointed at an empty
+/// directory stops before making a run directory, naming the package, the URLs and the
+/// directory (CI's stand-in for "no data installed"; the download itself is tested in
+/// zoo-data against a local server).
+#[test]
+fn fashion_inception_without_data_says_what_to_install_and_where() {
+    let empty = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let dir = format!("data.dir=\"{}\"", empty.path().display());
+    let run = zoo_tests::zoo(&[
+        "train",
+        "fashion-inception",
+        "--set",
+        &dir,
+        "--out",
+        out.path().to_str().unwrap(),
+    ])
+    .failure();
+    for text in [
+        "apt-get install dataset-fashion-mnist",
+        "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/train-images-idx3-ubyte.gz",
+        &format!("download these four files into {}", empty.path().display()),
+    ] {
+        assert!(run.stderr.contains(text), "no `{text}` in\n{run}");
+    }
+    assert_eq!(
+        std::fs::read_dir(out.path()).unwrap().count(),
+        0,
+        "a run directory was made"
+    );
+}

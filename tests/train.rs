@@ -589,3 +589,59 @@ fn a_run_without_a_validation_split_has_no_validation_rows() {
     assert_eq!(summary(&dir)["best_epoch"], 2);
     assert_eq!(summary(&dir)["split_sizes"][1], 0);
 }
+
+/// `zoo plot`: one run's curves drawn again from history.json (steps.csv has a per-step
+/// accuracy column), two runs overlaid, and a clear error where there is nothing to draw.
+#[test]
+fn plot_redraws_one_run_and_overlays_several() {
+    let out = tempfile::tempdir().unwrap();
+    let sets = ["train.epochs=1", "data.synthetic_items=200"];
+    let (a, b) = (out.path().join("a"), out.path().join("b"));
+    train(&a, "conv1d-classifier", &sets).success();
+    train(
+        &b,
+        "conv1d-classifier",
+        &[sets[0], sets[1], "train.batch_size=16"],
+    )
+    .success();
+    let (a, b) = (
+        run_dir(&a, "conv1d-classifier"),
+        run_dir(&b, "conv1d-classifier"),
+    );
+    let steps = std::fs::read_to_string(a.join("steps.csv")).unwrap();
+    assert!(
+        steps.starts_with("epoch,step,loss,grad_norm,lr,accuracy\n"),
+        "{steps}"
+    );
+    assert!(
+        steps
+            .lines()
+            .nth(1)
+            .unwrap()
+            .split(',')
+            .nth(5)
+            .unwrap()
+            .parse::<f64>()
+            .is_ok()
+    );
+
+    std::fs::remove_file(a.join("curves.png")).unwrap();
+    zoo(&["plot", a.to_str().unwrap()]).success();
+    assert_eq!(image_size(&a.join("curves.png")), (1200, 800));
+
+    let both = out.path().join("both.png");
+    let run = zoo(&[
+        "plot",
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        "--out",
+        both.to_str().unwrap(),
+    ])
+    .success();
+    assert!(run.stdout.contains("2 runs overlaid"), "{run}");
+    assert_eq!(image_size(&both), (1400, 900));
+
+    std::fs::remove_file(a.join("history.json")).unwrap();
+    let none = zoo(&["plot", a.to_str().unwrap()]).failure();
+    assert!(none.stderr.contains("has no history.json"), "{none}");
+}

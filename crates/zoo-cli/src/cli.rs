@@ -109,6 +109,15 @@ enum Command {
         #[arg(long, value_enum)]
         backend: Option<BackendKind>,
     },
+    /// Draw a run's curves again (its curves.png), or overlay several runs in one picture.
+    Plot {
+        /// Run directories written by `zoo train`.
+        #[arg(required = true)]
+        runs: Vec<std::path::PathBuf>,
+        /// The PNG to write (default: RUN/curves.png for one run, runs.png for several).
+        #[arg(long, value_name = "PNG")]
+        out: Option<std::path::PathBuf>,
+    },
     /// Learning-rate range test: LR rising exponentially, loss smoothed; writes lr-find.png/.csv.
     LrFind {
         /// Experiment name (configs/<name>.toml) or path to a TOML file.
@@ -360,6 +369,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             overrides,
         } => crate::data::show(&experiment, &overrides.set, preview.as_deref()),
         Command::GradExample { backend } => grad_example(backend),
+        Command::Plot { runs, out } => crate::plot::plot_command(&runs, out.as_deref()),
         Command::Export {
             source,
             model,

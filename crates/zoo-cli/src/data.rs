@@ -78,9 +78,9 @@ pub fn show(experiment: &str, overrides: &[String], preview: Option<&Path>) -> R
     let elapsed = started.elapsed();
     let data = &resolved.config.data;
     println!(
-        "Data of `{}`: kind {:?}{}, items {:?}, {} classes (loaded in {:.2} s)",
+        "Data of `{}`: kind {}{}, items {:?}, {} classes (loaded in {:.2} s)",
         resolved.name,
-        data.kind,
+        serde_json::to_value(data.kind)?.as_str().unwrap_or("?"),
         data.dir
             .as_ref()
             .map_or(String::new(), |dir| format!(" from {}", dir.display())),

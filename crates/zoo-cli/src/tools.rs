@@ -177,6 +177,7 @@ pub fn saddle_command(
                 },
                 points: t.points.clone(),
                 markers: false,
+                faint: false,
             })
             .collect(),
     };
@@ -368,6 +369,7 @@ fn sweep_panels(key: &str, runs: &[SweepRun]) -> Vec<Panel> {
                     .map(|(_, p)| p)
                     .unwrap_or_default(),
                 markers: curve != "step",
+                faint: false,
             })
             .collect(),
         ..Panel::default()

@@ -38,7 +38,7 @@ pub struct DataConfig {
     /// `ts`: how series of another length reach the model's (`interpolate` or `pad`).
     pub series: SeriesLength,
     /// `cifar10`: the archive to download when the files are missing (a mirror may be given);
-    /// absent: the official URL.
+    /// `fashion-mnist`: the directory URL holding its four files; absent: the official URL.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     /// `cifar10`: the archive's MD5 (absent with the official URL: the official checksum).
@@ -131,6 +131,8 @@ pub enum DataKind {
     Cifar10,
     /// IDX files: MNIST, Fashion-MNIST (raw or gzip).
     Idx,
+    /// Fashion-MNIST found (data.dir, Debian's package, the cache) or downloaded.
+    FashionMnist,
     /// `root/<class>/*.png|jpg|bmp`.
     ImageFolder,
     /// UEA/UCR `.ts` sequence files.

@@ -98,6 +98,11 @@ fn fetch(url: &str, _file: &mut File, _path: &Path) -> Result<(u64, String, Stri
     })
 }
 
+/// Streams `url` into `file` (at `path`), with progress on stderr; the caller checks it.
+pub fn fetch_to(url: &str, file: &mut File, path: &Path) -> Result<(), DataError> {
+    fetch(url, file, path).map(|_| ())
+}
+
 /// Downloads and unpacks `archive` into `dest/<top>`, unless that directory already exists.
 /// Returns `dest/<top>`.
 pub fn download(archive: &Archive, dest: &Path) -> Result<PathBuf, DataError> {

@@ -1,5 +1,5 @@
 //! burn-zoo's data side: the `[data]` table of an experiment, the loaders behind it (CIFAR-10
-//! binary with its downloader, IDX, image folders, UEA/UCR `.ts`, synthetic), and the batchers that make Burn tensors. zoo-data never names a
+//! binary and Fashion-MNIST with their downloaders, IDX, image folders, UEA/UCR `.ts`, synthetic), and the batchers that make Burn tensors. zoo-data never names a
 //! model: the caller says what item shape and how many classes it needs ([`DataSpec`]).
 
 mod batch;
@@ -7,6 +7,7 @@ pub mod cifar;
 mod config;
 pub mod download;
 mod error;
+pub mod fashion;
 pub mod folder;
 pub mod idx;
 mod load;

@@ -186,6 +186,15 @@ pub fn load(config: &DataConfig, spec: &DataSpec) -> Result<Splits, DataError> {
             let test = cifar::read_files(&dir, &[cifar::TEST_FILE])?;
             (train, test, cifar::SHAPE, cifar::class_names(&dir)?)
         }
+        DataKind::FashionMnist => {
+            let dir = crate::fashion::fashion_dir(config)?;
+            let (images, labels) = idx::split_files(&dir, "train");
+            let (train, shape) = idx::read_pair(&images, &labels)?;
+            let (images, labels) = idx::split_files(&dir, "t10k");
+            let (test, _) = idx::read_pair(&images, &labels)?;
+            let classes = crate::fashion::CLASSES.map(String::from).to_vec();
+            (train, test, shape, classes)
+        }
         DataKind::Idx => {
             let dir = required_dir(config, "train-images-idx3-ubyte[.gz] and its siblings")?;
             let (images, labels) = idx::split_files(&dir, "train");
@@ -376,6 +385,7 @@ fn kind_name(kind: DataKind) -> &'static str {
     match kind {
         DataKind::Cifar10 => "cifar10",
         DataKind::Idx => "idx",
+        DataKind::FashionMnist => "fashion-mnist",
         DataKind::ImageFolder => "image-folder",
         DataKind::Ts => "ts",
         DataKind::Synthetic => "synthetic",

@@ -194,6 +194,7 @@ pub fn write_lr_find(dir: &Path, result: &LrFindResult) -> Result<(), String> {
         name: name.into(),
         points: result.points.iter().map(|p| (p.lr, f(p))).collect(),
         markers: false,
+        faint: false,
     };
     let mut marks = Vec::new();
     if let Some(lr) = result.steepest {

@@ -24,6 +24,8 @@ use crate::metrics::GRAD_NORM;
 pub const LOSS: &str = "Loss";
 /// Burn's name of the learning-rate metric.
 pub const LEARNING_RATE: &str = "Learning Rate";
+/// Burn's name of the accuracy metric (percent).
+pub const ACCURACY: &str = "Accuracy";
 
 /// One epoch of one split: every numeric metric's epoch value.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -53,6 +55,9 @@ pub struct StepRecord {
     pub grad_norm: Option<f64>,
     /// Learning rate of the step.
     pub lr: Option<f64>,
+    /// Accuracy on the batch, in percent (absent in runs recorded before it was kept).
+    #[serde(default)]
+    pub accuracy: Option<f64>,
 }
 
 /// Why and where the divergence guard stopped a run.
@@ -248,6 +253,7 @@ impl Monitor {
             loss,
             grad_norm,
             lr,
+            accuracy: self.step_values.get(ACCURACY).copied(),
         };
         self.history.lock().unwrap().steps.push(record);
         if self.history.lock().unwrap().divergence.is_some() {

@@ -33,6 +33,8 @@ pub struct Series {
     pub points: Vec<(f64, f64)>,
     /// Draw a marker at each point as well as the line.
     pub markers: bool,
+    /// A thin, light line behind the others (raw per-step values under their smoothed line).
+    pub faint: bool,
 }
 
 /// One chart of a figure.
@@ -221,12 +223,15 @@ where
             .filter(|(x, y)| x.is_finite() && y.is_finite())
             .map(|(x, y)| (x, y.min(y_hi)))
             .collect();
+        let style = if series.faint {
+            color.mix(0.3).stroke_width(1)
+        } else {
+            color.stroke_width(2)
+        };
         chart
-            .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))?
+            .draw_series(LineSeries::new(points.clone(), style))?
             .label(series.name.as_str())
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
-            });
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], style));
         if series.markers {
             chart.draw_series(
                 points
@@ -432,6 +437,7 @@ mod tests {
                 name: "train".into(),
                 points: vec![(1.0, 2.0), (2.0, 1.0), (3.0, f64::NAN)],
                 markers: true,
+                faint: false,
             }],
             marks: vec![(2.0, "diverged".into())],
             ..Panel::default()
