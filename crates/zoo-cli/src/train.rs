@@ -329,6 +329,10 @@ pub fn eval(
 ) -> Result<ExitCode> {
     let (run, config, spec, device) = open_run(dir, backend)?;
     let splits = zoo_data::load(&config.data, &spec)?;
+    let classes = match &splits {
+        Splits::Images(images) => images.classes.clone(),
+        Splits::Sequences(sequences) => sequences.classes.clone(),
+    };
     let metrics = match splits {
         Splits::Images(images) => {
             let loaders = Loaders::images(images, None, &config.train, &device);
@@ -351,8 +355,40 @@ pub fn eval(
             config.backend.kind.name()
         );
         print_eval(&format!("{split:?}").to_lowercase(), &metrics);
+        print_per_class(&metrics, &classes);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// One row per class: items, correct, recall (accuracy within the class) and precision.
+fn print_per_class(metrics: &EvalMetrics, classes: &[String]) {
+    if metrics.per_class.len() < 2 {
+        return;
+    }
+    let width = classes.iter().map(String::len).max().unwrap_or(5).max(5);
+    println!(
+        "  {:<width$}  {:>6}  {:>7}  {:>8}  {:>9}",
+        "class", "items", "correct", "recall", "precision"
+    );
+    for (index, counts) in metrics.per_class.iter().enumerate() {
+        let name = classes
+            .get(index)
+            .map_or_else(|| index.to_string(), Clone::clone);
+        let percent = |a: usize, b: usize| {
+            if b == 0 {
+                "-".to_string()
+            } else {
+                format!("{:.2} %", 100.0 * a as f64 / b as f64)
+            }
+        };
+        println!(
+            "  {name:<width$}  {:>6}  {:>7}  {:>8}  {:>9}",
+            counts.items,
+            counts.correct,
+            percent(counts.correct, counts.items),
+            percent(counts.correct, counts.predicted)
+        );
+    }
 }
 
 fn evaluate_split<B: LabeledBatch>(

@@ -18,6 +18,21 @@ pub struct EvalMetrics {
     /// Binary tasks only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub binary: Option<BinaryMetrics>,
+    /// Per class (index = label): items, correct predictions, items predicted as it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub per_class: Vec<ClassCounts>,
+}
+
+/// One class's counts on a split: its recall is `correct / items`, its precision
+/// `correct / predicted`.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
+pub struct ClassCounts {
+    /// Items of this class.
+    pub items: usize,
+    /// Items of this class predicted as it.
+    pub correct: usize,
+    /// Items (of any class) predicted as this class.
+    pub predicted: usize,
 }
 
 /// The positive class is label 1. Percentages, as Burn's metrics report them.
@@ -47,6 +62,7 @@ where
     let mut items = 0usize;
     let mut binary = false;
     let mut scored: Vec<(f64, bool)> = Vec::new();
+    let mut per_class: Vec<ClassCounts> = Vec::new();
     for batch in loader.iter() {
         let batch = batch.map_err(|error| format!("reading a batch: {error}"))?;
         let output = model.forward_batch(batch);
@@ -64,6 +80,13 @@ where
                 .max_by(|a, b| a.1.total_cmp(b.1).then(b.0.cmp(&a.0)))
                 .map_or(0, |(index, _)| index);
             correct += usize::from(predicted as i64 == target);
+            let target = usize::try_from(target).unwrap_or(0);
+            if per_class.len() <= target.max(predicted) {
+                per_class.resize(target.max(predicted) + 1, ClassCounts::default());
+            }
+            per_class[target].items += 1;
+            per_class[predicted].predicted += 1;
+            per_class[target].correct += usize::from(predicted == target);
             if binary {
                 scored.push((row[1] as f64, target == 1));
             }
@@ -79,6 +102,7 @@ where
         loss: loss_sum / items as f64,
         accuracy: 100.0 * correct as f64 / items as f64,
         binary: binary.then(|| binary_metrics(&mut scored)),
+        per_class,
     })
 }
 

@@ -27,7 +27,7 @@ pub use config::{
     ScheduleKind, TrainConfig,
 };
 pub use data::Loaders;
-pub use eval::{BinaryMetrics, EvalMetrics, binary_metrics, evaluate};
+pub use eval::{BinaryMetrics, ClassCounts, EvalMetrics, binary_metrics, evaluate};
 pub use grad::{
     clip_by_value, clip_global_norm, global_grad_norm, scale_to_global_norm, squared_grad_norm,
 };
