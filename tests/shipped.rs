@@ -17,7 +17,10 @@ fn shipped_weights_reproduce_their_cards() {
         .map(|d| d.file_name().unwrap().to_string_lossy().into_owned())
         .collect();
     assert!(names.contains(&"japanese-vowels".to_string()), "{names:?}");
-    // FASHION-PENDING
+    assert!(
+        names.contains(&"fashion-inception".to_string()),
+        "{names:?}"
+    );
     for dir in dirs {
         let card: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap())
