@@ -91,21 +91,10 @@ pub fn load_bpk(kind: &ModelKind, path: &Path, device: &Device) -> Result<Model>
     Ok(wrapped.model)
 }
 
-/// Writes weights as `zoo train` writes `model.bpk`, atomically.
+/// Writes weights as `zoo train` writes `model.bpk` (a Classifier's burnpack), atomically.
 fn save_bpk(model: Model, path: &Path) -> Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
-    let dir = dir.unwrap_or(Path::new("."));
-    let temp = dir.join(format!(".weights.tmp-{}.bpk", std::process::id()));
-    let result = Classifier::<Model, ()>::new(model, ClipConfig::default())
-        .save_file(&temp)
-        .map_err(|error| anyhow::anyhow!("writing {}: {error:?}", temp.display()))
-        .and_then(|()| {
-            std::fs::rename(&temp, path).with_context(|| format!("writing {}", path.display()))
-        });
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
-    result
+    let wrapped = Classifier::<Model, ()>::new(model, ClipConfig::default());
+    zoo_train::save_weights(&wrapped, path).map_err(anyhow::Error::msg)
 }
 
 /// Writes `model` as safetensors with PyTorch names and layouts (atomically, replacing `to`).

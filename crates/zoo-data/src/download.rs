@@ -22,8 +22,8 @@ pub struct Archive {
     pub members: Vec<String>,
 }
 
-#[cfg(feature = "download")]
-fn hex(bytes: &[u8]) -> String {
+/// Lowercase hex of a digest.
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

@@ -173,10 +173,7 @@ fn check_contents(path: &Path, url: &str, size: usize, sha256: &str) -> Result<(
         .map_err(|error| DataError::Missing {
             message: format!("{url} is not a gzip file ({error}); the download was deleted"),
         })?;
-    let actual: String = Sha256::digest(&contents)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let actual = download::hex(&Sha256::digest(&contents));
     if contents.len() != size || actual != sha256 {
         return Err(DataError::Missing {
             message: format!(

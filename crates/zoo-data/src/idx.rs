@@ -78,6 +78,18 @@ pub fn split_files(dir: &Path, prefix: &str) -> (PathBuf, PathBuf) {
     )
 }
 
+/// An IDX directory's (train, test, item shape).
+pub type IdxSplits = (Vec<ImageItem>, Vec<ImageItem>, [usize; 3]);
+
+/// The `train` and `t10k` splits of an IDX directory.
+pub fn read_splits(dir: &Path) -> Result<IdxSplits, DataError> {
+    let (images, labels) = split_files(dir, "train");
+    let (train, shape) = read_pair(&images, &labels)?;
+    let (images, labels) = split_files(dir, "t10k");
+    let (test, _) = read_pair(&images, &labels)?;
+    Ok((train, test, shape))
+}
+
 /// Reads an image file and its label file into items of shape `[1, rows, cols]`.
 pub fn read_pair(images: &Path, labels: &Path) -> Result<(Vec<ImageItem>, [usize; 3]), DataError> {
     let image_bytes = read_maybe_gz(images)?;

@@ -187,20 +187,13 @@ pub fn load(config: &DataConfig, spec: &DataSpec) -> Result<Splits, DataError> {
             (train, test, cifar::SHAPE, cifar::class_names(&dir)?)
         }
         DataKind::FashionMnist => {
-            let dir = crate::fashion::fashion_dir(config)?;
-            let (images, labels) = idx::split_files(&dir, "train");
-            let (train, shape) = idx::read_pair(&images, &labels)?;
-            let (images, labels) = idx::split_files(&dir, "t10k");
-            let (test, _) = idx::read_pair(&images, &labels)?;
+            let (train, test, shape) = idx::read_splits(&crate::fashion::fashion_dir(config)?)?;
             let classes = crate::fashion::CLASSES.map(String::from).to_vec();
             (train, test, shape, classes)
         }
         DataKind::Idx => {
             let dir = required_dir(config, "train-images-idx3-ubyte[.gz] and its siblings")?;
-            let (images, labels) = idx::split_files(&dir, "train");
-            let (train, shape) = idx::read_pair(&images, &labels)?;
-            let (images, labels) = idx::split_files(&dir, "t10k");
-            let (test, _) = idx::read_pair(&images, &labels)?;
+            let (train, test, shape) = idx::read_splits(&dir)?;
             let classes = train
                 .iter()
                 .chain(&test)

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use burn::module::Module;
@@ -285,7 +285,7 @@ where
                     run.model_checkpoint(epoch).display()
                 ))
             })?;
-        save_model(&best, run).map_err(failed("writing model.bpk"))?;
+        save_weights(&best, &run.model()).map_err(failed("writing model.bpk"))?;
         if loaders.sizes.2 > 0 {
             test = Some(evaluate(&best, loaders.test.as_ref()).map_err(failed("test split"))?);
         }
@@ -372,17 +372,25 @@ fn short_keys(metrics: &BTreeMap<String, f64>) -> BTreeMap<String, f64> {
         .collect()
 }
 
-/// Writes the best weights as `model.bpk` atomically: a temp file in the run directory (with
-/// the `.bpk` extension Burn writes), then a rename.
-fn save_model<M: Module>(model: &M, run: &RunDir) -> Result<(), String> {
-    let temp = run
-        .path
-        .join(format!(".model.tmp-{}.bpk", std::process::id()));
-    model
+/// Writes `model`'s weights to `path` (burnpack) atomically: a temp file in the same directory
+/// (with the `.bpk` extension Burn writes), then a rename; the temp file is removed on failure.
+pub fn save_weights<M: Module>(model: &M, path: &Path) -> Result<(), String> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
+    let temp = dir
+        .unwrap_or(Path::new("."))
+        .join(format!(".weights.tmp-{}.bpk", std::process::id()));
+    let result = model
         .clone()
         .save_file(&temp)
-        .map_err(|error| format!("{error:?}"))?;
-    std::fs::rename(&temp, run.model()).map_err(|error| error.to_string())
+        .map_err(|error| format!("writing {}: {error:?}", temp.display()))
+        .and_then(|()| {
+            std::fs::rename(&temp, path)
+                .map_err(|error| format!("writing {}: {error}", path.display()))
+        });
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    result
 }
 
 /// metrics.csv (with the test row), steps.csv, curves.png and summary.json.
