@@ -64,6 +64,16 @@ pub fn bench_command(args: BenchArgs<'_>) -> Result<ExitCode> {
     if args.batch == 0 || args.steps == 0 {
         bail!("--batch and --steps must be at least 1");
     }
+    crate::limits::check_fits(
+        "--batch",
+        &format!(
+            "one batch of {} inputs of shape {:?} (the inputs alone)",
+            args.batch, spec.shape
+        ),
+        crate::limits::elements(&spec.shape) * 4.0 * args.batch as f64,
+        crate::limits::total_memory(),
+    )
+    .map_err(anyhow::Error::msg)?;
     let device = open_device(&backend)?;
     device.seed(42);
     let model = kind

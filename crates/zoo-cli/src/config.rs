@@ -9,8 +9,10 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use zoo_data::DataConfig;
-use zoo_train::{ClipConfig, GuardConfig, OptimizerConfig, ScheduleConfig, TrainConfig};
+use zoo_data::{DataConfig, DataKind, NormalizeKind};
+use zoo_train::{
+    BatchSize, ClipConfig, GuardConfig, OptimizerConfig, ScheduleConfig, TrainConfig,
+};
 
 use crate::backend::{BackendConfig, BackendKind};
 use crate::registry::ModelKind;
@@ -64,7 +66,69 @@ impl ExperimentConfig {
                         set data.valid_fraction > 0 or remove train.early_stopping"
                 .into());
         }
+        self.check_model_fit()?;
         self.backend.validate()
+    }
+
+    /// What only the model and the data together decide: sizes against this machine's
+    /// memory, and the keys that apply to images or to sequences only.
+    fn check_model_fit(&self) -> Result<(), String> {
+        let shape = self.model.input_shape();
+        let item = crate::limits::elements(&shape) * 4.0;
+        let memory = crate::limits::total_memory();
+        crate::limits::check_fits(
+            "model (in_channels, image_size or length)",
+            &format!("one input item of shape {shape:?}"),
+            item,
+            memory,
+        )?;
+        if let BatchSize::Items(n) = self.train.batch_size {
+            crate::limits::check_fits(
+                "train.batch_size",
+                &format!("one batch of {n} inputs of shape {shape:?} (the inputs alone)"),
+                item * n as f64,
+                memory,
+            )?;
+        }
+        let Some(spec) = self.model.data_spec() else {
+            return Ok(());
+        };
+        let sequences = spec.shape.len() == 2;
+        if self.data.kind == DataKind::Synthetic {
+            let bytes_per_value = if sequences { 4.0 } else { 1.0 };
+            crate::limits::check_fits(
+                "data.synthetic_items",
+                &format!("{} generated items", self.data.synthetic_items),
+                crate::limits::elements(&shape) * bytes_per_value * self.data.synthetic_items as f64,
+                memory,
+            )?;
+        }
+        let model = self.model.name();
+        if sequences {
+            let pixel_keys = [
+                ("augment", self.data.augment),
+                ("mean", self.data.mean.is_some()),
+                ("normalize", self.data.normalize != NormalizeKind::Standardize),
+            ];
+            if let Some((key, _)) = pixel_keys.iter().find(|(_, set)| *set) {
+                return Err(format!(
+                    "data.{key} applies to images, but model `{model}` takes sequences \
+                     {shape:?} (standardised per channel with the training split's statistics)"
+                ));
+            }
+        } else if let Some(mean) = &self.data.mean {
+            let channels = spec.shape[0];
+            for (key, values) in [("mean", mean), ("std", self.data.std.as_ref().unwrap_or(mean))] {
+                if values.len() != channels {
+                    return Err(format!(
+                        "data.{key} has {} value(s) but model `{model}` takes {channels} \
+                         channel(s) (model.in_channels): give one value per channel",
+                        values.len()
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -110,10 +174,13 @@ pub enum ConfigError {
         message: String,
     },
     /// Values that parse but do not make sense together.
-    #[error("{path}: {message}")]
+    #[error("{path}{at}: {message}")]
     Invalid {
         /// The file (and overrides).
         path: PathBuf,
+        /// `:line:column (key `a.b`)` where the key the message names is written in the
+        /// file, ` (--set a.b=…)` when an override set it, else empty.
+        at: String,
         /// What was wrong.
         message: String,
     },
@@ -276,17 +343,103 @@ fn key_at(text: &str, offset: usize) -> Option<String> {
     })
 }
 
+/// Where the dotted `key` (`data.mean`, `model.inception.branch1x1`) is written in a TOML
+/// text: the line under its `[table]` header that assigns it.
+fn locate_key(text: &str, key: &str) -> Option<Location> {
+    let (table, name) = key.rsplit_once('.')?;
+    let mut in_table = false;
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim();
+        if trimmed.starts_with('[') {
+            in_table = trimmed
+                .trim_start_matches('[')
+                .split(']')
+                .next()
+                .is_some_and(|header| header.trim() == table);
+        } else if in_table
+            && trimmed
+                .split('=')
+                .next()
+                .is_some_and(|lhs| trimmed.contains('=') && lhs.trim().trim_matches('"') == name)
+        {
+            let indent = line.len() - line.trim_start().len();
+            return Some(location(text, offset + indent));
+        }
+        offset += line.len();
+    }
+    None
+}
+
+/// The first dotted config key a validation message names (`data.mean must …`).
+fn key_in_message(message: &str) -> Option<&str> {
+    message
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'))
+        .find(|word| {
+            let parts: Vec<&str> = word.split('.').collect();
+            parts.len() >= 2
+                && parts[0].chars().all(|c| c.is_ascii_lowercase())
+                && !parts[0].is_empty()
+                && parts.iter().all(|p| !p.is_empty())
+                && !parts.iter().any(|p| p.chars().all(|c| c.is_ascii_digit()))
+        })
+}
+
 /// Parses TOML text into `T`, turning errors into ones that name `path`, line, column and key.
 fn parse_text<T: for<'de> Deserialize<'de>>(path: &Path, text: &str) -> Result<T, ConfigError> {
     toml::from_str(text).map_err(|error| {
         let span = error.span().unwrap_or(0..0);
+        let message = error.message().trim().to_string();
+        let mut at = location(text, span.start);
+        let mut key = key_at(text, span.start);
+        // A key refused by a whole-table check (a kind's keys) is reported at the table:
+        // point at the key itself.
+        if let Some(field) = message
+            .strip_prefix("unknown field `")
+            .and_then(|rest| rest.split('`').next())
+            && let Some(table) = key.as_deref().map(|k| {
+                if text[..span.start.min(text.len())].trim_end().ends_with(']') || !k.contains('.')
+                {
+                    k.to_string()
+                } else {
+                    k.rsplit_once('.').map_or(k, |(t, _)| t).to_string()
+                }
+            })
+            && let Some(found) = locate_key(text, &format!("{table}.{field}"))
+        {
+            at = found;
+            key = Some(format!("{table}.{field}"));
+        }
         ConfigError::Parse {
             path: path.to_path_buf(),
-            location: location(text, span.start),
-            key: KeyNote(key_at(text, span.start)),
-            message: error.message().trim().to_string(),
+            location: at,
+            key: KeyNote(key),
+            message,
         }
     })
+}
+
+/// A validation message as an error that points at the key it names: in the file, or the
+/// override that set it.
+pub fn invalid(path: &Path, text: &str, overrides: &[String], message: String) -> ConfigError {
+    let key = key_in_message(&message);
+    let overridden = key.and_then(|key| {
+        overrides.iter().rev().find(|assignment| {
+            assignment
+                .split_once('=')
+                .is_some_and(|(set, _)| set.trim() == key)
+        })
+    });
+    let at = match (overridden, key.and_then(|key| locate_key(text, key))) {
+        (Some(assignment), _) => format!(" (--set {assignment})"),
+        (None, Some(location)) => format!(":{location} (key `{}`)", key.unwrap_or_default()),
+        (None, None) => String::new(),
+    };
+    ConfigError::Invalid {
+        path: path.to_path_buf(),
+        at,
+        message,
+    }
 }
 
 /// Splits `key=value` and parses the value as a TOML value (a bare word is a string).
@@ -350,10 +503,9 @@ where
     if overrides.is_empty() {
         return Ok(from_file);
     }
-    let mut table = toml::Table::try_from(&from_file).map_err(|error| ConfigError::Invalid {
-        path: path.to_path_buf(),
-        message: error.to_string(),
-    })?;
+    // Overrides apply to what the file says, not to its resolved defaults: switching
+    // `optimizer.kind` then brings the new kind's defaults, not the old kind's keys.
+    let mut table: toml::Table = parse_text(path, text)?;
     let mut assignments = Vec::new();
     for assignment in overrides {
         let (key, value) = parse_assignment(assignment)?;
@@ -362,11 +514,22 @@ where
     }
     let merged = toml::to_string(&table).map_err(|error| ConfigError::Invalid {
         path: path.to_path_buf(),
+        at: String::new(),
         message: error.to_string(),
     })?;
     toml::from_str(&merged).map_err(|error| {
         let span = error.span().unwrap_or(0..0);
-        let key = key_at(&merged, span.start);
+        let mut key = key_at(&merged, span.start);
+        if let (Some(table), Some(field)) = (
+            &key,
+            error
+                .message()
+                .strip_prefix("unknown field `")
+                .and_then(|rest| rest.split('`').next()),
+        ) && !table.ends_with(&format!(".{field}"))
+        {
+            key = Some(format!("{table}.{field}"));
+        }
         // Blame the override whose key is (or contains, or is inside) the failing key.
         let blamed = assignments.iter().rev().find(|(set, _)| match &key {
             Some(key) => key.starts_with(set.as_str()) || set.starts_with(key.as_str()),
@@ -412,10 +575,9 @@ pub fn load_experiment(
         all.push(format!("backend.kind={}", kind.name()));
     }
     let config: ExperimentConfig = parse_with_overrides(&path, &text, &all)?;
-    config.validate().map_err(|message| ConfigError::Invalid {
-        path: path.clone(),
-        message,
-    })?;
+    config
+        .validate()
+        .map_err(|message| invalid(&path, &text, &all, message))?;
     let name = path.file_stem().map_or_else(
         || name_or_path.to_string(),
         |stem| stem.to_string_lossy().into_owned(),

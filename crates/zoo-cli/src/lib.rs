@@ -10,6 +10,7 @@ pub mod config;
 pub mod data;
 pub mod grad_example;
 pub mod keras;
+pub mod limits;
 pub mod plot;
 pub mod registry;
 pub mod summary;

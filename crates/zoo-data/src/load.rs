@@ -244,9 +244,9 @@ pub fn load(config: &DataConfig, spec: &DataSpec) -> Result<Splits, DataError> {
             (read.items, Vec::new(), shape, read.classes)
         }
     };
-    check_shape(kind_name(config.kind), &shape, spec)?;
+    check_shape(config.kind.name(), &shape, spec)?;
     check_labels(
-        kind_name(config.kind),
+        config.kind.name(),
         train.iter().chain(&test).map(|item| item.label),
         spec,
     )?;
@@ -327,7 +327,7 @@ fn required_dir(config: &DataConfig, holding: &str) -> Result<PathBuf, DataError
     config.dir.clone().ok_or_else(|| {
         DataError::Config(format!(
             "data.kind = \"{}\" needs data.dir, the directory holding {holding}",
-            kind_name(config.kind)
+            config.kind.name()
         ))
     })
 }
@@ -371,18 +371,6 @@ fn ts_sequences(config: &DataConfig, spec: &DataSpec) -> Result<SequenceSplits, 
         shape,
         train_file.labels,
     ))
-}
-
-/// The `kind` as written in configs.
-fn kind_name(kind: DataKind) -> &'static str {
-    match kind {
-        DataKind::Cifar10 => "cifar10",
-        DataKind::Idx => "idx",
-        DataKind::FashionMnist => "fashion-mnist",
-        DataKind::ImageFolder => "image-folder",
-        DataKind::Ts => "ts",
-        DataKind::Synthetic => "synthetic",
-    }
 }
 
 /// The official CIFAR-10 archive and its checksums.

@@ -113,8 +113,13 @@ impl<'de> Deserialize<'de> for BatchSize {
 }
 
 /// The optimizer and its hyper-parameters: the `[optimizer]` table.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+///
+/// In TOML the table is tagged by `kind`, and each kind owns its keys ([`OptimizerToml`]):
+/// `momentum` with Adam, or `nesterov` with RMSprop, is refused as an unknown field, not
+/// silently ignored. Here every field exists for every kind; a key that does not apply holds
+/// its neutral value (0, false), which [`OptimizerConfig::validate`] checks.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(into = "OptimizerToml")]
 pub struct OptimizerConfig {
     /// Which optimizer.
     pub kind: OptimizerKind,
@@ -122,10 +127,172 @@ pub struct OptimizerConfig {
     pub lr: f64,
     /// Momentum (SGD and RMSprop; 0 turns it off).
     pub momentum: f64,
-    /// Nesterov momentum (SGD only).
+    /// Nesterov momentum (SGD with momentum > 0 only).
     pub nesterov: bool,
     /// L2 penalty (SGD, Adam, RMSprop) or decoupled weight decay (AdamW).
     pub weight_decay: f64,
+}
+
+/// Reads a kind-tagged table, with `kind = default_kind` when the table names none (so
+/// `--set optimizer.lr=0.01` works on a config without an `[optimizer]` table).
+fn tagged<'de, D, T>(deserializer: D, default_kind: &str) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    use serde::de::Error;
+    let mut table = toml::Table::deserialize(deserializer)?;
+    let kind = table
+        .entry("kind")
+        .or_insert_with(|| toml::Value::String(default_kind.to_string()))
+        .to_string();
+    toml::Value::Table(table).try_into().map_err(|error: toml::de::Error| {
+        let message = error.message().trim();
+        let message = message.replace("there are no fields", "expected no key besides `kind`");
+        match message.strip_prefix("unknown field ") {
+            Some(rest) => D::Error::custom(format!(
+                "unknown field {}: it does not apply to kind = {kind}{}",
+                rest.split(',').next().unwrap_or(rest),
+                rest.find(',').map_or(String::new(), |at| format!(" ({})", rest[at + 1..].trim())),
+            )),
+            None => D::Error::custom(&message),
+        }
+    })
+}
+
+impl<'de> Deserialize<'de> for OptimizerConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        tagged::<D, OptimizerToml>(deserializer, "adam").map(Self::from)
+    }
+}
+
+impl<'de> Deserialize<'de> for ScheduleConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        tagged::<D, ScheduleToml>(deserializer, "constant").map(Self::from)
+    }
+}
+
+fn default_lr() -> f64 {
+    1e-3
+}
+
+/// `[optimizer]` as written: `kind` picks the variant, and only that variant's keys are
+/// accepted (PyTorch's constructors likewise take no `momentum` for Adam).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum OptimizerToml {
+    /// Stochastic gradient descent.
+    Sgd {
+        /// Learning rate.
+        #[serde(default = "default_lr")]
+        lr: f64,
+        /// Momentum (0: plain SGD).
+        #[serde(default)]
+        momentum: f64,
+        /// Nesterov momentum (needs momentum > 0, as in PyTorch).
+        #[serde(default)]
+        nesterov: bool,
+        /// L2 penalty.
+        #[serde(default)]
+        weight_decay: f64,
+    },
+    /// Adam.
+    Adam {
+        /// Learning rate.
+        #[serde(default = "default_lr")]
+        lr: f64,
+        /// L2 penalty.
+        #[serde(default)]
+        weight_decay: f64,
+    },
+    /// Adam with decoupled weight decay.
+    Adamw {
+        /// Learning rate.
+        #[serde(default = "default_lr")]
+        lr: f64,
+        /// Decoupled weight decay.
+        #[serde(default)]
+        weight_decay: f64,
+    },
+    /// RMSprop.
+    Rmsprop {
+        /// Learning rate.
+        #[serde(default = "default_lr")]
+        lr: f64,
+        /// Momentum (0: off).
+        #[serde(default)]
+        momentum: f64,
+        /// L2 penalty.
+        #[serde(default)]
+        weight_decay: f64,
+    },
+}
+
+impl From<OptimizerToml> for OptimizerConfig {
+    fn from(toml: OptimizerToml) -> Self {
+        let plain = |kind, lr, weight_decay| OptimizerConfig {
+            kind,
+            lr,
+            momentum: 0.0,
+            nesterov: false,
+            weight_decay,
+        };
+        match toml {
+            OptimizerToml::Sgd {
+                lr,
+                momentum,
+                nesterov,
+                weight_decay,
+            } => OptimizerConfig {
+                kind: OptimizerKind::Sgd,
+                lr,
+                momentum,
+                nesterov,
+                weight_decay,
+            },
+            OptimizerToml::Adam { lr, weight_decay } => {
+                plain(OptimizerKind::Adam, lr, weight_decay)
+            }
+            OptimizerToml::Adamw { lr, weight_decay } => {
+                plain(OptimizerKind::Adamw, lr, weight_decay)
+            }
+            OptimizerToml::Rmsprop {
+                lr,
+                momentum,
+                weight_decay,
+            } => OptimizerConfig {
+                momentum,
+                ..plain(OptimizerKind::Rmsprop, lr, weight_decay)
+            },
+        }
+    }
+}
+
+impl From<OptimizerConfig> for OptimizerToml {
+    fn from(config: OptimizerConfig) -> Self {
+        let OptimizerConfig {
+            kind,
+            lr,
+            momentum,
+            nesterov,
+            weight_decay,
+        } = config;
+        match kind {
+            OptimizerKind::Sgd => OptimizerToml::Sgd {
+                lr,
+                momentum,
+                nesterov,
+                weight_decay,
+            },
+            OptimizerKind::Adam => OptimizerToml::Adam { lr, weight_decay },
+            OptimizerKind::Adamw => OptimizerToml::Adamw { lr, weight_decay },
+            OptimizerKind::Rmsprop => OptimizerToml::Rmsprop {
+                lr,
+                momentum,
+                weight_decay,
+            },
+        }
+    }
 }
 
 impl Default for OptimizerConfig {
@@ -161,6 +328,23 @@ impl OptimizerConfig {
                 self.weight_decay
             ));
         }
+        let kind = self.kind.name();
+        if self.momentum != 0.0 && !matches!(self.kind, OptimizerKind::Sgd | OptimizerKind::Rmsprop)
+        {
+            return Err(format!(
+                "optimizer.momentum applies to kind = \"sgd\" and \"rmsprop\", not \"{kind}\""
+            ));
+        }
+        if self.nesterov && self.kind != OptimizerKind::Sgd {
+            return Err(format!(
+                "optimizer.nesterov applies to kind = \"sgd\" only, not \"{kind}\""
+            ));
+        }
+        if self.nesterov && self.momentum == 0.0 {
+            return Err("optimizer.nesterov = true needs optimizer.momentum > 0 (Nesterov \
+                        momentum without momentum is plain SGD; PyTorch refuses it too)"
+                .into());
+        }
         Ok(())
     }
 }
@@ -179,10 +363,26 @@ pub enum OptimizerKind {
     Rmsprop,
 }
 
+impl OptimizerKind {
+    /// The name used in configs.
+    pub fn name(self) -> &'static str {
+        match self {
+            OptimizerKind::Sgd => "sgd",
+            OptimizerKind::Adam => "adam",
+            OptimizerKind::Adamw => "adamw",
+            OptimizerKind::Rmsprop => "rmsprop",
+        }
+    }
+}
+
 /// How the learning rate changes over training: the `[schedule]` table. Lengths are in
 /// epochs (converted to optimizer steps, since Burn's schedulers step every iteration).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+///
+/// In TOML the table is tagged by `kind` and each kind owns its keys ([`ScheduleToml`]):
+/// `gamma` with `constant` is refused, not ignored. Keys that do not apply hold their defaults
+/// here.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(into = "ScheduleToml")]
 pub struct ScheduleConfig {
     /// Which schedule.
     pub kind: ScheduleKind,
@@ -204,6 +404,110 @@ impl Default for ScheduleConfig {
             gamma: 0.1,
             min_lr: 0.0,
             warmup_epochs: 1,
+        }
+    }
+}
+
+fn default_step_epochs() -> usize {
+    ScheduleConfig::default().step_epochs
+}
+fn default_gamma() -> f64 {
+    ScheduleConfig::default().gamma
+}
+fn default_warmup_epochs() -> usize {
+    ScheduleConfig::default().warmup_epochs
+}
+
+/// `[schedule]` as written: `kind` picks the variant, and only its keys are accepted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum ScheduleToml {
+    /// `optimizer.lr` throughout.
+    Constant {},
+    /// Multiplied by `gamma` every `step_epochs` epochs.
+    Step {
+        /// Epochs between two multiplications.
+        #[serde(default = "default_step_epochs")]
+        step_epochs: usize,
+        /// Factor per `step_epochs`.
+        #[serde(default = "default_gamma")]
+        gamma: f64,
+    },
+    /// Multiplied by `gamma` every epoch.
+    Exponential {
+        /// Factor per epoch.
+        #[serde(default = "default_gamma")]
+        gamma: f64,
+    },
+    /// Cosine annealing to `min_lr`.
+    Cosine {
+        /// The learning rate at the end.
+        #[serde(default)]
+        min_lr: f64,
+    },
+    /// Linear warm-up, then cosine annealing to `min_lr`.
+    WarmupCosine {
+        /// The learning rate at the end.
+        #[serde(default)]
+        min_lr: f64,
+        /// Epochs of warm-up from `lr / 100`.
+        #[serde(default = "default_warmup_epochs")]
+        warmup_epochs: usize,
+    },
+}
+
+impl From<ScheduleToml> for ScheduleConfig {
+    fn from(toml: ScheduleToml) -> Self {
+        let default = ScheduleConfig::default();
+        match toml {
+            ScheduleToml::Constant {} => default,
+            ScheduleToml::Step { step_epochs, gamma } => ScheduleConfig {
+                kind: ScheduleKind::Step,
+                step_epochs,
+                gamma,
+                ..default
+            },
+            ScheduleToml::Exponential { gamma } => ScheduleConfig {
+                kind: ScheduleKind::Exponential,
+                gamma,
+                ..default
+            },
+            ScheduleToml::Cosine { min_lr } => ScheduleConfig {
+                kind: ScheduleKind::Cosine,
+                min_lr,
+                ..default
+            },
+            ScheduleToml::WarmupCosine {
+                min_lr,
+                warmup_epochs,
+            } => ScheduleConfig {
+                kind: ScheduleKind::WarmupCosine,
+                min_lr,
+                warmup_epochs,
+                ..default
+            },
+        }
+    }
+}
+
+impl From<ScheduleConfig> for ScheduleToml {
+    fn from(config: ScheduleConfig) -> Self {
+        match config.kind {
+            ScheduleKind::Constant => ScheduleToml::Constant {},
+            ScheduleKind::Step => ScheduleToml::Step {
+                step_epochs: config.step_epochs,
+                gamma: config.gamma,
+            },
+            ScheduleKind::Exponential => ScheduleToml::Exponential {
+                gamma: config.gamma,
+            },
+            ScheduleKind::Cosine => ScheduleToml::Cosine {
+                min_lr: config.min_lr,
+            },
+            ScheduleKind::WarmupCosine => ScheduleToml::WarmupCosine {
+                min_lr: config.min_lr,
+                warmup_epochs: config.warmup_epochs,
+            },
         }
     }
 }
@@ -384,6 +688,61 @@ mod tests {
             toml::from_str::<OptimizerConfig>(&optimizer_text).unwrap(),
             optimizer
         );
+    }
+
+    #[test]
+    fn each_optimizer_and_schedule_kind_owns_its_keys() {
+        let refused = |text: &str| toml::from_str::<OptimizerConfig>(text).unwrap_err().to_string();
+        let message = refused("kind = \"adam\"\nnesterov = true");
+        assert!(message.contains("unknown field `nesterov`"), "{message}");
+        assert!(
+            message.contains("does not apply to kind = \"adam\" (expected `lr` or `weight_decay`)"),
+            "{message}"
+        );
+        let message = refused("kind = \"rmsprop\"\nnesterov = false");
+        assert!(message.contains("unknown field `nesterov`"), "{message}");
+        let message = refused("kind = \"lbfgs\"");
+        assert!(message.contains("unknown variant `lbfgs`"), "{message}");
+        assert!(message.contains("`sgd`, `adam`, `adamw`, `rmsprop`"), "{message}");
+        let sgd: OptimizerConfig = toml::from_str("kind = \"sgd\"\nmomentum = 0.9").unwrap();
+        assert_eq!((sgd.kind, sgd.momentum, sgd.lr), (OptimizerKind::Sgd, 0.9, 1e-3));
+        let unnamed: OptimizerConfig = toml::from_str("lr = 0.01").unwrap();
+        assert_eq!((unnamed.kind, unnamed.lr), (OptimizerKind::Adam, 0.01));
+        // Serialised, a kind writes only its own keys, so the text reads back.
+        let text = toml::to_string(&unnamed).unwrap();
+        assert!(!text.contains("momentum") && !text.contains("nesterov"), "{text}");
+        assert_eq!(toml::from_str::<OptimizerConfig>(&text).unwrap(), unnamed);
+
+        let schedule = |text: &str| toml::from_str::<ScheduleConfig>(text);
+        let message = schedule("kind = \"constant\"\ngamma = 0.5").unwrap_err().to_string();
+        assert!(message.contains("unknown field `gamma`"), "{message}");
+        let message = schedule("kind = \"cosine\"\nwarmup_epochs = 2").unwrap_err().to_string();
+        assert!(message.contains("unknown field `warmup_epochs`"), "{message}");
+        let step = schedule("kind = \"step\"\ngamma = 0.5").unwrap();
+        assert_eq!((step.kind, step.gamma, step.step_epochs), (ScheduleKind::Step, 0.5, 10));
+        let text = toml::to_string(&step).unwrap();
+        assert!(!text.contains("min_lr"), "{text}");
+        assert_eq!(schedule(&text).unwrap(), step);
+        assert_eq!(schedule("").unwrap(), ScheduleConfig::default());
+    }
+
+    #[test]
+    fn nesterov_needs_sgd_with_momentum() {
+        let sgd = |momentum, nesterov| OptimizerConfig {
+            kind: OptimizerKind::Sgd,
+            momentum,
+            nesterov,
+            ..OptimizerConfig::default()
+        };
+        let error = sgd(0.0, true).validate().unwrap_err();
+        assert!(error.contains("needs optimizer.momentum > 0"), "{error}");
+        assert_eq!(sgd(0.9, true).validate(), Ok(()));
+        let adam = OptimizerConfig {
+            momentum: 0.9,
+            ..OptimizerConfig::default()
+        };
+        let error = adam.validate().unwrap_err();
+        assert!(error.contains("not \"adam\""), "{error}");
     }
 
     #[test]
