@@ -13,6 +13,7 @@ pub mod keras;
 pub mod limits;
 pub mod plot;
 pub mod registry;
+pub mod signals;
 pub mod summary;
 pub mod tools;
 pub mod train;

@@ -294,6 +294,10 @@ pub fn sweep_command(
             outcome,
             history,
         });
+        if runs.last().is_some_and(|run| run.outcome.summary.status == "interrupted") {
+            eprintln!("sweep interrupted: the runs so far are drawn, the remaining values skipped");
+            break;
+        }
     }
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     write_atomic(&dir.join("sweep.csv"), sweep_csv(&runs).as_bytes())

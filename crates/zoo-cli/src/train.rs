@@ -55,12 +55,25 @@ pub(crate) fn augmentation(config: &ExperimentConfig, shape: [usize; 3]) -> Opti
     })
 }
 
+/// Exit code of a run stopped by Ctrl-C or SIGTERM (128 + SIGINT, as a shell reports it),
+/// after its files were written.
+pub const EXIT_INTERRUPTED: u8 = 130;
+
 /// `zoo train`.
 pub fn train(args: TrainArgs<'_>) -> Result<ExitCode> {
     let outcome = train_run(args)?;
     Ok(match outcome.diverged {
-        None => ExitCode::SUCCESS,
         Some(_) => ExitCode::from(EXIT_DIVERGED),
+        None if outcome.summary.status == "interrupted" => {
+            eprintln!(
+                "interrupted after epoch {} of {}: `zoo train --resume {}` continues it",
+                outcome.summary.epochs_completed,
+                outcome.summary.epochs_planned,
+                outcome.run.path.display()
+            );
+            ExitCode::from(EXIT_INTERRUPTED)
+        }
+        None => ExitCode::SUCCESS,
     })
 }
 
@@ -140,6 +153,7 @@ pub fn train_run(args: TrainArgs<'_>) -> Result<TrainOutcome> {
             run
         }
     };
+    let (stop, _registration) = crate::signals::stop_on_signals();
     let plan = TrainPlan {
         experiment: name.clone(),
         model: config.model.name().to_string(),
@@ -150,6 +164,7 @@ pub fn train_run(args: TrainArgs<'_>) -> Result<TrainOutcome> {
         schedule: config.schedule.clone(),
         clip: config.clip.clone(),
         guard: config.guard.clone(),
+        stop,
     };
     let device_text = backend::device_name(&device).map_or(String::new(), |n| format!(" ({n})"));
     let header = |sizes: (usize, usize, usize)| {
@@ -283,8 +298,9 @@ fn load_model<B: LabeledBatch>(
     let path = run.model();
     if !path.is_file() {
         bail!(
-            "{} has no model.bpk (the run stopped before its first epoch finished)",
-            run.path.display()
+            "{} has no model.bpk: {}",
+            run.path.display(),
+            describe_unfinished(run)
         );
     }
     let model = config.model.init(device).map_err(anyhow::Error::msg)?;
@@ -404,8 +420,69 @@ where
         SplitName::Valid => &loaders.valid,
         SplitName::Test => &loaders.test,
     };
-    zoo_train::evaluate(model, loader.as_ref())
-        .map_err(|error| anyhow::anyhow!("{split:?} split: {error}"))
+    let metrics = zoo_train::evaluate(model, loader.as_ref())
+        .map_err(|error| anyhow::anyhow!("{split:?} split: {error}"))?;
+    let name = format!("{split:?}").to_lowercase();
+    if metrics.items == 0 {
+        bail!(
+            "the {name} split is empty{}",
+            if split == SplitName::Valid {
+                " (data.valid_fraction = 0 holds none out)"
+            } else {
+                ""
+            }
+        );
+    }
+    if !metrics.loss.is_finite() {
+        bail!(
+            "the {name} loss is {}: the weights in model.bpk, or the data, hold non-finite values",
+            metrics.loss
+        );
+    }
+    Ok(metrics)
+}
+
+/// What a run directory without `model.bpk` holds, for the error that says so.
+pub(crate) fn describe_unfinished(run: &RunDir) -> String {
+    let status = std::fs::read_to_string(run.summary())
+        .ok()
+        .and_then(|text| serde_json::from_str::<RunSummary>(&text).ok())
+        .map(|summary| summary.status);
+    let checkpoints = run.complete_checkpoints();
+    let finished = zoo_train::read_history(run)
+        .ok()
+        .flatten()
+        .and_then(|history| {
+            history
+                .epochs
+                .iter()
+                .filter(|r| r.split == "train")
+                .map(|r| r.epoch)
+                .max()
+        });
+    let mut parts = Vec::new();
+    if let Some(status) = status {
+        parts.push(format!("summary.json says `{status}`"));
+    } else {
+        parts.push("no summary.json (the process was killed before it wrote one)".into());
+    }
+    match finished {
+        Some(epoch) => parts.push(format!("history.json records {epoch} finished epoch(s)")),
+        None => parts.push("no epoch finished".into()),
+    }
+    match checkpoints.as_slice() {
+        [] => parts.push("no complete checkpoint".into()),
+        epochs => parts.push(format!(
+            "checkpoints of epoch(s) {}: `zoo train --resume {}` continues from the last",
+            epochs
+                .iter()
+                .map(usize::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+            run.path.display()
+        )),
+    }
+    parts.join("; ")
 }
 
 /// `zoo predict`: top-k classes with probabilities for each file.
@@ -496,9 +573,16 @@ pub fn predict(
 }
 
 fn probs_of(logits: Tensor<2>) -> Result<Vec<f32>> {
-    probabilities(logits)
+    let probs = probabilities(logits)
         .into_data()
         .convert::<f32>()
         .try_into_vec::<f32>()
-        .map_err(|error| anyhow::anyhow!("reading probabilities: {error:?}"))
+        .map_err(|error| anyhow::anyhow!("reading probabilities: {error:?}"))?;
+    if probs.iter().any(|p| !p.is_finite()) {
+        bail!(
+            "the model's outputs are not finite numbers (NaN or infinity): the weights in \
+             model.bpk hold non-finite values, or the input does"
+        );
+    }
+    Ok(probs)
 }

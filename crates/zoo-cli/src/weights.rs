@@ -124,8 +124,9 @@ pub fn export(source: &Path, model: Option<&str>, set: &[String], to: &Path) -> 
         let config = crate::train::read_run_config(&run)?;
         if !run.model().is_file() {
             bail!(
-                "{} has no model.bpk (the run stopped before its first epoch finished)",
-                source.display()
+                "{} has no model.bpk: {}",
+                source.display(),
+                crate::train::describe_unfinished(&run)
             );
         }
         (config.model, run.model())

@@ -12,18 +12,33 @@ pub const IMAGES_MAGIC: u32 = 2051;
 /// Magic number of a label file (`u8`, 1 dimension).
 pub const LABELS_MAGIC: u32 = 2049;
 
-/// Reads a file, decompressing it when it starts with the gzip signature.
-fn read_maybe_gz(path: &Path) -> Result<Vec<u8>, DataError> {
+/// Reads an IDX file of `dims` dimensions, decompressing it when it starts with the gzip
+/// signature. A compressed file is inflated only as far as its header says it holds (plus one
+/// byte to notice extra data), so a small `.gz` cannot expand into gigabytes first.
+fn read_maybe_gz(path: &Path, dims: usize) -> Result<Vec<u8>, DataError> {
     let bytes = std::fs::read(path).map_err(|source| DataError::io(path, source))?;
-    if bytes.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::new();
-        flate2::read::GzDecoder::new(bytes.as_slice())
-            .read_to_end(&mut out)
-            .map_err(|error| DataError::format(path, format!("corrupt gzip data: {error}")))?;
-        Ok(out)
-    } else {
-        Ok(bytes)
+    if !bytes.starts_with(&[0x1f, 0x8b]) {
+        return Ok(bytes);
     }
+    let corrupt = |error: std::io::Error| DataError::format(path, format!("corrupt gzip data: {error}"));
+    let mut decoder = flate2::read::GzDecoder::new(bytes.as_slice());
+    let header_len = 4 + 4 * dims;
+    let mut out = Vec::new();
+    (&mut decoder)
+        .take(header_len as u64)
+        .read_to_end(&mut out)
+        .map_err(corrupt)?;
+    if out.len() < header_len {
+        return Ok(out); // parse_header reports the short header
+    }
+    let payload: u64 = (0..dims)
+        .map(|d| u32::from_be_bytes([out[4 + 4 * d], out[5 + 4 * d], out[6 + 4 * d], out[7 + 4 * d]]) as u64)
+        .product();
+    decoder
+        .take(payload.saturating_add(1))
+        .read_to_end(&mut out)
+        .map_err(corrupt)?;
+    Ok(out)
 }
 
 /// Checks the header and returns (dimensions, payload).
@@ -57,10 +72,15 @@ fn parse_header<'a>(
     if payload.len() != expected {
         return Err(DataError::format(
             path,
-            format!(
-                "header says {shape:?} ({expected} bytes of data) but the file has {} bytes of data",
-                payload.len()
-            ),
+            if payload.len() > expected {
+                format!("header says {shape:?} ({expected} bytes of data) but the file holds more")
+            } else {
+                format!(
+                    "header says {shape:?} ({expected} bytes of data) but the file has {} bytes \
+                     of data",
+                    payload.len()
+                )
+            },
         ));
     }
     Ok((shape, payload))
@@ -86,14 +106,24 @@ pub fn read_splits(dir: &Path) -> Result<IdxSplits, DataError> {
     let (images, labels) = split_files(dir, "train");
     let (train, shape) = read_pair(&images, &labels)?;
     let (images, labels) = split_files(dir, "t10k");
-    let (test, _) = read_pair(&images, &labels)?;
+    let (test, test_shape) = read_pair(&images, &labels)?;
+    if test_shape != shape {
+        return Err(DataError::format(
+            &images,
+            format!(
+                "test images are {}×{} but the training images are {}×{}: both splits must \
+                 have one size",
+                test_shape[1], test_shape[2], shape[1], shape[2]
+            ),
+        ));
+    }
     Ok((train, test, shape))
 }
 
 /// Reads an image file and its label file into items of shape `[1, rows, cols]`.
 pub fn read_pair(images: &Path, labels: &Path) -> Result<(Vec<ImageItem>, [usize; 3]), DataError> {
-    let image_bytes = read_maybe_gz(images)?;
-    let label_bytes = read_maybe_gz(labels)?;
+    let image_bytes = read_maybe_gz(images, 3)?;
+    let label_bytes = read_maybe_gz(labels, 1)?;
     let (image_shape, pixels) = parse_header(images, &image_bytes, IMAGES_MAGIC, 3)?;
     let (label_shape, label_values) = parse_header(labels, &label_bytes, LABELS_MAGIC, 1)?;
     let (count, rows, cols) = (image_shape[0], image_shape[1], image_shape[2]);

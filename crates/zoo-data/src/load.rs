@@ -170,8 +170,34 @@ fn check_shape(kind: &str, data: &[usize], spec: &DataSpec) -> Result<(), DataEr
     )))
 }
 
-/// Loads the data a `[data]` table describes, shaped for `spec`.
+/// Loads the data a `[data]` table describes, shaped for `spec`; an error when the training
+/// split comes out empty (a run on it would "complete" untrained).
 pub fn load(config: &DataConfig, spec: &DataSpec) -> Result<Splits, DataError> {
+    let splits = load_splits(config, spec)?;
+    let (train, valid) = match &splits {
+        Splits::Images(images) => (images.train.len(), images.valid.len()),
+        Splits::Sequences(sequences) => (sequences.train.len(), sequences.valid.len()),
+    };
+    if train == 0 {
+        return Err(DataError::Config(format!(
+            "data.kind = \"{}\"{}: the training split is empty ({} items loaded, {valid} held \
+             out by data.valid_fraction = {}{}); nothing to train on",
+            config.kind.name(),
+            config
+                .dir
+                .as_ref()
+                .map_or(String::new(), |dir| format!(" in {}", dir.display())),
+            train + valid,
+            config.valid_fraction,
+            config
+                .limit
+                .map_or(String::new(), |limit| format!(", data.limit = {limit}")),
+        )));
+    }
+    Ok(splits)
+}
+
+fn load_splits(config: &DataConfig, spec: &DataSpec) -> Result<Splits, DataError> {
     config.validate().map_err(DataError::Config)?;
     let limit = |mut items: Vec<ImageItem>| {
         if let Some(limit) = config.limit {

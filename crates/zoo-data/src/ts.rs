@@ -119,12 +119,16 @@ pub fn parse(path: &Path, text: &str) -> Result<TsFile, DataError> {
                     .split(',')
                     .map(|value| match value.trim() {
                         "?" => Ok(f32::NAN),
-                        value => value.parse::<f32>().map_err(|_| {
-                            error(
+                        value => match value.parse::<f32>() {
+                            Ok(v) if v.is_finite() => Ok(v),
+                            _ => Err(error(
                                 number,
-                                format!("`{value}` is not a number (or `?` for missing)"),
-                            )
-                        }),
+                                format!(
+                                    "`{value}` is not a finite number (write `?` for a \
+                                     missing value)"
+                                ),
+                            )),
+                        },
                     })
                     .collect::<Result<Vec<f32>, DataError>>()
             })

@@ -46,6 +46,6 @@ pub use step::{
     probabilities,
 };
 pub use trainer::{
-    RunSummary, TrainError, TrainPlan, curve_panels, load_history, read_history, save_weights,
+    RunSummary, StopHandle, TrainError, TrainPlan, curve_panels, load_history, read_history, save_weights,
     smoothed, smoothing_span, steps_csv, train,
 };

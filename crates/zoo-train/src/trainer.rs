@@ -16,7 +16,7 @@ use burn::train::metric::{
 use burn::train::renderer::default_renderer;
 use burn::train::{
     ExecutionStrategy, Learner, MetricEarlyStoppingStrategy, MultiDeviceOptim, StoppingCondition,
-    SupervisedTraining, TrainingStrategy,
+    Interrupter, SupervisedTraining, TrainingStrategy,
 };
 use serde::{Deserialize, Serialize};
 
@@ -32,6 +32,24 @@ use crate::optim::{build_optimizer, build_schedule};
 use crate::plot::{Panel, Series, render_png};
 use crate::run::{RunDir, git_revision, metrics_csv, write_atomic};
 use crate::step::{Classifier, Classify, LabeledBatch};
+
+/// Stops a training from outside (a signal handler): [`StopHandle::stop`] ends it after the
+/// current step as an interruption, and the run directory's files are written as for any end.
+#[derive(Clone, Default)]
+pub struct StopHandle(Interrupter);
+
+impl StopHandle {
+    /// Asks the training to stop; `reason` is kept with the interruption.
+    pub fn stop(&self, reason: &str) {
+        self.0.stop(Some(reason));
+    }
+}
+
+impl std::fmt::Debug for StopHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("StopHandle").finish()
+    }
+}
 
 /// Everything about a run that is not the model or the data.
 #[derive(Debug, Clone)]
@@ -54,6 +72,8 @@ pub struct TrainPlan {
     pub clip: ClipConfig,
     /// `[guard]`.
     pub guard: GuardConfig,
+    /// Stops the training from outside (Ctrl-C).
+    pub stop: StopHandle,
 }
 
 /// `summary.json`.
@@ -232,6 +252,7 @@ where
             ExecutionStrategy::multi(plan.devices.clone(), MultiDeviceOptim::OptimMainDevice),
         ));
     }
+    training = training.with_interrupter(plan.stop.0.clone());
     let interrupter = training.interrupter();
     let terminal = std::io::stdout().is_terminal();
     let inner = terminal.then(|| default_renderer(interrupter.clone(), resume_after));
