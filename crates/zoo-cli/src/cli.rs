@@ -77,8 +77,13 @@ enum Command {
         /// Continue a run directory after its last complete epoch, with its saved config.
         #[arg(long, value_name = "RUN_DIR")]
         resume: Option<std::path::PathBuf>,
-        /// Where run directories are created.
-        #[arg(long, value_name = "DIR", default_value = "artifacts")]
+        /// Where run directories are created (a resumed run stays in its own directory).
+        #[arg(
+            long,
+            value_name = "DIR",
+            default_value = "artifacts",
+            conflicts_with = "resume"
+        )]
         out: std::path::PathBuf,
     },
     /// Evaluate a run's best weights (model.bpk) on one split.

@@ -34,6 +34,31 @@ pub struct TrainArgs<'a> {
     pub out: &'a Path,
 }
 
+/// Refuses `zoo train X --resume RUN` when RUN is a run of another experiment.
+fn check_same_experiment(run: &RunDir, experiment: &str) -> Result<()> {
+    let asked = Path::new(experiment)
+        .file_stem()
+        .map_or(experiment.to_string(), |stem| stem.to_string_lossy().into_owned());
+    let recorded = std::fs::read_to_string(run.summary())
+        .ok()
+        .and_then(|text| serde_json::from_str::<RunSummary>(&text).ok())
+        .map(|summary| summary.experiment)
+        .or_else(|| {
+            run.path
+                .parent()
+                .and_then(|parent| parent.file_name())
+                .map(|name| name.to_string_lossy().into_owned())
+        });
+    match recorded {
+        Some(recorded) if recorded != asked => bail!(
+            "--resume {} is a run of experiment `{recorded}`, not `{asked}`: name its own \
+             experiment (zoo train {recorded} --resume …)",
+            run.path.display()
+        ),
+        _ => Ok(()),
+    }
+}
+
 /// The model kind's data needs, or an error for models without classes.
 pub(crate) fn spec_of(model: &ModelKind) -> Result<zoo_data::DataSpec> {
     model.data_spec().with_context(|| {
@@ -104,11 +129,30 @@ pub fn train_run(args: TrainArgs<'_>) -> Result<TrainOutcome> {
             }
             let run = RunDir::open(dir).map_err(anyhow::Error::msg)?;
             let config = read_run_config(&run)?;
-            let Some(&last) = run.complete_checkpoints().last() else {
+            check_same_experiment(&run, args.experiment)?;
+            let (intact, damaged) = run.intact_checkpoints();
+            let newest_intact = intact.last().copied();
+            for (epoch, problem) in &damaged {
+                if newest_intact.is_none_or(|newest| *epoch > newest) {
+                    eprintln!(
+                        "warning: the checkpoint of epoch {epoch} is damaged ({problem}); {}",
+                        match newest_intact {
+                            Some(newest) => format!("resuming after epoch {newest} instead"),
+                            None => "no earlier intact checkpoint".to_string(),
+                        }
+                    );
+                }
+            }
+            let Some(last) = newest_intact else {
                 bail!(
-                    "{} has no complete checkpoint (checkpoint/model-N.bpk, optim-N.bpk, \
-                     scheduler-N.bpk): no epoch finished, nothing to resume; start a new run",
-                    run.path.display()
+                    "{} has no intact complete checkpoint (checkpoint/model-N.bpk, optim-N.bpk, \
+                     scheduler-N.bpk){}: nothing to resume; start a new run",
+                    run.path.display(),
+                    if damaged.is_empty() {
+                        ": no epoch finished".to_string()
+                    } else {
+                        format!(" ({} damaged)", damaged.len())
+                    }
                 );
             };
             if last >= config.train.epochs {

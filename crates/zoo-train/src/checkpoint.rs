@@ -1,10 +1,46 @@
 //! Burn's file checkpointer, made atomic: each record is written to a temp file in the same
 //! directory and renamed, so a run killed while checkpointing never leaves a truncated
-//! `model-N.bpk` that `--resume` would then fail to load.
+//! `model-N.bpk` that `--resume` would then fail to load. Each record also gets a SHA-256
+//! beside it (`model-N.bpk.sha256`, written before the record is renamed into place), so a
+//! record damaged later (a bad disk, a copy cut short) is told from an intact one and
+//! `--resume` falls back to the previous epoch.
 
 use std::path::{Path, PathBuf};
 
 use burn::train::checkpoint::{Checkpoint, Checkpointer, CheckpointerError};
+use sha2::{Digest, Sha256};
+
+/// The checksum file of a checkpoint record: `<record>.sha256`.
+pub fn checksum_path(record: &Path) -> PathBuf {
+    let mut name = record.as_os_str().to_owned();
+    name.push(".sha256");
+    PathBuf::from(name)
+}
+
+fn sha256_hex(path: &Path) -> std::io::Result<String> {
+    let bytes = std::fs::read(path)?;
+    Ok(Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}
+
+/// Checks a record against its checksum file: `Ok` when they match, or when the record has
+/// none (written by a zoo from before checksums); `Err` says what is wrong.
+pub fn verify(record: &Path) -> Result<(), String> {
+    let expected = match std::fs::read_to_string(checksum_path(record)) {
+        Ok(text) => text.trim().to_string(),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(error) => return Err(format!("cannot read its checksum: {error}")),
+    };
+    let found = sha256_hex(record).map_err(|error| format!("cannot read it: {error}"))?;
+    if found != expected {
+        return Err(format!(
+            "checksum mismatch (SHA-256 {found}, recorded {expected}): the file is damaged"
+        ));
+    }
+    Ok(())
+}
 
 /// `<dir>/<name>-<epoch>.bpk`, written atomically.
 pub struct AtomicCheckpointer {
@@ -36,18 +72,29 @@ impl<R: Checkpoint> Checkpointer<R> for AtomicCheckpointer {
             std::process::id()
         ));
         record.save(temp.clone())?;
+        let sum = sha256_hex(&temp).map_err(CheckpointerError::IOError)?;
+        crate::run::write_atomic(&checksum_path(&path), format!("{sum}\n").as_bytes())
+            .map_err(CheckpointerError::IOError)?;
         std::fs::rename(&temp, &path).map_err(CheckpointerError::IOError)
     }
 
     fn delete(&self, epoch: usize) -> Result<(), CheckpointerError> {
         let path = self.path(epoch);
         if path.exists() {
-            std::fs::remove_file(path).map_err(CheckpointerError::IOError)?;
+            std::fs::remove_file(&path).map_err(CheckpointerError::IOError)?;
+        }
+        let sum = checksum_path(&path);
+        if sum.exists() {
+            std::fs::remove_file(sum).map_err(CheckpointerError::IOError)?;
         }
         Ok(())
     }
 
     fn restore(&self, epoch: usize) -> Result<R, CheckpointerError> {
-        R::load(self.path(epoch))
+        let path = self.path(epoch);
+        verify(&path).map_err(|message| {
+            CheckpointerError::Unknown(format!("{}: {message}", path.display()))
+        })?;
+        R::load(path)
     }
 }

@@ -108,6 +108,26 @@ impl RunDir {
         epochs.sort_unstable();
         epochs
     }
+
+    /// Complete checkpoints whose three records match their checksums, ascending, and the
+    /// damaged ones with what is wrong (`model-6.bpk: checksum mismatch …`).
+    pub fn intact_checkpoints(&self) -> (Vec<usize>, Vec<(usize, String)>) {
+        let mut intact = Vec::new();
+        let mut damaged = Vec::new();
+        for epoch in self.complete_checkpoints() {
+            let problem = ["model", "optim", "scheduler"].iter().find_map(|kind| {
+                let record = self.checkpoints().join(format!("{kind}-{epoch}.bpk"));
+                crate::checkpoint::verify(&record)
+                    .err()
+                    .map(|message| format!("{kind}-{epoch}.bpk: {message}"))
+            });
+            match problem {
+                None => intact.push(epoch),
+                Some(problem) => damaged.push((epoch, problem)),
+            }
+        }
+        (intact, damaged)
+    }
 }
 
 /// Writes `bytes` to `path` atomically: a temp file next to it, flushed, then renamed.
