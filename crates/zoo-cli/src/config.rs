@@ -10,9 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use zoo_data::{DataConfig, DataKind, NormalizeKind};
-use zoo_train::{
-    BatchSize, ClipConfig, GuardConfig, OptimizerConfig, ScheduleConfig, TrainConfig,
-};
+use zoo_train::{BatchSize, ClipConfig, GuardConfig, OptimizerConfig, ScheduleConfig, TrainConfig};
 
 use crate::backend::{BackendConfig, BackendKind};
 use crate::registry::ModelKind;
@@ -99,7 +97,9 @@ impl ExperimentConfig {
             crate::limits::check_fits(
                 "data.synthetic_items",
                 &format!("{} generated items", self.data.synthetic_items),
-                crate::limits::elements(&shape) * bytes_per_value * self.data.synthetic_items as f64,
+                crate::limits::elements(&shape)
+                    * bytes_per_value
+                    * self.data.synthetic_items as f64,
                 memory,
             )?;
         }
@@ -108,7 +108,10 @@ impl ExperimentConfig {
             let pixel_keys = [
                 ("augment", self.data.augment),
                 ("mean", self.data.mean.is_some()),
-                ("normalize", self.data.normalize != NormalizeKind::Standardize),
+                (
+                    "normalize",
+                    self.data.normalize != NormalizeKind::Standardize,
+                ),
             ];
             if let Some((key, _)) = pixel_keys.iter().find(|(_, set)| *set) {
                 return Err(format!(
@@ -118,7 +121,10 @@ impl ExperimentConfig {
             }
         } else if let Some(mean) = &self.data.mean {
             let channels = spec.shape[0];
-            for (key, values) in [("mean", mean), ("std", self.data.std.as_ref().unwrap_or(mean))] {
+            for (key, values) in [
+                ("mean", mean),
+                ("std", self.data.std.as_ref().unwrap_or(mean)),
+            ] {
                 if values.len() != channels {
                     return Err(format!(
                         "data.{key} has {} value(s) but model `{model}` takes {channels} \

@@ -47,8 +47,8 @@ mod tests {
     #[test]
     fn absurd_sizes_name_the_key_and_the_memory() {
         let giant = 4.0 * elements(&[1, 100_000_000, 100_000_000]);
-        let message = check_fits("model.image_size", "one input item", giant, Some(1e9))
-            .unwrap_err();
+        let message =
+            check_fits("model.image_size", "one input item", giant, Some(1e9)).unwrap_err();
         assert!(message.starts_with("model.image_size: one input item would take"));
         assert!(message.contains("37252903.0 GiB"), "{message}");
         assert!(message.contains("953.7 MiB"), "{message}");

@@ -39,7 +39,11 @@ fn install() {
         std::thread::spawn(move || {
             let mut stopping = false;
             for signal in signals.forever() {
-                let name = if signal == SIGINT { "SIGINT" } else { "SIGTERM" };
+                let name = if signal == SIGINT {
+                    "SIGINT"
+                } else {
+                    "SIGTERM"
+                };
                 let current = CURRENT.lock().unwrap_or_else(|e| e.into_inner()).clone();
                 match current {
                     Some(handle) if !stopping => {

@@ -294,7 +294,10 @@ pub fn sweep_command(
             outcome,
             history,
         });
-        if runs.last().is_some_and(|run| run.outcome.summary.status == "interrupted") {
+        if runs
+            .last()
+            .is_some_and(|run| run.outcome.summary.status == "interrupted")
+        {
             eprintln!("sweep interrupted: the runs so far are drawn, the remaining values skipped");
             break;
         }

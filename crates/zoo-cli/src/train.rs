@@ -38,7 +38,9 @@ pub struct TrainArgs<'a> {
 fn check_same_experiment(run: &RunDir, experiment: &str) -> Result<()> {
     let asked = Path::new(experiment)
         .file_stem()
-        .map_or(experiment.to_string(), |stem| stem.to_string_lossy().into_owned());
+        .map_or(experiment.to_string(), |stem| {
+            stem.to_string_lossy().into_owned()
+        });
     let recorded = std::fs::read_to_string(run.summary())
         .ok()
         .and_then(|text| serde_json::from_str::<RunSummary>(&text).ok())

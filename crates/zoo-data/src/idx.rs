@@ -20,7 +20,8 @@ fn read_maybe_gz(path: &Path, dims: usize) -> Result<Vec<u8>, DataError> {
     if !bytes.starts_with(&[0x1f, 0x8b]) {
         return Ok(bytes);
     }
-    let corrupt = |error: std::io::Error| DataError::format(path, format!("corrupt gzip data: {error}"));
+    let corrupt =
+        |error: std::io::Error| DataError::format(path, format!("corrupt gzip data: {error}"));
     let mut decoder = flate2::read::GzDecoder::new(bytes.as_slice());
     let header_len = 4 + 4 * dims;
     let mut out = Vec::new();
@@ -32,7 +33,14 @@ fn read_maybe_gz(path: &Path, dims: usize) -> Result<Vec<u8>, DataError> {
         return Ok(out); // parse_header reports the short header
     }
     let payload: u64 = (0..dims)
-        .map(|d| u32::from_be_bytes([out[4 + 4 * d], out[5 + 4 * d], out[6 + 4 * d], out[7 + 4 * d]]) as u64)
+        .map(|d| {
+            u32::from_be_bytes([
+                out[4 + 4 * d],
+                out[5 + 4 * d],
+                out[6 + 4 * d],
+                out[7 + 4 * d],
+            ]) as u64
+        })
         .product();
     decoder
         .take(payload.saturating_add(1))

@@ -146,18 +146,21 @@ where
         .entry("kind")
         .or_insert_with(|| toml::Value::String(default_kind.to_string()))
         .to_string();
-    toml::Value::Table(table).try_into().map_err(|error: toml::de::Error| {
-        let message = error.message().trim();
-        let message = message.replace("there are no fields", "expected no key besides `kind`");
-        match message.strip_prefix("unknown field ") {
-            Some(rest) => D::Error::custom(format!(
-                "unknown field {}: it does not apply to kind = {kind}{}",
-                rest.split(',').next().unwrap_or(rest),
-                rest.find(',').map_or(String::new(), |at| format!(" ({})", rest[at + 1..].trim())),
-            )),
-            None => D::Error::custom(&message),
-        }
-    })
+    toml::Value::Table(table)
+        .try_into()
+        .map_err(|error: toml::de::Error| {
+            let message = error.message().trim();
+            let message = message.replace("there are no fields", "expected no key besides `kind`");
+            match message.strip_prefix("unknown field ") {
+                Some(rest) => D::Error::custom(format!(
+                    "unknown field {}: it does not apply to kind = {kind}{}",
+                    rest.split(',').next().unwrap_or(rest),
+                    rest.find(',')
+                        .map_or(String::new(), |at| format!(" ({})", rest[at + 1..].trim())),
+                )),
+                None => D::Error::custom(&message),
+            }
+        })
 }
 
 impl<'de> Deserialize<'de> for OptimizerConfig {
@@ -341,9 +344,11 @@ impl OptimizerConfig {
             ));
         }
         if self.nesterov && self.momentum == 0.0 {
-            return Err("optimizer.nesterov = true needs optimizer.momentum > 0 (Nesterov \
+            return Err(
+                "optimizer.nesterov = true needs optimizer.momentum > 0 (Nesterov \
                         momentum without momentum is plain SGD; PyTorch refuses it too)"
-                .into());
+                    .into(),
+            );
         }
         Ok(())
     }
@@ -619,12 +624,19 @@ impl ClipConfig {
 }
 
 /// The divergence guard and the plateau warning (the homework's Q1a and Q1b): `[guard]`.
+/// The rule is [`crate::DivergenceGuard`]'s.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct GuardConfig {
-    /// Stop when a step's loss exceeds this multiple of the first epoch's mean training loss
-    /// (a non-finite loss or gradient norm always stops). 0 turns the ratio test off.
+    /// Stop when the smoothed training loss stays above this multiple of its own running
+    /// minimum (floored at a tenth of the first step's loss) for `patience_steps` steps. A
+    /// non-finite loss or gradient norm always stops. 0 turns the rise test off.
     pub max_loss_ratio: f64,
+    /// Span, in steps, of the loss's exponential moving average.
+    pub smoothing_steps: usize,
+    /// Consecutive steps the smoothed loss must stay above the limit: one noisy batch is not
+    /// a divergence.
+    pub patience_steps: usize,
     /// Warn when validation loss has not improved by `plateau_min_delta` for this many epochs
     /// (0: never).
     pub plateau_epochs: usize,
@@ -636,6 +648,8 @@ impl Default for GuardConfig {
     fn default() -> Self {
         Self {
             max_loss_ratio: 5.0,
+            smoothing_steps: 20,
+            patience_steps: 10,
             plateau_epochs: 3,
             plateau_min_delta: 1e-3,
         }
@@ -650,6 +664,12 @@ impl GuardConfig {
                 "guard.max_loss_ratio must be 0 (off) or above 1, got {}",
                 self.max_loss_ratio
             ));
+        }
+        if self.smoothing_steps == 0 {
+            return Err("guard.smoothing_steps must be at least 1 (1: no smoothing), got 0".into());
+        }
+        if self.patience_steps == 0 {
+            return Err("guard.patience_steps must be at least 1, got 0".into());
         }
         if !(self.plateau_min_delta.is_finite() && self.plateau_min_delta >= 0.0) {
             return Err(format!(
@@ -692,7 +712,11 @@ mod tests {
 
     #[test]
     fn each_optimizer_and_schedule_kind_owns_its_keys() {
-        let refused = |text: &str| toml::from_str::<OptimizerConfig>(text).unwrap_err().to_string();
+        let refused = |text: &str| {
+            toml::from_str::<OptimizerConfig>(text)
+                .unwrap_err()
+                .to_string()
+        };
         let message = refused("kind = \"adam\"\nnesterov = true");
         assert!(message.contains("unknown field `nesterov`"), "{message}");
         assert!(
@@ -703,23 +727,42 @@ mod tests {
         assert!(message.contains("unknown field `nesterov`"), "{message}");
         let message = refused("kind = \"lbfgs\"");
         assert!(message.contains("unknown variant `lbfgs`"), "{message}");
-        assert!(message.contains("`sgd`, `adam`, `adamw`, `rmsprop`"), "{message}");
+        assert!(
+            message.contains("`sgd`, `adam`, `adamw`, `rmsprop`"),
+            "{message}"
+        );
         let sgd: OptimizerConfig = toml::from_str("kind = \"sgd\"\nmomentum = 0.9").unwrap();
-        assert_eq!((sgd.kind, sgd.momentum, sgd.lr), (OptimizerKind::Sgd, 0.9, 1e-3));
+        assert_eq!(
+            (sgd.kind, sgd.momentum, sgd.lr),
+            (OptimizerKind::Sgd, 0.9, 1e-3)
+        );
         let unnamed: OptimizerConfig = toml::from_str("lr = 0.01").unwrap();
         assert_eq!((unnamed.kind, unnamed.lr), (OptimizerKind::Adam, 0.01));
         // Serialised, a kind writes only its own keys, so the text reads back.
         let text = toml::to_string(&unnamed).unwrap();
-        assert!(!text.contains("momentum") && !text.contains("nesterov"), "{text}");
+        assert!(
+            !text.contains("momentum") && !text.contains("nesterov"),
+            "{text}"
+        );
         assert_eq!(toml::from_str::<OptimizerConfig>(&text).unwrap(), unnamed);
 
         let schedule = |text: &str| toml::from_str::<ScheduleConfig>(text);
-        let message = schedule("kind = \"constant\"\ngamma = 0.5").unwrap_err().to_string();
+        let message = schedule("kind = \"constant\"\ngamma = 0.5")
+            .unwrap_err()
+            .to_string();
         assert!(message.contains("unknown field `gamma`"), "{message}");
-        let message = schedule("kind = \"cosine\"\nwarmup_epochs = 2").unwrap_err().to_string();
-        assert!(message.contains("unknown field `warmup_epochs`"), "{message}");
+        let message = schedule("kind = \"cosine\"\nwarmup_epochs = 2")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("unknown field `warmup_epochs`"),
+            "{message}"
+        );
         let step = schedule("kind = \"step\"\ngamma = 0.5").unwrap();
-        assert_eq!((step.kind, step.gamma, step.step_epochs), (ScheduleKind::Step, 0.5, 10));
+        assert_eq!(
+            (step.kind, step.gamma, step.step_epochs),
+            (ScheduleKind::Step, 0.5, 10)
+        );
         let text = toml::to_string(&step).unwrap();
         assert!(!text.contains("min_lr"), "{text}");
         assert_eq!(schedule(&text).unwrap(), step);

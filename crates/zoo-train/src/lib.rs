@@ -10,6 +10,7 @@ mod config;
 mod data;
 mod eval;
 mod grad;
+mod guard;
 mod lrfind;
 mod metrics;
 mod monitor;
@@ -31,6 +32,7 @@ pub use eval::{BinaryMetrics, ClassCounts, EvalMetrics, binary_metrics, evaluate
 pub use grad::{
     clip_by_value, clip_global_norm, global_grad_norm, scale_to_global_norm, squared_grad_norm,
 };
+pub use guard::{DivergenceGuard, Verdict};
 pub use lrfind::{
     LrFindConfig, LrFindPoint, LrFindResult, lr_find, lr_find_csv, suggestions, write_lr_find,
 };
@@ -46,6 +48,6 @@ pub use step::{
     probabilities,
 };
 pub use trainer::{
-    RunSummary, StopHandle, TrainError, TrainPlan, curve_panels, load_history, read_history, save_weights,
-    smoothed, smoothing_span, steps_csv, train,
+    RunSummary, StopHandle, TrainError, TrainPlan, curve_panels, load_history, read_history,
+    save_weights, smoothed, smoothing_span, steps_csv, train,
 };

@@ -18,6 +18,7 @@ use burn::train::renderer::{
 use serde::{Deserialize, Serialize};
 
 use crate::config::GuardConfig;
+use crate::guard::{DivergenceGuard, Verdict};
 use crate::metrics::GRAD_NORM;
 
 /// Burn's names of the metrics the guard reads.
@@ -73,7 +74,8 @@ pub struct Divergence {
     pub grad_norm: Option<f64>,
     /// The step's learning rate.
     pub lr: Option<f64>,
-    /// What tripped: "non-finite loss", "loss 12.1 > 5 × first-epoch loss 2.3", ...
+    /// What tripped: "loss is NaN", "smoothed loss 12.1 above 5 × its minimum 0.4 for 10
+    /// steps", ...
     pub reason: String,
 }
 
@@ -124,6 +126,7 @@ pub struct Monitor {
     inner: Option<Box<dyn MetricsRenderer>>,
     history: Arc<Mutex<History>>,
     guard: GuardConfig,
+    divergence: DivergenceGuard,
     interrupter: Interrupter,
     names: HashMap<MetricId, String>,
     epoch: usize,
@@ -134,8 +137,6 @@ pub struct Monitor {
     step: usize,
     step_values: HashMap<String, f64>,
     epoch_values: BTreeMap<String, f64>,
-    first_epoch: Option<usize>,
-    first_epoch_loss: (f64, usize),
     best_valid: Option<(f64, usize)>,
     last_lr: Option<f64>,
     persist: Option<std::path::PathBuf>,
@@ -153,6 +154,7 @@ impl Monitor {
         let monitor = Self {
             inner,
             history: history.clone(),
+            divergence: DivergenceGuard::new(&guard),
             guard,
             interrupter,
             names: HashMap::new(),
@@ -164,8 +166,6 @@ impl Monitor {
             step: 0,
             step_values: HashMap::new(),
             epoch_values: BTreeMap::new(),
-            first_epoch: None,
-            first_epoch_loss: (0.0, 0),
             best_valid: None,
             last_lr: None,
             persist: None,
@@ -181,17 +181,11 @@ impl Monitor {
     }
 
     /// Continues an earlier run's history (`--resume`): its epochs stay in the files, its
-    /// first-epoch loss stays the guard's reference, its best validation loss the plateau's.
+    /// steps are replayed through the divergence guard (its smoothed loss and minimum carry
+    /// on), its best validation loss stays the plateau's.
     pub fn resume(mut self, earlier: History) -> Self {
-        if let Some(loss) = earlier
-            .epochs
-            .iter()
-            .filter(|r| r.split == "train")
-            .min_by_key(|r| r.epoch)
-            .and_then(|r| r.metrics.get(LOSS).map(|loss| (r.epoch, *loss)))
-        {
-            self.first_epoch = Some(loss.0);
-            self.first_epoch_loss = (loss.1, 1);
+        for step in &earlier.steps {
+            self.divergence.observe(step.loss, step.grad_norm);
         }
         for record in earlier.epochs.iter().filter(|r| r.split == "valid") {
             if let Some(&loss) = record.metrics.get(LOSS) {
@@ -259,29 +253,9 @@ impl Monitor {
         if self.history.lock().unwrap().divergence.is_some() {
             return;
         }
-        // The reference: the first epoch's mean training loss (while in the first epoch, the
-        // mean of its steps before this one).
-        let first = *self.first_epoch.get_or_insert(self.epoch);
-        let reference = self.first_epoch_loss.0 / self.first_epoch_loss.1.max(1) as f64;
-        let has_reference = self.first_epoch_loss.1 > 0;
-        if self.epoch == first && loss.is_finite() {
-            self.first_epoch_loss.0 += loss;
-            self.first_epoch_loss.1 += 1;
-        }
-        let reason = if !loss.is_finite() {
-            Some(format!("loss is {loss}"))
-        } else if grad_norm.is_some_and(|norm| !norm.is_finite()) {
-            Some(format!("gradient norm is {}", grad_norm.unwrap()))
-        } else if self.guard.max_loss_ratio > 0.0
-            && has_reference
-            && loss > self.guard.max_loss_ratio * reference
-        {
-            Some(format!(
-                "loss {loss:.4} > {} × first-epoch mean loss {reference:.4}",
-                self.guard.max_loss_ratio
-            ))
-        } else {
-            None
+        let reason = match self.divergence.observe(loss, grad_norm) {
+            Verdict::Healthy => None,
+            Verdict::Diverged(reason) => Some(reason),
         };
         if let Some(reason) = reason {
             let divergence = Divergence {

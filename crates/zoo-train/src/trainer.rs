@@ -15,8 +15,8 @@ use burn::train::metric::{
 };
 use burn::train::renderer::default_renderer;
 use burn::train::{
-    ExecutionStrategy, Learner, MetricEarlyStoppingStrategy, MultiDeviceOptim, StoppingCondition,
-    Interrupter, SupervisedTraining, TrainingStrategy,
+    ExecutionStrategy, Interrupter, Learner, MetricEarlyStoppingStrategy, MultiDeviceOptim,
+    StoppingCondition, SupervisedTraining, TrainingStrategy,
 };
 use serde::{Deserialize, Serialize};
 
