@@ -518,12 +518,62 @@ where
         set_path(&mut table, &key, value, assignment)?;
         assignments.push((key.join("."), assignment));
     }
-    let merged = toml::to_string(&table).map_err(|error| ConfigError::Invalid {
-        path: path.to_path_buf(),
-        at: String::new(),
-        message: error.to_string(),
-    })?;
-    toml::from_str(&merged).map_err(|error| {
+    // A `--set <table>.kind=…` switches kind: the file's keys of that table that the new kind
+    // does not read are dropped, and said so (they were written for the file's kind).
+    let mut dropped = Vec::new();
+    let (merged, parsed) = loop {
+        let merged = toml::to_string(&table).map_err(|error| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            at: String::new(),
+            message: error.to_string(),
+        })?;
+        let parsed = toml::from_str::<T>(&merged);
+        let Err(error) = &parsed else {
+            break (merged, parsed);
+        };
+        let span = error.span().unwrap_or(0..0);
+        let field = error
+            .message()
+            .strip_prefix("unknown field `")
+            .and_then(|rest| rest.split('`').next())
+            .map(str::to_string);
+        let section =
+            key_at(&merged, span.start).map(|k| k.split('.').next().unwrap_or("").to_string());
+        let switched = |section: &str| {
+            assignments
+                .iter()
+                .any(|(set, _)| set == &format!("{section}.kind"))
+        };
+        let droppable = match (&section, &field) {
+            (Some(section), Some(field)) => {
+                switched(section)
+                    && error.message().contains("does not apply to kind")
+                    && !assignments
+                        .iter()
+                        .any(|(set, _)| set == &format!("{section}.{field}"))
+            }
+            _ => false,
+        };
+        let (Some(section), Some(field), true) = (section, field, droppable) else {
+            break (merged, parsed);
+        };
+        let removed = table
+            .get_mut(&section)
+            .and_then(|value| value.as_table_mut())
+            .and_then(|t| t.remove(&field));
+        if removed.is_none() {
+            break (merged, parsed);
+        }
+        dropped.push(format!("{section}.{field}"));
+    };
+    if !dropped.is_empty() {
+        eprintln!(
+            "note: {} from {} not used: the kind set by --set does not read them",
+            dropped.join(", "),
+            path.display()
+        );
+    }
+    parsed.map_err(|error| {
         let span = error.span().unwrap_or(0..0);
         let mut key = key_at(&merged, span.start);
         if let (Some(table), Some(field)) = (

@@ -28,6 +28,7 @@ pub fn lr_find_command(
     range: LrFindConfig,
     out: Option<&Path>,
 ) -> Result<ExitCode> {
+    range.validate().map_err(anyhow::Error::msg)?;
     let resolved = config::load_experiment(experiment, backend, overrides)?;
     let config = &resolved.config;
     let spec = spec_of(&config.model)?;
@@ -111,6 +112,7 @@ pub fn saddle_command(
     backend: BackendKind,
     out: &Path,
 ) -> Result<ExitCode> {
+    settings.validate().map_err(anyhow::Error::msg)?;
     let device = open_device(&BackendConfig {
         kind: backend,
         index: None,

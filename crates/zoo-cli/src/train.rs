@@ -461,15 +461,13 @@ fn evaluate_split<B: LabeledBatch>(
 where
     Model: zoo_train::Classify<B::Inputs>,
 {
-    let loader = match split {
-        SplitName::Train => &loaders.train,
-        SplitName::Valid => &loaders.valid,
-        SplitName::Test => &loaders.test,
+    let (loader, items) = match split {
+        SplitName::Train => (&loaders.train, loaders.sizes.0),
+        SplitName::Valid => (&loaders.valid, loaders.sizes.1),
+        SplitName::Test => (&loaders.test, loaders.sizes.2),
     };
-    let metrics = zoo_train::evaluate(model, loader.as_ref())
-        .map_err(|error| anyhow::anyhow!("{split:?} split: {error}"))?;
     let name = format!("{split:?}").to_lowercase();
-    if metrics.items == 0 {
+    if items == 0 {
         bail!(
             "the {name} split is empty{}",
             if split == SplitName::Valid {
@@ -479,6 +477,8 @@ where
             }
         );
     }
+    let metrics = zoo_train::evaluate(model, loader.as_ref())
+        .map_err(|error| anyhow::anyhow!("{split:?} split: {error}"))?;
     if !metrics.loss.is_finite() {
         bail!(
             "the {name} loss is {}: the weights in model.bpk, or the data, hold non-finite values",
@@ -538,6 +538,9 @@ pub fn predict(
     top: usize,
     backend: Option<BackendKind>,
 ) -> Result<ExitCode> {
+    if top == 0 {
+        bail!("--top must be at least 1 (the number of classes to show per file)");
+    }
     let (run, config, spec, device) = open_run(dir, backend)?;
     // The training data gives the class names and the normalisation the model was trained with.
     let splits = zoo_data::load(&config.data, &spec)?;

@@ -75,7 +75,12 @@ fn parse_header<'a>(
         ));
     }
     let shape: Vec<usize> = (0..dims).map(|d| word(4 + 4 * d) as usize).collect();
-    let expected = shape.iter().product::<usize>();
+    let Some(expected) = shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d)) else {
+        return Err(DataError::format(
+            path,
+            format!("header says {shape:?}: more bytes than this machine can address"),
+        ));
+    };
     let payload = &bytes[header_len..];
     if payload.len() != expected {
         return Err(DataError::format(

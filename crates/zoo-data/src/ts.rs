@@ -286,13 +286,17 @@ pub fn find_files(dir: &Path) -> Result<[std::path::PathBuf; 2], DataError> {
             [one] => Ok((*one).clone()),
             [] => Err(DataError::format(
                 dir,
-                format!("no file ending in {suffix} (e.g. BasicMotions{suffix})"),
+                format!(
+                    "no file ending in {0} (e.g. JapaneseVowels{0}; the case does not matter)",
+                    suffix.replace(".TS", ".ts")
+                ),
             )),
             many => Err(DataError::format(
                 dir,
                 format!(
-                    "{} files end in {suffix}; keep one problem per directory",
-                    many.len()
+                    "{} files end in {}; keep one problem per directory",
+                    many.len(),
+                    suffix.replace(".TS", ".ts")
                 ),
             )),
         }

@@ -45,7 +45,7 @@ impl LrFindConfig {
     pub fn validate(&self) -> Result<(), String> {
         if !(self.start > 0.0 && self.end > self.start && self.end.is_finite()) {
             return Err(format!(
-                "the learning-rate range must satisfy 0 < start < end, got start {} end {}",
+                "--start and --end: the learning-rate range must satisfy 0 < start < end, got start {} end {}",
                 self.start, self.end
             ));
         }

@@ -121,6 +121,34 @@ pub struct SaddleConfig {
     pub radius: f64,
 }
 
+impl SaddleConfig {
+    /// Checks the settings: a positive learning rate and radius, at least one step, a finite
+    /// start inside the disc.
+    pub fn validate(&self) -> Result<(), String> {
+        let positive = |x: f64| x.is_finite() && x > 0.0;
+        if !positive(self.lr) {
+            return Err(format!("--lr must be a positive number, got {}", self.lr));
+        }
+        if !positive(self.radius) {
+            return Err(format!(
+                "--radius must be a positive number, got {}",
+                self.radius
+            ));
+        }
+        if self.steps == 0 {
+            return Err("--steps must be at least 1".into());
+        }
+        let (x, y) = self.start;
+        if !(x.is_finite() && y.is_finite() && x.hypot(y) < self.radius) {
+            return Err(format!(
+                "--start {x},{y} must be finite and inside the disc of --radius {}",
+                self.radius
+            ));
+        }
+        Ok(())
+    }
+}
+
 impl Default for SaddleConfig {
     fn default() -> Self {
         Self {
@@ -152,12 +180,7 @@ pub fn run_saddle(
     config: &SaddleConfig,
     device: &Device,
 ) -> Result<Trajectory, String> {
-    if !(config.radius > 0.0 && config.lr > 0.0) {
-        return Err(format!(
-            "lr and radius must be positive, got lr {} radius {}",
-            config.lr, config.radius
-        ));
-    }
+    config.validate()?;
     let device = device.clone().autodiff();
     let start = [config.start.0 as f32, config.start.1 as f32];
     let mut point = Point {
