@@ -27,8 +27,9 @@ fn case(name: &'static str, args: &[&str], expect: &'static str) -> Case {
     }
 }
 
-/// Runs every case; panics listing each one that did not fail cleanly with its substring.
-fn check(cases: Vec<Case>) -> usize {
+/// Runs every case of `class`; panics listing each one that did not fail cleanly with its
+/// substring.
+fn check(class: &str, cases: Vec<Case>) -> usize {
     let mut failures = Vec::new();
     let count = cases.len();
     for case in cases {
@@ -50,10 +51,11 @@ fn check(cases: Vec<Case>) -> usize {
     }
     assert!(
         failures.is_empty(),
-        "{} of {count} bad inputs were not clear errors:\n{}",
+        "{} of {count} bad inputs ({class}) were not clear errors:\n{}",
         failures.len(),
         failures.join("\n")
     );
+    eprintln!("{class}: {count} bad inputs, each a clear error");
     count
 }
 
@@ -260,7 +262,7 @@ fn fixtures() -> Fixtures {
         bytes
     };
     for (name, files) in [
-        ("cifar/truncated", vec![record(1), vec![0; 10]].concat()),
+        ("cifar/truncated", [record(1), vec![0; 10]].concat()),
         ("cifar/label-11", [record(1), record(11)].concat()),
     ] {
         let dir = p(name);
@@ -424,6 +426,7 @@ fn every_bad_input_is_a_clear_error() {
         (file("binary", "\u{0}\u{1}\u{2}".into()), "binary.toml:1:"),
     ];
     total += check(
+        "config files",
         configs
             .iter()
             .map(|(path, expect)| Case {
@@ -438,259 +441,262 @@ fn every_bad_input_is_a_clear_error() {
     let set = |name: &'static str, experiment: &str, value: &str, expect: &'static str| {
         case(name, &["config", experiment, "--set", value], expect)
     };
-    total += check(vec![
-        case(
-            "unknown experiment",
-            &["config", "fashion-inceptoin"],
-            "did you mean `fashion-inception`",
-        ),
-        case(
-            "missing file",
-            &["config", "nowhere/x.toml"],
-            "cannot read nowhere/x.toml",
-        ),
-        set("no =", fashion, "train.epochs", "expected KEY=VALUE"),
-        set("empty key part", fashion, "train..epochs=1", "dotted names"),
-        set(
-            "into a value",
-            fashion,
-            "train.epochs.x=1",
-            "is a value, not a table",
-        ),
-        set(
-            "unknown key",
-            fashion,
-            "train.epoch=1",
-            "unknown field `epoch`",
-        ),
-        set("wrong type", fashion, "train.epochs=abc", "expected usize"),
-        set(
-            "epochs 0",
-            fashion,
-            "train.epochs=0",
-            "train.epochs must be at least 1",
-        ),
-        set(
-            "batch 0",
-            fashion,
-            "train.batch_size=0",
-            "train.batch_size must be at least 1",
-        ),
-        set(
-            "batch negative",
-            fashion,
-            "train.batch_size=-3",
-            "positive number of items",
-        ),
-        set(
-            "batch word",
-            fashion,
-            "train.batch_size=\"all\"",
-            "positive number of items or \"full\"",
-        ),
-        set(
-            "early stopping 0",
-            fashion,
-            "train.early_stopping=0",
-            "train.early_stopping must be at least 1",
-        ),
-        set(
-            "optimizer kind",
-            fashion,
-            "optimizer.kind=\"lbfgs\"",
-            "unknown variant `lbfgs`",
-        ),
-        set(
-            "lr negative",
-            fashion,
-            "optimizer.lr=-1",
-            "optimizer.lr must be a positive number",
-        ),
-        set(
-            "lr nan",
-            fashion,
-            "optimizer.lr=nan",
-            "optimizer.lr must be a positive number",
-        ),
-        set(
-            "lr inf",
-            fashion,
-            "optimizer.lr=inf",
-            "optimizer.lr must be a positive number",
-        ),
-        set(
-            "weight decay",
-            fashion,
-            "optimizer.weight_decay=-1",
-            "optimizer.weight_decay must be zero or positive",
-        ),
-        set(
-            "nesterov with adam",
-            fashion,
-            "optimizer.nesterov=true",
-            "does not apply to kind = \"adam\"",
-        ),
-        set(
-            "momentum with adam",
-            fashion,
-            "optimizer.momentum=0.9",
-            "does not apply to kind = \"adam\"",
-        ),
-        set(
-            "momentum with adamw",
-            fashion,
-            "optimizer.momentum=0.9",
-            "does not apply to kind = \"adam\"",
-        ),
-        set(
-            "schedule kind",
-            fashion,
-            "schedule.kind=\"linear\"",
-            "unknown variant `linear`",
-        ),
-        set(
-            "gamma with constant",
-            fashion,
-            "schedule.gamma=0.5",
-            "does not apply to kind = \"constant\"",
-        ),
-        set(
-            "min_lr with constant",
-            fashion,
-            "schedule.min_lr=0.1",
-            "does not apply to kind = \"constant\"",
-        ),
-        set(
-            "clip norm 0",
-            fashion,
-            "clip.max_norm=0",
-            "clip.max_norm must be a positive number",
-        ),
-        set(
-            "clip value",
-            fashion,
-            "clip.value=-1",
-            "clip.value must be a positive number",
-        ),
-        set("clip key", fashion, "clip.norm=1", "unknown field `norm`"),
-        set(
-            "guard ratio",
-            fashion,
-            "guard.max_loss_ratio=0.5",
-            "guard.max_loss_ratio must be 0 (off) or above 1",
-        ),
-        set(
-            "guard smoothing",
-            fashion,
-            "guard.smoothing_steps=0",
-            "guard.smoothing_steps must be at least 1",
-        ),
-        set(
-            "guard patience",
-            fashion,
-            "guard.patience_steps=0",
-            "guard.patience_steps must be at least 1",
-        ),
-        set(
-            "plateau delta",
-            fashion,
-            "guard.plateau_min_delta=-1",
-            "guard.plateau_min_delta must be zero or positive",
-        ),
-        set(
-            "backend kind",
-            fashion,
-            "backend.kind=\"tpu\"",
-            "unknown variant `tpu`",
-        ),
-        set(
-            "backend key",
-            fashion,
-            "backend.gpu=0",
-            "unknown field `gpu`",
-        ),
-        set(
-            "data kind",
-            fashion,
-            "data.kind=\"mnist\"",
-            "unknown variant `mnist`",
-        ),
-        set(
-            "valid fraction 1",
-            fashion,
-            "data.valid_fraction=1.0",
-            "data.valid_fraction must be in [0, 1)",
-        ),
-        set(
-            "valid fraction nan",
-            fashion,
-            "data.valid_fraction=nan",
-            "data.valid_fraction must be in [0, 1)",
-        ),
-        set(
-            "limit 0",
-            fashion,
-            "data.limit=0",
-            "data.limit must be at least 1",
-        ),
-        set(
-            "mean without std",
-            fashion,
-            "data.mean=[0.5]",
-            "data.mean and data.std go together",
-        ),
-        set(
-            "series with fashion",
-            fashion,
-            "data.series=\"pad\"",
-            "does not apply to kind = \"fashion-mnist\"",
-        ),
-        set(
-            "augment on sequences",
-            conv1d,
-            "data.augment=true",
-            "data.augment applies to images",
-        ),
-        set(
-            "mean on sequences",
-            conv1d,
-            "data.normalize=\"unit\"",
-            "data.normalize applies to images",
-        ),
-        set(
-            "synthetic items 0",
-            conv1d,
-            "data.synthetic_items=0",
-            "data.synthetic_items must be at least 1",
-        ),
-        set(
-            "model key",
-            fashion,
-            "model.depth=3",
-            "unknown field `depth`",
-        ),
-        set("image size 0", fashion, "model.image_size=0", "image_size"),
-        set("classes 0", fashion, "model.num_classes=0", "num_classes"),
-        set("length 0", conv1d, "model.length=0", "length"),
-        set(
-            "huge image",
-            fashion,
-            "model.image_size=100000000",
-            "would take",
-        ),
-        set(
-            "huge batch",
-            fashion,
-            "train.batch_size=100000000",
-            "train.batch_size: one batch",
-        ),
-        set(
-            "huge synthetic",
-            conv1d,
-            "data.synthetic_items=100000000000",
-            "data.synthetic_items",
-        ),
-    ]);
+    total += check(
+        "--set on every table",
+        vec![
+            case(
+                "unknown experiment",
+                &["config", "fashion-inceptoin"],
+                "did you mean `fashion-inception`",
+            ),
+            case(
+                "missing file",
+                &["config", "nowhere/x.toml"],
+                "cannot read nowhere/x.toml",
+            ),
+            set("no =", fashion, "train.epochs", "expected KEY=VALUE"),
+            set("empty key part", fashion, "train..epochs=1", "dotted names"),
+            set(
+                "into a value",
+                fashion,
+                "train.epochs.x=1",
+                "is a value, not a table",
+            ),
+            set(
+                "unknown key",
+                fashion,
+                "train.epoch=1",
+                "unknown field `epoch`",
+            ),
+            set("wrong type", fashion, "train.epochs=abc", "expected usize"),
+            set(
+                "epochs 0",
+                fashion,
+                "train.epochs=0",
+                "train.epochs must be at least 1",
+            ),
+            set(
+                "batch 0",
+                fashion,
+                "train.batch_size=0",
+                "train.batch_size must be at least 1",
+            ),
+            set(
+                "batch negative",
+                fashion,
+                "train.batch_size=-3",
+                "positive number of items",
+            ),
+            set(
+                "batch word",
+                fashion,
+                "train.batch_size=\"all\"",
+                "positive number of items or \"full\"",
+            ),
+            set(
+                "early stopping 0",
+                fashion,
+                "train.early_stopping=0",
+                "train.early_stopping must be at least 1",
+            ),
+            set(
+                "optimizer kind",
+                fashion,
+                "optimizer.kind=\"lbfgs\"",
+                "unknown variant `lbfgs`",
+            ),
+            set(
+                "lr negative",
+                fashion,
+                "optimizer.lr=-1",
+                "optimizer.lr must be a positive number",
+            ),
+            set(
+                "lr nan",
+                fashion,
+                "optimizer.lr=nan",
+                "optimizer.lr must be a positive number",
+            ),
+            set(
+                "lr inf",
+                fashion,
+                "optimizer.lr=inf",
+                "optimizer.lr must be a positive number",
+            ),
+            set(
+                "weight decay",
+                fashion,
+                "optimizer.weight_decay=-1",
+                "optimizer.weight_decay must be zero or positive",
+            ),
+            set(
+                "nesterov with adam",
+                fashion,
+                "optimizer.nesterov=true",
+                "does not apply to kind = \"adam\"",
+            ),
+            set(
+                "momentum with adam",
+                fashion,
+                "optimizer.momentum=0.9",
+                "does not apply to kind = \"adam\"",
+            ),
+            set(
+                "momentum with adamw",
+                fashion,
+                "optimizer.momentum=0.9",
+                "does not apply to kind = \"adam\"",
+            ),
+            set(
+                "schedule kind",
+                fashion,
+                "schedule.kind=\"linear\"",
+                "unknown variant `linear`",
+            ),
+            set(
+                "gamma with constant",
+                fashion,
+                "schedule.gamma=0.5",
+                "does not apply to kind = \"constant\"",
+            ),
+            set(
+                "min_lr with constant",
+                fashion,
+                "schedule.min_lr=0.1",
+                "does not apply to kind = \"constant\"",
+            ),
+            set(
+                "clip norm 0",
+                fashion,
+                "clip.max_norm=0",
+                "clip.max_norm must be a positive number",
+            ),
+            set(
+                "clip value",
+                fashion,
+                "clip.value=-1",
+                "clip.value must be a positive number",
+            ),
+            set("clip key", fashion, "clip.norm=1", "unknown field `norm`"),
+            set(
+                "guard ratio",
+                fashion,
+                "guard.max_loss_ratio=0.5",
+                "guard.max_loss_ratio must be 0 (off) or above 1",
+            ),
+            set(
+                "guard smoothing",
+                fashion,
+                "guard.smoothing_steps=0",
+                "guard.smoothing_steps must be at least 1",
+            ),
+            set(
+                "guard patience",
+                fashion,
+                "guard.patience_steps=0",
+                "guard.patience_steps must be at least 1",
+            ),
+            set(
+                "plateau delta",
+                fashion,
+                "guard.plateau_min_delta=-1",
+                "guard.plateau_min_delta must be zero or positive",
+            ),
+            set(
+                "backend kind",
+                fashion,
+                "backend.kind=\"tpu\"",
+                "unknown variant `tpu`",
+            ),
+            set(
+                "backend key",
+                fashion,
+                "backend.gpu=0",
+                "unknown field `gpu`",
+            ),
+            set(
+                "data kind",
+                fashion,
+                "data.kind=\"mnist\"",
+                "unknown variant `mnist`",
+            ),
+            set(
+                "valid fraction 1",
+                fashion,
+                "data.valid_fraction=1.0",
+                "data.valid_fraction must be in [0, 1)",
+            ),
+            set(
+                "valid fraction nan",
+                fashion,
+                "data.valid_fraction=nan",
+                "data.valid_fraction must be in [0, 1)",
+            ),
+            set(
+                "limit 0",
+                fashion,
+                "data.limit=0",
+                "data.limit must be at least 1",
+            ),
+            set(
+                "mean without std",
+                fashion,
+                "data.mean=[0.5]",
+                "data.mean and data.std go together",
+            ),
+            set(
+                "series with fashion",
+                fashion,
+                "data.series=\"pad\"",
+                "does not apply to kind = \"fashion-mnist\"",
+            ),
+            set(
+                "augment on sequences",
+                conv1d,
+                "data.augment=true",
+                "data.augment applies to images",
+            ),
+            set(
+                "mean on sequences",
+                conv1d,
+                "data.normalize=\"unit\"",
+                "data.normalize applies to images",
+            ),
+            set(
+                "synthetic items 0",
+                conv1d,
+                "data.synthetic_items=0",
+                "data.synthetic_items must be at least 1",
+            ),
+            set(
+                "model key",
+                fashion,
+                "model.depth=3",
+                "unknown field `depth`",
+            ),
+            set("image size 0", fashion, "model.image_size=0", "image_size"),
+            set("classes 0", fashion, "model.num_classes=0", "num_classes"),
+            set("length 0", conv1d, "model.length=0", "length"),
+            set(
+                "huge image",
+                fashion,
+                "model.image_size=100000000",
+                "would take",
+            ),
+            set(
+                "huge batch",
+                fashion,
+                "train.batch_size=100000000",
+                "train.batch_size: one batch",
+            ),
+            set(
+                "huge synthetic",
+                conv1d,
+                "data.synthetic_items=100000000000",
+                "data.synthetic_items",
+            ),
+        ],
+    );
 
     // Data files, loaded by `zoo data` (and the same loader by train/eval/predict).
     let idx = |name: &'static str, dir: &str, expect: &'static str| Case {
@@ -756,295 +762,304 @@ fn every_bad_input_is_a_clear_error() {
             .collect(),
         expect,
     };
-    total += check(vec![
-        idx("idx missing dir", "idx/absent", "cannot read"),
-        idx("idx dir is a file", "idx/a-file", "cannot read"),
-        idx("idx empty dir", "idx/nothing", "cannot read"),
-        idx(
-            "idx bad magic",
-            "idx/bad-magic",
-            "bad IDX magic number 2049 (expected 2051)",
-        ),
-        idx(
-            "idx truncated",
-            "idx/truncated",
-            "but the file has 1000 bytes of data",
-        ),
-        idx(
-            "idx short header",
-            "idx/short-header",
-            "shorter than an IDX header",
-        ),
-        idx("idx label count", "idx/label-count", "59 labels but"),
-        idx(
-            "idx labels out of range",
-            "idx/labels-12",
-            "has labels up to 12",
-        ),
-        idx(
-            "idx test size",
-            "idx/test-size",
-            "test images are 14×14 but the training images are 28×28",
-        ),
-        idx(
-            "idx image size vs model",
-            "idx/small",
-            "gives items of shape [1, 14, 14]",
-        ),
-        idx("idx gzip bomb", "idx/bomb", "but the file holds more"),
-        idx("idx corrupt gzip", "idx/corrupt-gz", "corrupt gzip data"),
-        idx(
-            "idx no training items",
-            "idx/empty",
-            "the training split is empty",
-        ),
-        case(
-            "idx without dir",
-            &["data", fashion, "--set", "data.kind=\"idx\""],
-            "needs data.dir",
-        ),
-        ts("ts NaN", "ts/nan", "`NaN` is not a finite number"),
-        ts("ts inf", "ts/inf", "`inf` is not a finite number"),
-        ts(
-            "ts overflow",
-            "ts/overflow",
-            "`1e999` is not a finite number",
-        ),
-        ts("ts word", "ts/word", "`twelve` is not a finite number"),
-        ts(
-            "ts unknown label",
-            "ts/label",
-            "class label `zebra` is not one of",
-        ),
-        ts("ts no @data", "ts/no-data", "no @data line"),
-        ts("ts no cases", "ts/no-cases", "no cases after @data"),
-        ts("ts dimensions", "ts/dims", "the header says @dimensions 3"),
-        ts("ts no files", "ts/missing", "no file ending in _TRAIN.ts"),
-        folder("folder no classes", "img/empty", "img/empty"),
-        folder("folder corrupt image", "img/corrupt", "cannot decode image"),
-        folder("folder PNG bomb", "img/bomb", "cannot decode image"),
-        folder("folder missing", "img/absent", "cannot read"),
-        cifar(
-            "cifar truncated",
-            "cifar/truncated",
-            "not a multiple of the CIFAR-10 record size",
-        ),
-        cifar("cifar label 11", "cifar/label-11", "label 11"),
-    ]);
+    total += check(
+        "data files",
+        vec![
+            idx("idx missing dir", "idx/absent", "cannot read"),
+            idx("idx dir is a file", "idx/a-file", "cannot read"),
+            idx("idx empty dir", "idx/nothing", "cannot read"),
+            idx(
+                "idx bad magic",
+                "idx/bad-magic",
+                "bad IDX magic number 2049 (expected 2051)",
+            ),
+            idx(
+                "idx truncated",
+                "idx/truncated",
+                "but the file has 1000 bytes of data",
+            ),
+            idx(
+                "idx short header",
+                "idx/short-header",
+                "shorter than an IDX header",
+            ),
+            idx("idx label count", "idx/label-count", "59 labels but"),
+            idx(
+                "idx labels out of range",
+                "idx/labels-12",
+                "has labels up to 12",
+            ),
+            idx(
+                "idx test size",
+                "idx/test-size",
+                "test images are 14×14 but the training images are 28×28",
+            ),
+            idx(
+                "idx image size vs model",
+                "idx/small",
+                "gives items of shape [1, 14, 14]",
+            ),
+            idx("idx gzip bomb", "idx/bomb", "but the file holds more"),
+            idx("idx corrupt gzip", "idx/corrupt-gz", "corrupt gzip data"),
+            idx(
+                "idx no training items",
+                "idx/empty",
+                "the training split is empty",
+            ),
+            case(
+                "idx without dir",
+                &["data", fashion, "--set", "data.kind=\"idx\""],
+                "needs data.dir",
+            ),
+            ts("ts NaN", "ts/nan", "`NaN` is not a finite number"),
+            ts("ts inf", "ts/inf", "`inf` is not a finite number"),
+            ts(
+                "ts overflow",
+                "ts/overflow",
+                "`1e999` is not a finite number",
+            ),
+            ts("ts word", "ts/word", "`twelve` is not a finite number"),
+            ts(
+                "ts unknown label",
+                "ts/label",
+                "class label `zebra` is not one of",
+            ),
+            ts("ts no @data", "ts/no-data", "no @data line"),
+            ts("ts no cases", "ts/no-cases", "no cases after @data"),
+            ts("ts dimensions", "ts/dims", "the header says @dimensions 3"),
+            ts("ts no files", "ts/missing", "no file ending in _TRAIN.ts"),
+            folder("folder no classes", "img/empty", "img/empty"),
+            folder("folder corrupt image", "img/corrupt", "cannot decode image"),
+            folder("folder PNG bomb", "img/bomb", "cannot decode image"),
+            folder("folder missing", "img/absent", "cannot read"),
+            cifar(
+                "cifar truncated",
+                "cifar/truncated",
+                "not a multiple of the CIFAR-10 record size",
+            ),
+            cifar("cifar label 11", "cifar/label-11", "label 11"),
+        ],
+    );
 
     // Run directories: eval, predict, export, plot, resume.
     let run = |name: &str| f.path(&format!("runs/fashion-inception/{name}"));
     let good = run("good");
-    total += check(vec![
-        case("eval missing run", &["eval", &run("absent")], "absent"),
-        case(
-            "eval no config",
-            &["eval", &run("no-config")],
-            "config.toml",
-        ),
-        case(
-            "eval bad config",
-            &["eval", &run("bad-config")],
-            "config.toml:1:",
-        ),
-        case(
-            "eval no model",
-            &["eval", &run("no-model")],
-            "no summary.json (the process was killed",
-        ),
-        case(
-            "eval no checkpoint",
-            &["eval", &run("no-checkpoint")],
-            "no complete checkpoint",
-        ),
-        case("eval bad model", &["eval", &run("bad-model")], "model.bpk"),
-        case(
-            "eval empty split",
-            &["eval", &run("nan-weights-config"), "--split", "valid"],
-            "the valid split is empty",
-        ),
-        case(
-            "eval split name",
-            &["eval", &good, "--split", "dev"],
-            "invalid value 'dev'",
-        ),
-        case(
-            "predict missing file",
-            &["predict", &good, &f.path("absent.png")],
-            "absent.png",
-        ),
-        case(
-            "predict not an image",
-            &["predict", &good, &f.path("not-an-image.png")],
-            "not-an-image.png",
-        ),
-        case(
-            "predict top 0",
-            &["predict", &good, &f.path("not-an-image.png"), "--top", "0"],
-            "--top",
-        ),
-        case(
-            "export no model",
-            &["export", &run("no-model"), "--to", &f.path("x.safetensors")],
-            "has no model.bpk",
-        ),
-        case(
-            "export bad model",
-            &[
-                "export",
-                &run("bad-model"),
-                "--to",
-                &f.path("x.safetensors"),
-            ],
-            "model.bpk",
-        ),
-        case(
-            "plot bad history",
-            &["plot", &run("bad-history")],
-            "not a history file",
-        ),
-        case("plot missing run", &["plot", &run("absent")], "absent"),
-        case(
-            "resume finished run",
-            &["train", fashion, "--resume", &good],
-            "already finished all 2 epochs",
-        ),
-        case(
-            "resume with --set",
-            &[
-                "train",
-                fashion,
-                "--resume",
-                &good,
-                "--set",
-                "train.epochs=3",
-            ],
-            "cannot change it",
-        ),
-        case(
-            "resume with --out",
-            &["train", fashion, "--resume", &good, "--out", "x"],
-            "cannot be used with '--out",
-        ),
-        case(
-            "resume other experiment",
-            &["train", conv1d, "--resume", &good],
-            "is a run of experiment `fashion-inception`, not `conv1d-classifier`",
-        ),
-        case(
-            "resume no checkpoint",
-            &["train", fashion, "--resume", &run("no-checkpoint")],
-            "no intact complete checkpoint",
-        ),
-    ]);
+    total += check(
+        "run directories",
+        vec![
+            case("eval missing run", &["eval", &run("absent")], "absent"),
+            case(
+                "eval no config",
+                &["eval", &run("no-config")],
+                "config.toml",
+            ),
+            case(
+                "eval bad config",
+                &["eval", &run("bad-config")],
+                "config.toml:1:",
+            ),
+            case(
+                "eval no model",
+                &["eval", &run("no-model")],
+                "no summary.json (the process was killed",
+            ),
+            case(
+                "eval no checkpoint",
+                &["eval", &run("no-checkpoint")],
+                "no complete checkpoint",
+            ),
+            case("eval bad model", &["eval", &run("bad-model")], "model.bpk"),
+            case(
+                "eval empty split",
+                &["eval", &run("nan-weights-config"), "--split", "valid"],
+                "the valid split is empty",
+            ),
+            case(
+                "eval split name",
+                &["eval", &good, "--split", "dev"],
+                "invalid value 'dev'",
+            ),
+            case(
+                "predict missing file",
+                &["predict", &good, &f.path("absent.png")],
+                "absent.png",
+            ),
+            case(
+                "predict not an image",
+                &["predict", &good, &f.path("not-an-image.png")],
+                "not-an-image.png",
+            ),
+            case(
+                "predict top 0",
+                &["predict", &good, &f.path("not-an-image.png"), "--top", "0"],
+                "--top",
+            ),
+            case(
+                "export no model",
+                &["export", &run("no-model"), "--to", &f.path("x.safetensors")],
+                "has no model.bpk",
+            ),
+            case(
+                "export bad model",
+                &[
+                    "export",
+                    &run("bad-model"),
+                    "--to",
+                    &f.path("x.safetensors"),
+                ],
+                "model.bpk",
+            ),
+            case(
+                "plot bad history",
+                &["plot", &run("bad-history")],
+                "not a history file",
+            ),
+            case("plot missing run", &["plot", &run("absent")], "absent"),
+            case(
+                "resume finished run",
+                &["train", fashion, "--resume", &good],
+                "already finished all 2 epochs",
+            ),
+            case(
+                "resume with --set",
+                &[
+                    "train",
+                    fashion,
+                    "--resume",
+                    &good,
+                    "--set",
+                    "train.epochs=3",
+                ],
+                "cannot change it",
+            ),
+            case(
+                "resume with --out",
+                &["train", fashion, "--resume", &good, "--out", "x"],
+                "cannot be used with '--out",
+            ),
+            case(
+                "resume other experiment",
+                &["train", conv1d, "--resume", &good],
+                "is a run of experiment `fashion-inception`, not `conv1d-classifier`",
+            ),
+            case(
+                "resume no checkpoint",
+                &["train", fashion, "--resume", &run("no-checkpoint")],
+                "no intact complete checkpoint",
+            ),
+        ],
+    );
 
     // Subcommands' own flags.
-    total += check(vec![
-        case(
-            "unknown command",
-            &["trian"],
-            "unrecognized subcommand 'trian'",
-        ),
-        case(
-            "bench batch 0",
-            &["bench", "cifar-inception", "--batch", "0"],
-            "--batch and --steps must be at least 1",
-        ),
-        case(
-            "bench huge batch",
-            &["bench", "cifar-inception", "--batch", "100000000"],
-            "--batch: one batch of 100000000 inputs",
-        ),
-        case(
-            "bench not a classifier",
-            &["bench", "conv-gap"],
-            "not a classifier",
-        ),
-        case(
-            "bench unknown",
-            &["bench", "resnet"],
-            "no experiment named `resnet`",
-        ),
-        case(
-            "summary bad input",
-            &["summary", "cifar-inception", "--input", "3x32"],
-            "--input",
-        ),
-        case("summary unknown", &["summary", "resnet"], "resnet"),
-        case(
-            "train not a classifier",
-            &[
-                "train",
-                &toml_file(&f, "gap", "[model]\nkind = \"conv-gap\"\n"),
-            ],
-            "not a classifier",
-        ),
-        case(
-            "lr-find range",
-            &["lr-find", conv1d, "--start", "1", "--end", "0.001"],
-            "--start",
-        ),
-        case(
-            "lr-find negative",
-            &["lr-find", conv1d, "--start=-1"],
-            "--start",
-        ),
-        case(
-            "lr-find not a number",
-            &["lr-find", conv1d, "--end", "big"],
-            "invalid value 'big'",
-        ),
-        case("sweep no list", &["sweep", conv1d], "--set"),
-        case(
-            "saddle lr",
-            &["saddle", "--lr=-1"],
-            "--lr must be a positive number",
-        ),
-        case(
-            "saddle lr nan",
-            &["saddle", "--lr", "NaN"],
-            "--lr must be a positive number",
-        ),
-        case(
-            "saddle start outside",
-            &["saddle", "--start", "5,5"],
-            "inside the disc",
-        ),
-        case(
-            "saddle steps",
-            &["saddle", "--steps", "0"],
-            "--steps must be at least 1",
-        ),
-        case(
-            "backend flag",
-            &["config", fashion, "--backend", "tpu"],
-            "invalid value 'tpu'",
-        ),
-        case(
-            "import missing",
-            &[
-                "import",
-                &f.path("absent.safetensors"),
-                "--model",
-                "conv-gap",
-                "--to",
-                &f.path("x.bpk"),
-            ],
-            "absent.safetensors",
-        ),
-        case(
-            "import not safetensors",
-            &[
-                "import",
-                &f.path("not-an-image.png"),
-                "--model",
-                "conv-gap",
-                "--to",
-                &f.path("x.bpk"),
-            ],
-            "not-an-image.png",
-        ),
-    ]);
+    total += check(
+        "subcommand flags",
+        vec![
+            case(
+                "unknown command",
+                &["trian"],
+                "unrecognized subcommand 'trian'",
+            ),
+            case(
+                "bench batch 0",
+                &["bench", "cifar-inception", "--batch", "0"],
+                "--batch and --steps must be at least 1",
+            ),
+            case(
+                "bench huge batch",
+                &["bench", "cifar-inception", "--batch", "100000000"],
+                "--batch: one batch of 100000000 inputs",
+            ),
+            case(
+                "bench not a classifier",
+                &["bench", "conv-gap"],
+                "not a classifier",
+            ),
+            case(
+                "bench unknown",
+                &["bench", "resnet"],
+                "no experiment named `resnet`",
+            ),
+            case(
+                "summary bad input",
+                &["summary", "cifar-inception", "--input", "3x32"],
+                "--input",
+            ),
+            case("summary unknown", &["summary", "resnet"], "resnet"),
+            case(
+                "train not a classifier",
+                &[
+                    "train",
+                    &toml_file(&f, "gap", "[model]\nkind = \"conv-gap\"\n"),
+                ],
+                "not a classifier",
+            ),
+            case(
+                "lr-find range",
+                &["lr-find", conv1d, "--start", "1", "--end", "0.001"],
+                "--start",
+            ),
+            case(
+                "lr-find negative",
+                &["lr-find", conv1d, "--start=-1"],
+                "--start",
+            ),
+            case(
+                "lr-find not a number",
+                &["lr-find", conv1d, "--end", "big"],
+                "invalid value 'big'",
+            ),
+            case("sweep no list", &["sweep", conv1d], "--set"),
+            case(
+                "saddle lr",
+                &["saddle", "--lr=-1"],
+                "--lr must be a positive number",
+            ),
+            case(
+                "saddle lr nan",
+                &["saddle", "--lr", "NaN"],
+                "--lr must be a positive number",
+            ),
+            case(
+                "saddle start outside",
+                &["saddle", "--start", "5,5"],
+                "inside the disc",
+            ),
+            case(
+                "saddle steps",
+                &["saddle", "--steps", "0"],
+                "--steps must be at least 1",
+            ),
+            case(
+                "backend flag",
+                &["config", fashion, "--backend", "tpu"],
+                "invalid value 'tpu'",
+            ),
+            case(
+                "import missing",
+                &[
+                    "import",
+                    &f.path("absent.safetensors"),
+                    "--model",
+                    "conv-gap",
+                    "--to",
+                    &f.path("x.bpk"),
+                ],
+                "absent.safetensors",
+            ),
+            case(
+                "import not safetensors",
+                &[
+                    "import",
+                    &f.path("not-an-image.png"),
+                    "--model",
+                    "conv-gap",
+                    "--to",
+                    &f.path("x.bpk"),
+                ],
+                "not-an-image.png",
+            ),
+        ],
+    );
     eprintln!("{total} bad inputs, each a clear error");
     let _ = workspace_root();
 }

@@ -275,3 +275,21 @@ fn grad_example_prints_both_and_exits_zero() {
     assert!(run.stdout.contains("[[2.5, 1.75], [1.25, -1]]"), "{run}");
     assert!(run.stdout.contains("all four agree"), "{run}");
 }
+
+#[test]
+fn a_closed_pipe_ends_zoo_quietly() {
+    // `zoo list | head -0`: the reader is gone before zoo prints its first line (zoo needs
+    // milliseconds to start; the pipe's read end is closed at once).
+    let mut child = std::process::Command::new(zoo_tests::zoo_bin())
+        .args(["list"])
+        .current_dir(zoo_tests::workspace_root())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_ne!(output.status.code(), Some(101), "{stderr}");
+}

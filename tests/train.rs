@@ -353,6 +353,96 @@ fn a_run_killed_mid_epoch_resumes_after_its_last_complete_epoch() {
 }
 
 #[test]
+fn ctrl_c_ends_the_run_with_its_files_and_eval_works_on_it() {
+    let out = tempfile::tempdir().unwrap();
+    let out_text = out.path().to_str().unwrap();
+    let child = std::process::Command::new(zoo_bin())
+        .args([
+            "train",
+            "conv1d-classifier",
+            "--out",
+            out_text,
+            "--set",
+            "train.epochs=200",
+        ])
+        .current_dir(zoo_tests::workspace_root())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let dir = loop {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "no epoch in 2 minutes"
+        );
+        if let Ok(entries) = std::fs::read_dir(out.path().join("conv1d-classifier"))
+            && let Some(dir) = entries.flatten().map(|e| e.path()).next()
+            && dir.join("checkpoint/model-2.bpk.sha256").is_file()
+        {
+            break dir;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("SIGINT: stopping after this step"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("zoo train --resume"), "{stderr}");
+    let summary = summary(&dir);
+    assert_eq!(summary["status"], "interrupted");
+    let completed = summary["epochs_completed"].as_u64().unwrap();
+    assert!((2..200).contains(&completed), "{summary}");
+    assert!(dir.join("model.bpk").is_file());
+    assert!(dir.join("curves.png").is_file());
+    zoo(&["eval", dir.to_str().unwrap()]).success();
+}
+
+#[test]
+fn a_damaged_newest_checkpoint_resumes_from_the_previous_epoch() {
+    let out = tempfile::tempdir().unwrap();
+    train(out.path(), "conv1d-classifier", &["train.epochs=3"]).success();
+    let dir = run_dir(out.path(), "conv1d-classifier");
+    // Three epochs finished; ask for a fourth and damage the newest checkpoint.
+    let config = std::fs::read_to_string(dir.join("config.toml")).unwrap();
+    std::fs::write(
+        dir.join("config.toml"),
+        config.replace("epochs = 3", "epochs = 4"),
+    )
+    .unwrap();
+    let model = dir.join("checkpoint/model-3.bpk");
+    let mut bytes = std::fs::read(&model).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    std::fs::write(&model, bytes).unwrap();
+    let run = zoo(&[
+        "train",
+        "conv1d-classifier",
+        "--resume",
+        dir.to_str().unwrap(),
+    ])
+    .success();
+    assert!(
+        run.stderr.contains("the checkpoint of epoch 3 is damaged")
+            && run.stderr.contains("checksum mismatch")
+            && run.stderr.contains("resuming after epoch 2 instead"),
+        "{run}"
+    );
+    assert!(run.stdout.contains("Resuming"), "{run}");
+    let summary = summary(&dir);
+    assert_eq!(summary["resumed_after"], 2);
+    assert_eq!(summary["epochs_completed"], 4);
+}
+
+#[test]
 fn train_errors_are_clean() {
     let out = tempfile::tempdir().unwrap();
     let out_text = out.path().to_str().unwrap();

@@ -343,7 +343,7 @@ mod tests {
         let text = GOOD.replace("1,2,3", "1,two,3");
         let message = parse(Path::new("x.ts"), &text).unwrap_err().to_string();
         assert!(
-            message.contains("line 9: `two` is not a number"),
+            message.contains("line 9: `two` is not a finite number"),
             "{message}"
         );
     }
