@@ -615,6 +615,24 @@ fn every_bad_input_is_a_clear_error() {
                 "unknown field `gpu`",
             ),
             set(
+                "gpu index on the CPU",
+                fashion,
+                "backend.index=1",
+                "backend.index picks a GPU, but `flex` runs on the CPU",
+            ),
+            set(
+                "workers",
+                fashion,
+                "train.num_workers=100000",
+                "train.num_workers = 100000 data-loading threads",
+            ),
+            set(
+                "one class",
+                fashion,
+                "model.num_classes=1",
+                "needs at least 2 classes",
+            ),
+            set(
                 "data kind",
                 fashion,
                 "data.kind=\"mnist\"",
@@ -806,6 +824,25 @@ fn every_bad_input_is_a_clear_error() {
                 "idx/empty",
                 "the training split is empty",
             ),
+            Case {
+                name: "validation fraction holds none out",
+                args: [
+                    "data",
+                    fashion,
+                    "--set",
+                    "data.kind=\"idx\"",
+                    "--set",
+                    &f.dir("idx/good"),
+                    "--set",
+                    "data.limit=5",
+                    "--set",
+                    "data.valid_fraction=0.05",
+                ]
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+                expect: "data.valid_fraction = 0.05 of 5 items holds none out",
+            },
             case(
                 "idx without dir",
                 &["data", fashion, "--set", "data.kind=\"idx\""],
@@ -968,6 +1005,29 @@ fn every_bad_input_is_a_clear_error() {
                 "bench huge batch",
                 &["bench", "cifar-inception", "--batch", "100000000"],
                 "--batch: one batch of 100000000 inputs",
+            ),
+            case(
+                "bench batch beyond memory",
+                &["bench", "cifar-inception", "--batch", "1000000"],
+                "--batch: a training step on 1000000 item(s)",
+            ),
+            case(
+                "summary input beyond memory",
+                &["summary", "cifar-inception", "--input", "3,4000,4000"],
+                "--input (or the model's input size): a training step on 1 item(s)",
+            ),
+            case(
+                "train activations beyond memory",
+                &[
+                    "train",
+                    "conv1d-classifier",
+                    "--set",
+                    "model.length=1000000000",
+                    "--set",
+                    "train.batch_size=1",
+                ],
+                // Which size check fires first depends on the machine's memory.
+                "would take",
             ),
             case(
                 "bench not a classifier",

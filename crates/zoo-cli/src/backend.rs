@@ -38,6 +38,18 @@ impl BackendConfig {
                 self.kind.name()
             ));
         }
+        if !self.kind.is_gpu() && (self.index.is_some() || !self.devices.is_empty()) {
+            return Err(format!(
+                "backend.{} picks a GPU, but `{}` runs on the CPU: remove it, or use a GPU \
+                 backend (wgpu, vulkan, cuda)",
+                if self.index.is_some() {
+                    "index"
+                } else {
+                    "devices"
+                },
+                self.kind.name()
+            ));
+        }
         Ok(())
     }
 

@@ -75,6 +75,10 @@ pub fn bench_command(args: BenchArgs<'_>) -> Result<ExitCode> {
     )
     .map_err(anyhow::Error::msg)?;
     let device = open_device(&backend)?;
+    if !backend.kind.is_gpu() {
+        crate::limits::check_training_fits(&kind, args.batch, "--batch", &device)
+            .map_err(anyhow::Error::msg)?;
+    }
     device.seed(42);
     let model = kind
         .init(&device.clone().autodiff())

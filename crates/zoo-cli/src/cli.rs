@@ -697,6 +697,8 @@ fn summary(
             .with_context(|| format!("--input {shape:?}"))?;
     }
     let device = device_for(backend)?;
+    crate::limits::check_training_fits(&model, 1, "--input (or the model's input size)", &device)
+        .map_err(anyhow::Error::msg)?;
     let mut summary = model.summarize(&device, 1).map_err(anyhow::Error::msg)?;
     summary.channels_last = !channels_first;
     if json {

@@ -88,9 +88,25 @@ impl ExperimentConfig {
                 memory,
             )?;
         }
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if self.train.num_workers > (4 * cores).max(64) {
+            return Err(format!(
+                "train.num_workers = {} data-loading threads is far more than this machine's \
+                 {cores} cores can use (at most {} accepted)",
+                self.train.num_workers,
+                (4 * cores).max(64)
+            ));
+        }
         let Some(spec) = self.model.data_spec() else {
             return Ok(());
         };
+        if spec.classes < 2 {
+            return Err(format!(
+                "model.num_classes = {} cannot be trained as a classifier: a classifier needs \
+                 at least 2 classes",
+                spec.classes
+            ));
+        }
         let sequences = spec.shape.len() == 2;
         if self.data.kind == DataKind::Synthetic {
             let bytes_per_value = if sequences { 4.0 } else { 1.0 };
@@ -630,7 +646,20 @@ pub fn load_experiment(
     if let Some(kind) = backend {
         all.push(format!("backend.kind={}", kind.name()));
     }
-    let config: ExperimentConfig = parse_with_overrides(&path, &text, &all)?;
+    let mut config: ExperimentConfig = parse_with_overrides(&path, &text, &all)?;
+    // `--backend <cpu kind>` on a config written for a GPU: its GPU ordinals mean nothing
+    // there; the flag's choice wins, and says what it dropped.
+    if backend.is_some_and(|kind| !kind.is_gpu())
+        && (config.backend.index.is_some() || !config.backend.devices.is_empty())
+    {
+        eprintln!(
+            "note: --backend {} runs on the CPU: {}'s backend.index/devices not used",
+            config.backend.kind.name(),
+            path.display()
+        );
+        config.backend.index = None;
+        config.backend.devices.clear();
+    }
     config
         .validate()
         .map_err(|message| invalid(&path, &text, &all, message))?;

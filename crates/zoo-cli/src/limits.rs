@@ -2,6 +2,10 @@
 //! allocated: an absurd `model.image_size` or `--batch` is an error that names the key and
 //! the memory it would take, not an allocation failure that aborts the process.
 
+use burn::tensor::Device;
+
+use crate::registry::ModelKind;
+
 /// This machine's memory in bytes (`MemTotal` of `/proc/meminfo`); `None` where unknown.
 pub fn total_memory() -> Option<f64> {
     let text = std::fs::read_to_string("/proc/meminfo").ok()?;
@@ -38,6 +42,61 @@ pub fn check_fits(key: &str, what: &str, bytes: f64, memory: Option<f64>) -> Res
         ));
     }
     Ok(())
+}
+
+/// Bytes one item takes in a training step, estimated: every layer's output (leaf layers of
+/// the summary) kept for the backward pass and its gradient, 4 bytes each. Measured by a real
+/// forward pass at a small input (spatial sides at most 64) and scaled by the area (or
+/// length) ratio, since a convolutional network's activations grow with its input; `None` when
+/// the model cannot be probed at a smaller size.
+pub fn training_bytes_per_item(model: &ModelKind, device: &Device) -> Option<f64> {
+    let shape = model.input_shape();
+    let probe: Vec<usize> = shape
+        .iter()
+        .enumerate()
+        .map(|(i, &d)| if i == 0 { d } else { d.min(64) })
+        .collect();
+    let ratio = elements(&shape[1..]) / elements(&probe[1..]);
+    let small = if probe == shape {
+        model.clone()
+    } else {
+        model.with_input_shape(&probe).ok()?
+    };
+    let summary = small.summarize(device, 1).ok()?;
+    let rows = &summary.rows;
+    let leaves: f64 = rows
+        .iter()
+        .enumerate()
+        .filter(|(i, row)| {
+            rows.get(i + 1)
+                .is_none_or(|next| !next.path.starts_with(&format!("{}.", row.path)))
+        })
+        .map(|(_, row)| elements(&row.output_shape))
+        .sum();
+    Some((leaves + elements(&shape)) * 4.0 * 2.0 * ratio)
+}
+
+/// An error when `batch` items of `model` would not fit in this machine's memory in a
+/// training step (CPU backends; a GPU's memory is its own).
+pub fn check_training_fits(
+    model: &ModelKind,
+    batch: usize,
+    key: &str,
+    device: &Device,
+) -> Result<(), String> {
+    let Some(per_item) = training_bytes_per_item(model, device) else {
+        return Ok(());
+    };
+    check_fits(
+        key,
+        &format!(
+            "a training step on {batch} item(s) of shape {:?} (layer outputs and their \
+             gradients, estimated)",
+            model.input_shape()
+        ),
+        per_item * batch as f64,
+        total_memory(),
+    )
 }
 
 #[cfg(test)]

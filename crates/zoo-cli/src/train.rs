@@ -176,6 +176,17 @@ pub fn train_run(args: TrainArgs<'_>) -> Result<TrainOutcome> {
     let spec = spec_of(&config.model)?;
     let devices = config.backend.open_all()?;
     let device = devices[0].clone();
+    if !config.backend.kind.is_gpu()
+        && let zoo_train::BatchSize::Items(batch) = config.train.batch_size
+    {
+        crate::limits::check_training_fits(
+            &config.model,
+            batch,
+            "train.batch_size and the model's input size",
+            &device,
+        )
+        .map_err(anyhow::Error::msg)?;
+    }
     device.seed(config.train.seed);
     // Parameters must be created on the autodiff device to be tracked (Burn's fork keeps a
     // parameter's require-grad flag, which plain-device parameters do not have).

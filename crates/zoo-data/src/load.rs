@@ -194,6 +194,13 @@ pub fn load(config: &DataConfig, spec: &DataSpec) -> Result<Splits, DataError> {
                 .map_or(String::new(), |limit| format!(", data.limit = {limit}")),
         )));
     }
+    if valid == 0 && config.valid_fraction > 0.0 {
+        return Err(DataError::Config(format!(
+            "data.valid_fraction = {} of {train} items holds none out for validation: use a \
+             larger fraction, more items, or 0 for no validation split",
+            config.valid_fraction
+        )));
+    }
     Ok(splits)
 }
 
