@@ -614,6 +614,32 @@ fn every_bad_input_is_a_clear_error() {
                 "backend.gpu=0",
                 "unknown field `gpu`",
             ),
+            case(
+                "mean on the 0-255 scale",
+                &[
+                    "config",
+                    "cifar-inception",
+                    "--set",
+                    "data.mean=[125.3,123.0,113.9]",
+                    "--set",
+                    "data.std=[63.0,62.1,66.7]",
+                ],
+                "data.mean is on the [0, 1] scale",
+            ),
+            case(
+                "mean with normalize unit",
+                &[
+                    "config",
+                    fashion,
+                    "--set",
+                    "data.normalize=\"unit\"",
+                    "--set",
+                    "data.mean=[0.5]",
+                    "--set",
+                    "data.std=[0.5]",
+                ],
+                "apply to normalize = \"standardize\", not \"unit\"",
+            ),
             set(
                 "gpu index on the CPU",
                 fashion,

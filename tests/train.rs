@@ -354,6 +354,16 @@ fn a_run_killed_mid_epoch_resumes_after_its_last_complete_epoch() {
 
 #[test]
 fn ctrl_c_ends_the_run_with_its_files_and_eval_works_on_it() {
+    stop_by_signal("INT");
+}
+
+#[test]
+fn sigterm_ends_the_run_with_its_files() {
+    stop_by_signal("TERM");
+}
+
+/// Trains until epoch 2 is checkpointed, sends SIG`signal`, and checks the run directory.
+fn stop_by_signal(signal: &str) {
     let out = tempfile::tempdir().unwrap();
     let out_text = out.path().to_str().unwrap();
     let child = std::process::Command::new(zoo_bin())
@@ -385,15 +395,16 @@ fn ctrl_c_ends_the_run_with_its_files_and_eval_works_on_it() {
         std::thread::sleep(Duration::from_millis(10));
     };
     let status = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args([format!("-{signal}"), child.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
     let output = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    let code = if signal == "INT" { 130 } else { 143 };
+    assert_eq!(output.status.code(), Some(code), "{stderr}");
     assert!(
-        stderr.contains("SIGINT: stopping after this step"),
+        stderr.contains(&format!("SIG{signal}: stopping after this step")),
         "{stderr}"
     );
     assert!(stderr.contains("zoo train --resume"), "{stderr}");

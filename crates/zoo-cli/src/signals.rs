@@ -4,11 +4,24 @@
 //! without a handler.
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicI32, Ordering};
 
 use zoo_train::StopHandle;
 
 /// The training the next signal stops, if one runs.
 static CURRENT: Mutex<Option<StopHandle>> = Mutex::new(None);
+
+/// The signal that stopped the last training (0: none).
+static STOPPED_BY: AtomicI32 = AtomicI32::new(0);
+
+/// The exit code of a training a signal stopped: 128 + the signal's number (130 for SIGINT,
+/// 143 for SIGTERM), as a shell reports a process killed by it.
+pub fn exit_code() -> u8 {
+    match STOPPED_BY.load(Ordering::Relaxed) {
+        0 => 130,
+        signal => (128 + signal).clamp(0, 255) as u8,
+    }
+}
 
 /// A stop handle for the training about to start, stopped by SIGINT/SIGTERM until the guard
 /// it returns is dropped.
@@ -52,6 +65,7 @@ fn install() {
                             "\n{name}: stopping after this step and writing the run's files \
                              (again to quit at once)"
                         );
+                        STOPPED_BY.store(signal, Ordering::Relaxed);
                         handle.stop(&format!("interrupted by {name}"));
                     }
                     _ => std::process::exit(128 + signal),

@@ -82,10 +82,6 @@ pub(crate) fn augmentation(config: &ExperimentConfig, shape: [usize; 3]) -> Opti
     })
 }
 
-/// Exit code of a run stopped by Ctrl-C or SIGTERM (128 + SIGINT, as a shell reports it),
-/// after its files were written.
-pub const EXIT_INTERRUPTED: u8 = 130;
-
 /// `zoo train`.
 pub fn train(args: TrainArgs<'_>) -> Result<ExitCode> {
     let outcome = train_run(args)?;
@@ -98,7 +94,8 @@ pub fn train(args: TrainArgs<'_>) -> Result<ExitCode> {
                 outcome.summary.epochs_planned,
                 outcome.run.path.display()
             );
-            ExitCode::from(EXIT_INTERRUPTED)
+            // 130 after Ctrl-C, 143 after SIGTERM, once the run's files are written.
+            ExitCode::from(crate::signals::exit_code())
         }
         None => ExitCode::SUCCESS,
     })

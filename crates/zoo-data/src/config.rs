@@ -240,6 +240,25 @@ impl DataConfig {
         {
             return Err("data.std values must be positive".into());
         }
+        if self.mean.is_some() && self.normalize != NormalizeKind::Standardize {
+            return Err(format!(
+                "data.mean and data.std apply to normalize = \"standardize\", not \"{}\"",
+                match self.normalize {
+                    NormalizeKind::Unit => "unit",
+                    _ => "raw",
+                }
+            ));
+        }
+        // On the [0, 1] scale, as torchvision's Normalize after ToTensor: a mean above 1 (or a
+        // standard deviation above 1) was written on the 0-255 scale.
+        for (key, values) in [("mean", &self.mean), ("std", &self.std)] {
+            if let Some(value) = values.iter().flatten().find(|&&x| x > 1.0) {
+                return Err(format!(
+                    "data.{key} is on the [0, 1] scale (pixels / 255), got {value}: divide the \
+                     0-255 values by 255"
+                ));
+            }
+        }
         Ok(())
     }
 }
