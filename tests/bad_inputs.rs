@@ -640,6 +640,20 @@ fn every_bad_input_is_a_clear_error() {
                 ],
                 "apply to normalize = \"standardize\", not \"unit\"",
             ),
+            case(
+                "warm-up of 0 epochs",
+                &[
+                    "config",
+                    fashion,
+                    "--set",
+                    "schedule.kind=\"warmup-cosine\"",
+                    "--set",
+                    "schedule.warmup_epochs=0",
+                    "--set",
+                    "train.epochs=3",
+                ],
+                "schedule.warmup_epochs must be at least 1",
+            ),
             set(
                 "gpu index on the CPU",
                 fashion,
@@ -1109,6 +1123,21 @@ fn every_bad_input_is_a_clear_error() {
                 "saddle start outside",
                 &["saddle", "--start", "5,5"],
                 "inside the disc",
+            ),
+            case(
+                "plot to a non-PNG name",
+                &["plot", &good, "--out", &f.path("curves.txt")],
+                "give a file name ending in .png",
+            ),
+            case(
+                "preview to a non-PNG name",
+                &["data", fashion, "--preview", &f.path("preview.jpg")],
+                "give a file name ending in .png",
+            ),
+            case(
+                "lr-find steps",
+                &["lr-find", conv1d, "--steps", "3"],
+                "--steps: at least 10 steps",
             ),
             case(
                 "saddle steps",

@@ -1,5 +1,6 @@
 //! The `zoo` command line: argument parsing and one function per subcommand.
 
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
@@ -372,9 +373,19 @@ fn run(cli: Cli) -> Result<ExitCode> {
             experiment,
             preview,
             overrides,
-        } => crate::data::show(&experiment, &overrides.set, preview.as_deref()),
+        } => {
+            if let Some(path) = &preview {
+                png_path("--preview", path)?;
+            }
+            crate::data::show(&experiment, &overrides.set, preview.as_deref())
+        }
         Command::GradExample { backend } => grad_example(backend),
-        Command::Plot { runs, out } => crate::plot::plot_command(&runs, out.as_deref()),
+        Command::Plot { runs, out } => {
+            if let Some(path) = &out {
+                png_path("--out", path)?;
+            }
+            crate::plot::plot_command(&runs, out.as_deref())
+        }
         Command::Export {
             source,
             model,
@@ -680,6 +691,21 @@ pub(crate) fn model_or_experiment(
         }
         Err(error) => Err(error.into()),
     }
+}
+
+/// Refuses a picture path that does not end in `.png`: zoo writes PNG files, and PNG bytes
+/// under another extension would be a file that lies about its format.
+fn png_path(flag: &str, path: &Path) -> Result<()> {
+    if path
+        .extension()
+        .is_some_and(|ext| ext.eq_ignore_ascii_case("png"))
+    {
+        return Ok(());
+    }
+    bail!(
+        "{flag} {}: zoo draws PNG pictures; give a file name ending in .png",
+        path.display()
+    )
 }
 
 fn summary(

@@ -564,6 +564,11 @@ impl ScheduleConfig {
                         self.min_lr
                     ));
                 }
+                if self.kind == ScheduleKind::WarmupCosine && self.warmup_epochs == 0 {
+                    return Err("schedule.warmup_epochs must be at least 1 with kind = \
+                                \"warmup-cosine\" (kind = \"cosine\" has no warm-up)"
+                        .into());
+                }
                 if self.kind == ScheduleKind::WarmupCosine && self.warmup_epochs >= epochs {
                     return Err(format!(
                         "schedule.warmup_epochs ({}) must be less than train.epochs ({epochs})",

@@ -50,7 +50,10 @@ impl LrFindConfig {
             ));
         }
         if self.steps < 10 {
-            return Err(format!("at least 10 steps are needed, got {}", self.steps));
+            return Err(format!(
+                "--steps: at least 10 steps are needed, got {}",
+                self.steps
+            ));
         }
         Ok(())
     }
