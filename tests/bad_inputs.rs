@@ -757,69 +757,43 @@ fn every_bad_input_is_a_clear_error() {
     );
 
     // Data files, loaded by `zoo data` (and the same loader by train/eval/predict).
-    let idx = |name: &'static str, dir: &str, expect: &'static str| Case {
+    // `zoo data <prefix…> --set data.dir="<fixture dir>"`.
+    let with_dir = |prefix: &[&str], name: &'static str, dir: &str, expect: &'static str| Case {
         name,
-        args: [
-            "data",
-            fashion,
-            "--set",
-            "data.kind=\"idx\"",
-            "--set",
-            &f.dir(dir),
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect(),
-        expect,
-    };
-    let ts = |name: &'static str, dir: &str, expect: &'static str| Case {
-        name,
-        args: [
-            "data",
-            conv1d,
-            "--set",
-            "data.kind=\"ts\"",
-            "--set",
-            &f.dir(dir),
-            "--set",
-            "model.in_channels=2",
-            "--set",
-            "model.length=64",
-            "--set",
-            "model.num_classes=3",
-            "--set",
-            "model.kernel_sizes=[3,3,3]",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect(),
-        expect,
-    };
-    let folder = |name: &'static str, dir: &str, expect: &'static str| Case {
-        name,
-        args: [
-            "data",
-            fashion,
-            "--set",
-            "data.kind=\"image-folder\"",
-            "--set",
-            &f.dir(dir),
-            "--set",
-            "model.num_classes=2",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect(),
-        expect,
-    };
-    let cifar = |name: &'static str, dir: &str, expect: &'static str| Case {
-        name,
-        args: ["data", "cifar-inception", "--set", &f.dir(dir)]
+        args: prefix
             .iter()
             .map(|s| s.to_string())
+            .chain(["--set".to_string(), f.dir(dir)])
             .collect(),
         expect,
     };
+    let idx_prefix = ["data", fashion, "--set", "data.kind=\"idx\""];
+    let ts_prefix = [
+        "data",
+        conv1d,
+        "--set",
+        "data.kind=\"ts\"",
+        "--set",
+        "model.in_channels=2",
+        "--set",
+        "model.length=64",
+        "--set",
+        "model.num_classes=3",
+        "--set",
+        "model.kernel_sizes=[3,3,3]",
+    ];
+    let folder_prefix = [
+        "data",
+        fashion,
+        "--set",
+        "data.kind=\"image-folder\"",
+        "--set",
+        "model.num_classes=2",
+    ];
+    let idx = |name, dir, expect| with_dir(&idx_prefix, name, dir, expect);
+    let ts = |name, dir, expect| with_dir(&ts_prefix, name, dir, expect);
+    let folder = |name, dir, expect| with_dir(&folder_prefix, name, dir, expect);
+    let cifar = |name, dir, expect| with_dir(&["data", "cifar-inception"], name, dir, expect);
     total += check(
         "data files",
         vec![

@@ -259,43 +259,49 @@ fn a_huge_learning_rate_trips_the_divergence_guard() {
     );
 }
 
+/// `zoo train conv1d-classifier --out OUT --set …` started in the background, stderr piped.
+fn spawn_train(out: &Path, sets: &[&str]) -> std::process::Child {
+    let mut command = std::process::Command::new(zoo_bin());
+    command.args(["train", "conv1d-classifier", "--out", out.to_str().unwrap()]);
+    for set in sets {
+        command.args(["--set", set]);
+    }
+    command
+        .current_dir(zoo_tests::workspace_root())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// The run directory under `out/conv1d-classifier/` once `ready` says so (2 minutes at most).
+fn wait_for_run(out: &Path, ready: impl Fn(&Path) -> bool) -> PathBuf {
+    let started = Instant::now();
+    loop {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the run was not ready in 2 minutes"
+        );
+        if let Ok(entries) = std::fs::read_dir(out.join("conv1d-classifier"))
+            && let Some(dir) = entries.flatten().map(|e| e.path()).next()
+            && ready(&dir)
+        {
+            return dir;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 #[test]
 fn a_run_killed_mid_epoch_resumes_after_its_last_complete_epoch() {
     let out = tempfile::tempdir().unwrap();
-    let out_text = out.path().to_str().unwrap();
-    let mut child = std::process::Command::new(zoo_bin())
-        .args([
-            "train",
-            "conv1d-classifier",
-            "--out",
-            out_text,
-            "--set",
-            "train.epochs=3",
-            "--set",
-            "data.synthetic_items=1500",
-        ])
-        .current_dir(zoo_tests::workspace_root())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_train(out.path(), &["train.epochs=3", "data.synthetic_items=1500"]);
     // Kill it once epoch 1 is checkpointed, i.e. during epoch 2.
-    let started = Instant::now();
-    let dir = loop {
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "no checkpoint in 2 minutes"
-        );
-        if let Ok(entries) = std::fs::read_dir(out.path().join("conv1d-classifier"))
-            && let Some(dir) = entries.flatten().map(|e| e.path()).next()
-            && ["model", "optim", "scheduler"]
-                .iter()
-                .all(|kind| dir.join(format!("checkpoint/{kind}-1.bpk")).is_file())
-        {
-            break dir;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    let dir = wait_for_run(out.path(), |dir| {
+        ["model", "optim", "scheduler"]
+            .iter()
+            .all(|kind| dir.join(format!("checkpoint/{kind}-1.bpk")).is_file())
+    });
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(
@@ -365,35 +371,10 @@ fn sigterm_ends_the_run_with_its_files() {
 /// Trains until epoch 2 is checkpointed, sends SIG`signal`, and checks the run directory.
 fn stop_by_signal(signal: &str) {
     let out = tempfile::tempdir().unwrap();
-    let out_text = out.path().to_str().unwrap();
-    let child = std::process::Command::new(zoo_bin())
-        .args([
-            "train",
-            "conv1d-classifier",
-            "--out",
-            out_text,
-            "--set",
-            "train.epochs=200",
-        ])
-        .current_dir(zoo_tests::workspace_root())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    let dir = loop {
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "no epoch in 2 minutes"
-        );
-        if let Ok(entries) = std::fs::read_dir(out.path().join("conv1d-classifier"))
-            && let Some(dir) = entries.flatten().map(|e| e.path()).next()
-            && dir.join("checkpoint/model-2.bpk.sha256").is_file()
-        {
-            break dir;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    let child = spawn_train(out.path(), &["train.epochs=200"]);
+    let dir = wait_for_run(out.path(), |dir| {
+        dir.join("checkpoint/model-2.bpk.sha256").is_file()
+    });
     let status = std::process::Command::new("kill")
         .args([format!("-{signal}"), child.id().to_string()])
         .status()

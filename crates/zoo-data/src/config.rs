@@ -309,65 +309,27 @@ impl DataKind {
     /// The `[data]` keys this kind reads (besides `kind`). Sequence kinds (`ts`) standardise
     /// every channel with the training split's statistics and are never augmented, so the
     /// pixel keys do not apply to them.
-    pub fn keys(self) -> &'static [&'static str] {
-        match self {
-            DataKind::Cifar10 => &[
-                "dir",
-                "limit",
-                "valid_fraction",
-                "seed",
-                "augment",
-                "normalize",
-                "mean",
-                "std",
-                "url",
-                "md5",
-                "sha256",
-            ],
-            DataKind::Idx => &[
-                "dir",
-                "limit",
-                "valid_fraction",
-                "seed",
-                "augment",
-                "normalize",
-                "mean",
-                "std",
-            ],
-            DataKind::FashionMnist => &[
-                "dir",
-                "limit",
-                "valid_fraction",
-                "seed",
-                "augment",
-                "normalize",
-                "mean",
-                "std",
-                "url",
-            ],
-            DataKind::ImageFolder => &[
-                "dir",
-                "limit",
-                "valid_fraction",
-                "seed",
-                "augment",
-                "normalize",
-                "mean",
-                "std",
-                "skip_unreadable",
-            ],
-            DataKind::Ts => &["dir", "limit", "valid_fraction", "seed", "series"],
-            DataKind::Synthetic => &[
-                "limit",
-                "valid_fraction",
-                "seed",
-                "augment",
-                "normalize",
-                "mean",
-                "std",
-                "synthetic_items",
-            ],
+    pub fn keys(self) -> Vec<&'static str> {
+        const SPLIT: [&str; 3] = ["limit", "valid_fraction", "seed"];
+        const PIXELS: [&str; 4] = ["augment", "normalize", "mean", "std"];
+        let (dir, pixels, own): (bool, bool, &[&'static str]) = match self {
+            DataKind::Cifar10 => (true, true, &["url", "md5", "sha256"]),
+            DataKind::Idx => (true, true, &[]),
+            DataKind::FashionMnist => (true, true, &["url"]),
+            DataKind::ImageFolder => (true, true, &["skip_unreadable"]),
+            DataKind::Ts => (true, false, &["series"]),
+            DataKind::Synthetic => (false, true, &["synthetic_items"]),
+        };
+        let mut keys: Vec<&'static str> = Vec::new();
+        if dir {
+            keys.push("dir");
         }
+        keys.extend(SPLIT);
+        if pixels {
+            keys.extend(PIXELS);
+        }
+        keys.extend(own);
+        keys
     }
 }
 
