@@ -329,6 +329,11 @@ fn fixtures() -> Fixtures {
             .as_bytes(),
     );
     write(&p("not-an-image.png"), b"plain text");
+    write(&p("garbage.pt"), b"PK\x03\x04 not really a zip");
+    write(
+        &p("garbage.weights.h5"),
+        b"\x89HDF\r\n\x1a\n and then nothing",
+    );
     Fixtures { root }
 }
 
@@ -424,6 +429,10 @@ fn every_bad_input_is_a_clear_error() {
         ),
         (file("empty", String::new()), "missing field `model`"),
         (file("binary", "\u{0}\u{1}\u{2}".into()), "binary.toml:1:"),
+        (
+            file("description", format!("description = 3\n{minimal}")),
+            "description.toml:1:15 (key `description`): invalid type: integer `3`",
+        ),
     ];
     total += check(
         "config files",
@@ -889,6 +898,14 @@ fn every_bad_input_is_a_clear_error() {
                 "not a multiple of the CIFAR-10 record size",
             ),
             cifar("cifar label 11", "cifar/label-11", "label 11"),
+            Case {
+                name: "fashion-mnist dir without its files",
+                args: ["data", fashion, "--set", &f.dir("idx/nothing")]
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect(),
+                expect: "does not hold Fashion-MNIST",
+            },
         ],
     );
 
@@ -1146,6 +1163,30 @@ fn every_bad_input_is_a_clear_error() {
                     &f.path("x.bpk"),
                 ],
                 "not-an-image.png",
+            ),
+            case(
+                "import damaged .pt",
+                &[
+                    "import",
+                    &f.path("garbage.pt"),
+                    "--model",
+                    "conv-gap",
+                    "--to",
+                    &f.path("x.bpk"),
+                ],
+                "garbage.pt",
+            ),
+            case(
+                "import damaged .weights.h5",
+                &[
+                    "import",
+                    &f.path("garbage.weights.h5"),
+                    "--model",
+                    "conv-gap",
+                    "--to",
+                    &f.path("x.bpk"),
+                ],
+                "garbage.weights.h5",
             ),
         ],
     );
