@@ -1116,6 +1116,28 @@ fn every_bad_input_is_a_clear_error() {
                 "inside the disc",
             ),
             case(
+                "export a run with --set",
+                &[
+                    "export",
+                    &good,
+                    "--set",
+                    "model.image_size=64",
+                    "--to",
+                    &f.path("x.safetensors"),
+                ],
+                "names its own model and config: drop --set",
+            ),
+            case(
+                "sweep value twice",
+                &["sweep", conv1d, "--set", "train.epochs=1,1"],
+                "the value `1` is listed twice",
+            ),
+            case(
+                "summary with a training key",
+                &["summary", "cifar-inception", "--set", "train.epochs=3"],
+                "unknown field `train`, expected `model`",
+            ),
+            case(
                 "plot to a non-PNG name",
                 &["plot", &good, "--out", &f.path("curves.txt")],
                 "give a file name ending in .png",

@@ -69,7 +69,7 @@ enum Command {
         overrides: Overrides,
     },
     /// Train an experiment; writes artifacts/<experiment>/<YYYYmmdd-HHMMSS>/. Exit code 3 when
-    /// the divergence guard stopped it.
+    /// the divergence guard stopped it, 130/143 after Ctrl-C/SIGTERM (the run's files written).
     Train {
         /// Experiment name (configs/<name>.toml) or path to a TOML file.
         experiment: String,

@@ -598,7 +598,8 @@ where
                 .message()
                 .strip_prefix("unknown field `")
                 .and_then(|rest| rest.split('`').next()),
-        ) && !table.ends_with(&format!(".{field}"))
+        ) && table != field
+            && !table.ends_with(&format!(".{field}"))
         {
             key = Some(format!("{table}.{field}"));
         }

@@ -250,6 +250,17 @@ pub fn sweep_command(
             fixed.push(set.clone());
         }
     }
+    if let Some((key, values)) = &axis
+        && let Some(repeated) = values
+            .iter()
+            .enumerate()
+            .find(|(i, v)| values[..*i].contains(v))
+            .map(|(_, v)| v)
+    {
+        bail!(
+            "--set {key}=…: the value `{repeated}` is listed twice; each run needs its own value"
+        );
+    }
     let Some((key, values)) = axis else {
         bail!(
             "zoo sweep needs one --set KEY=V1,V2,… with several values, e.g. --set train.batch_size=16,64,full"

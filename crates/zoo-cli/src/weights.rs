@@ -114,10 +114,11 @@ pub fn write_safetensors(model: &Model, kind: &ModelKind, to: &Path) -> Result<(
 pub fn export(source: &Path, model: Option<&str>, set: &[String], to: &Path) -> Result<ExitCode> {
     let device = cpu()?;
     let (kind, weights) = if source.is_dir() {
-        if model.is_some() {
+        if model.is_some() || !set.is_empty() {
             bail!(
-                "{} is a run directory, which names its own model: drop --model",
-                source.display()
+                "{} is a run directory, which names its own model and config: drop {}",
+                source.display(),
+                if model.is_some() { "--model" } else { "--set" }
             );
         }
         let run = RunDir::open(source).map_err(anyhow::Error::msg)?;
