@@ -239,6 +239,11 @@ fn fixtures() -> Fixtures {
         }
     }
     std::fs::create_dir_all(p("img/empty")).unwrap();
+    png(&p("img/empty-class/cat/0.png"), 12);
+    std::fs::create_dir_all(p("img/empty-class/dog")).unwrap();
+    for class in ["a", "b", "c"] {
+        png(&p(&format!("img/three/{class}/0.png")), 12);
+    }
     for class in ["cat", "dog"] {
         png(&p(&format!("img/corrupt/{class}/0.png")), 12);
     }
@@ -892,6 +897,16 @@ fn every_bad_input_is_a_clear_error() {
             folder("folder corrupt image", "img/corrupt", "cannot decode image"),
             folder("folder PNG bomb", "img/bomb", "cannot decode image"),
             folder("folder missing", "img/absent", "cannot read"),
+            folder(
+                "folder class without images",
+                "img/empty-class",
+                "this class directory holds no png/jpg/jpeg/bmp image",
+            ),
+            folder(
+                "folder classes vs model",
+                "img/three",
+                "has 3 class directories (a, b, c) but the model has 2 classes",
+            ),
             cifar(
                 "cifar truncated",
                 "cifar/truncated",

@@ -77,7 +77,14 @@ pub fn read(
     shape: [usize; 3],
     skip_unreadable: bool,
 ) -> Result<FolderImages, DataError> {
-    let class_dirs = sorted_entries(root, Path::is_dir)?;
+    // Hidden directories (`.ipynb_checkpoints`, `.git`) are not classes.
+    let class_dirs: Vec<_> = sorted_entries(root, Path::is_dir)?
+        .into_iter()
+        .filter(|dir| {
+            !dir.file_name()
+                .is_some_and(|name| name.to_string_lossy().starts_with('.'))
+        })
+        .collect();
     if class_dirs.is_empty() {
         return Err(DataError::format(
             root,
@@ -94,7 +101,15 @@ pub fn read(
                 .to_string_lossy()
                 .into_owned(),
         );
-        for path in sorted_entries(dir, is_image)? {
+        let images = sorted_entries(dir, is_image)?;
+        if images.is_empty() {
+            return Err(DataError::format(
+                dir,
+                "this class directory holds no png/jpg/jpeg/bmp image: a class without \
+                 examples cannot be learned (remove the directory or add images)",
+            ));
+        }
+        for path in images {
             match decode(&path, shape) {
                 Ok(pixels) => items.push(ImageItem {
                     pixels,
@@ -179,5 +194,24 @@ mod tests {
         assert_eq!(read.items.len(), 1);
         assert_eq!(read.skipped.len(), 1);
         assert!(read.skipped[0].0.ends_with("bad.png"));
+    }
+
+    #[test]
+    fn hidden_directories_are_not_classes_and_empty_classes_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        for class in ["a", "b", ".ipynb_checkpoints"] {
+            std::fs::create_dir(dir.path().join(class)).unwrap();
+            write_png(&dir.path().join(class).join("x.png"), 4, 4, 1);
+        }
+        let read = read(dir.path(), [1, 4, 4], false).unwrap();
+        assert_eq!(read.classes, ["a", "b"]);
+        std::fs::create_dir(dir.path().join("c")).unwrap();
+        let message = super::read(dir.path(), [1, 4, 4], false)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("holds no png/jpg/jpeg/bmp image"),
+            "{message}"
+        );
     }
 }

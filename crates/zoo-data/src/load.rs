@@ -271,6 +271,16 @@ fn load_splits(config: &DataConfig, spec: &DataSpec) -> Result<Splits, DataError
                 ))
             })?;
             let read = folder::read(&root, shape, config.skip_unreadable)?;
+            if read.classes.len() != spec.classes {
+                return Err(DataError::Config(format!(
+                    "{} has {} class directories ({}) but the model has {} classes: set \
+                     model.num_classes",
+                    root.display(),
+                    read.classes.len(),
+                    read.classes.join(", "),
+                    spec.classes
+                )));
+            }
             for (path, reason) in &read.skipped {
                 eprintln!("skipped unreadable image {}: {reason}", path.display());
             }
