@@ -10,7 +10,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use zoo_tests::{Run, workspace_root, zoo};
+use zoo_tests::{Run, workspace_root, zoo, zoo_with_env};
 
 /// One bad input: what it is, the command line, the substring the error must contain.
 struct Case {
@@ -34,7 +34,8 @@ fn check(class: &str, cases: Vec<Case>) -> usize {
     let count = cases.len();
     for case in cases {
         let args: Vec<&str> = case.args.iter().map(String::as_str).collect();
-        let run = zoo(&args);
+        // One memory size for every machine, so that the size checks answer alike everywhere.
+        let run = zoo_with_env(&args, &[("ZOO_MEMORY_LIMIT", "4GiB")]);
         let clean = matches!(run.code, Some(1 | 2))
             && run.stderr.contains("error")
             && !run.stderr.contains("panicked")
@@ -1054,8 +1055,8 @@ fn every_bad_input_is_a_clear_error() {
             ),
             case(
                 "bench batch beyond memory",
-                &["bench", "cifar-inception", "--batch", "1000000"],
-                "--batch: a training step on 1000000 item(s)",
+                &["bench", "cifar-inception", "--batch", "100000"],
+                "--batch: a training step on 100000 item(s)",
             ),
             case(
                 "summary input beyond memory",
@@ -1072,7 +1073,6 @@ fn every_bad_input_is_a_clear_error() {
                     "--set",
                     "train.batch_size=1",
                 ],
-                // Which size check fires first depends on the machine's memory.
                 "would take",
             ),
             case(
@@ -1151,6 +1151,18 @@ fn every_bad_input_is_a_clear_error() {
                 "summary with a training key",
                 &["summary", "cifar-inception", "--set", "train.epochs=3"],
                 "unknown field `train`, expected `model`",
+            ),
+            case(
+                "full batch beyond memory",
+                &[
+                    "lr-find",
+                    conv1d,
+                    "--set",
+                    "train.batch_size=\"full\"",
+                    "--set",
+                    "data.synthetic_items=20000",
+                ],
+                "a training step on 16000 item(s)",
             ),
             case(
                 "plot to a non-PNG name",

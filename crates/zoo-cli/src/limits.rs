@@ -6,12 +6,54 @@ use burn::tensor::Device;
 
 use crate::registry::ModelKind;
 
-/// This machine's memory in bytes (`MemTotal` of `/proc/meminfo`); `None` where unknown.
+/// The memory zoo may use, in bytes: the smallest of `ZOO_MEMORY_LIMIT` (bytes, or with a
+/// `KiB`/`MiB`/`GiB` suffix), the cgroup's limit (a container's `memory.max`), and
+/// `MemTotal` of `/proc/meminfo`; `None` where none is known.
 pub fn total_memory() -> Option<f64> {
-    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = text.lines().find(|line| line.starts_with("MemTotal:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024.0)
+    let from_env = std::env::var("ZOO_MEMORY_LIMIT")
+        .ok()
+        .and_then(|text| parse_bytes(&text));
+    let cgroup = [
+        "/sys/fs/cgroup/memory.max",
+        "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+    ]
+    .iter()
+    .filter_map(|path| std::fs::read_to_string(path).ok())
+    .filter_map(|text| text.trim().parse::<f64>().ok())
+    .find(|&bytes| bytes < 1e18); // "max" or a huge number: no limit
+    let meminfo = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|text| {
+            let line = text.lines().find(|line| line.starts_with("MemTotal:"))?;
+            let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+            Some(kib * 1024.0)
+        });
+    [from_env, cgroup, meminfo]
+        .into_iter()
+        .flatten()
+        .reduce(f64::min)
+}
+
+/// `4096`, `512MiB`, `2 GiB` → bytes.
+fn parse_bytes(text: &str) -> Option<f64> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| c.is_ascii_alphabetic()) {
+        Some(at) => (&text[..at], text[at..].trim()),
+        None => (text, ""),
+    };
+    let scale = match unit {
+        "" | "B" => 1.0,
+        "KiB" => 1024.0,
+        "MiB" => 1024.0 * 1024.0,
+        "GiB" => 1024.0 * 1024.0 * 1024.0,
+        _ => return None,
+    };
+    number
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|n| n.is_finite() && *n > 0.0)
+        .map(|n| n * scale)
 }
 
 /// Bytes as `12.3 GiB` / `4.5 MiB`.
@@ -113,5 +155,15 @@ mod tests {
         assert!(message.contains("953.7 MiB"), "{message}");
         assert_eq!(check_fits("x", "y", 1e6, Some(1e9)), Ok(()));
         assert!(elements(&[usize::MAX, usize::MAX]).is_finite());
+    }
+
+    #[test]
+    fn memory_limits_parse_with_units() {
+        assert_eq!(parse_bytes("4096"), Some(4096.0));
+        assert_eq!(parse_bytes("2 GiB"), Some(2.0 * 1024.0 * 1024.0 * 1024.0));
+        assert_eq!(parse_bytes("512MiB"), Some(512.0 * 1024.0 * 1024.0));
+        assert_eq!(parse_bytes("lots"), None);
+        assert_eq!(parse_bytes("-1"), None);
+        assert_eq!(parse_bytes("3 TB"), None);
     }
 }

@@ -41,6 +41,19 @@ pub fn lr_find_command(
     let model = config.model.init(&autodiff).map_err(anyhow::Error::msg)?;
     let optimizer = build_optimizer(&config.optimizer);
     let splits = zoo_data::load(&config.data, &spec)?;
+    if !config.backend.kind.is_gpu() {
+        let train_items = match &splits {
+            Splits::Images(images) => images.train.len(),
+            Splits::Sequences(sequences) => sequences.train.len(),
+        };
+        crate::limits::check_training_fits(
+            &config.model,
+            config.train.batch_size.items(train_items),
+            "train.batch_size and the model's input size",
+            &device,
+        )
+        .map_err(anyhow::Error::msg)?;
+    }
     println!(
         "LR range test on `{}`: {} steps, learning rate {:e} → {:e} ({:?}, batch {}, {})",
         resolved.name,

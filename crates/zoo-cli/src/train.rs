@@ -173,16 +173,21 @@ pub fn train_run(args: TrainArgs<'_>) -> Result<TrainOutcome> {
     let spec = spec_of(&config.model)?;
     let devices = config.backend.open_all()?;
     let device = devices[0].clone();
-    if !config.backend.kind.is_gpu()
-        && let zoo_train::BatchSize::Items(batch) = config.train.batch_size
-    {
+    let check_memory = |batch: usize| -> Result<()> {
+        if config.backend.kind.is_gpu() {
+            return Ok(());
+        }
         crate::limits::check_training_fits(
             &config.model,
             batch,
             "train.batch_size and the model's input size",
             &device,
         )
-        .map_err(anyhow::Error::msg)?;
+        .map_err(anyhow::Error::msg)
+    };
+    // Before loading for a batch size in items; after it for `"full"` (the split's size).
+    if let zoo_train::BatchSize::Items(batch) = config.train.batch_size {
+        check_memory(batch)?;
     }
     device.seed(config.train.seed);
     // Parameters must be created on the autodiff device to be tracked (Burn's fork keeps a
@@ -193,6 +198,12 @@ pub fn train_run(args: TrainArgs<'_>) -> Result<TrainOutcome> {
         .map_err(anyhow::Error::msg)?;
     let params = model.num_params();
     let splits = zoo_data::load(&config.data, &spec)?;
+    if config.train.batch_size == zoo_train::BatchSize::Full {
+        check_memory(match &splits {
+            Splits::Images(images) => images.train.len(),
+            Splits::Sequences(sequences) => sequences.train.len(),
+        })?;
+    }
     // The run directory is made only once the devices, the model and the data are there, so
     // a run that cannot start leaves nothing behind.
     let run = match run {
