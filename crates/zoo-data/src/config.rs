@@ -23,7 +23,8 @@ pub struct DataConfig {
     pub valid_fraction: f64,
     /// Seed of the split, the shuffling and the augmentation.
     pub seed: u64,
-    /// Random crop (4-pixel zero padding) and horizontal flip for image sets.
+    /// Random crop (zero padding of 1/8 of the side: 4 pixels at 32×32) and horizontal flip
+    /// for image sets.
     pub augment: bool,
     /// How pixels become floats: `standardize` (per-channel mean/std), `unit` (÷255) or `raw`
     /// (0–255, for models that rescale themselves).
