@@ -42,10 +42,7 @@ pub fn lr_find_command(
     let optimizer = build_optimizer(&config.optimizer);
     let splits = zoo_data::load(&config.data, &spec)?;
     if !config.backend.kind.is_gpu() {
-        let train_items = match &splits {
-            Splits::Images(images) => images.train.len(),
-            Splits::Sequences(sequences) => sequences.train.len(),
-        };
+        let train_items = splits.train_valid_sizes().0;
         crate::limits::check_training_fits(
             &config.model,
             config.train.batch_size.items(train_items),

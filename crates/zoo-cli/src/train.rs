@@ -34,6 +34,12 @@ pub struct TrainArgs<'a> {
     pub out: &'a Path,
 }
 
+/// A run's `summary.json`, when it has a readable one.
+fn read_summary(run: &RunDir) -> Option<RunSummary> {
+    let text = std::fs::read_to_string(run.summary()).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
 /// Refuses `zoo train X --resume RUN` when RUN is a run of another experiment.
 fn check_same_experiment(run: &RunDir, experiment: &str) -> Result<()> {
     let asked = Path::new(experiment)
@@ -41,9 +47,7 @@ fn check_same_experiment(run: &RunDir, experiment: &str) -> Result<()> {
         .map_or(experiment.to_string(), |stem| {
             stem.to_string_lossy().into_owned()
         });
-    let recorded = std::fs::read_to_string(run.summary())
-        .ok()
-        .and_then(|text| serde_json::from_str::<RunSummary>(&text).ok())
+    let recorded = read_summary(run)
         .map(|summary| summary.experiment)
         .or_else(|| {
             run.path
@@ -199,10 +203,7 @@ pub fn train_run(args: TrainArgs<'_>) -> Result<TrainOutcome> {
     let params = model.num_params();
     let splits = zoo_data::load(&config.data, &spec)?;
     if config.train.batch_size == zoo_train::BatchSize::Full {
-        check_memory(match &splits {
-            Splits::Images(images) => images.train.len(),
-            Splits::Sequences(sequences) => sequences.train.len(),
-        })?;
+        check_memory(splits.train_valid_sizes().0)?;
     }
     // The run directory is made only once the devices, the model and the data are there, so
     // a run that cannot start leaves nothing behind.
@@ -509,10 +510,7 @@ where
 
 /// What a run directory without `model.bpk` holds, for the error that says so.
 pub(crate) fn describe_unfinished(run: &RunDir) -> String {
-    let status = std::fs::read_to_string(run.summary())
-        .ok()
-        .and_then(|text| serde_json::from_str::<RunSummary>(&text).ok())
-        .map(|summary| summary.status);
+    let status = read_summary(run).map(|summary| summary.status);
     let checkpoints = run.complete_checkpoints();
     let finished = zoo_train::read_history(run)
         .ok()

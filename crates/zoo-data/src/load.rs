@@ -76,6 +76,16 @@ pub enum Splits {
     Sequences(SequenceSplits),
 }
 
+impl Splits {
+    /// Items in the training and validation splits.
+    pub fn train_valid_sizes(&self) -> (usize, usize) {
+        match self {
+            Splits::Images(images) => (images.train.len(), images.valid.len()),
+            Splits::Sequences(sequences) => (sequences.train.len(), sequences.valid.len()),
+        }
+    }
+}
+
 /// Where downloadable sets are cached: `ZOO_DATA_DIR`, else `~/.cache/burn-zoo`.
 pub fn cache_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("ZOO_DATA_DIR") {
@@ -174,10 +184,7 @@ fn check_shape(kind: &str, data: &[usize], spec: &DataSpec) -> Result<(), DataEr
 /// split comes out empty (a run on it would "complete" untrained).
 pub fn load(config: &DataConfig, spec: &DataSpec) -> Result<Splits, DataError> {
     let splits = load_splits(config, spec)?;
-    let (train, valid) = match &splits {
-        Splits::Images(images) => (images.train.len(), images.valid.len()),
-        Splits::Sequences(sequences) => (sequences.train.len(), sequences.valid.len()),
-    };
+    let (train, valid) = splits.train_valid_sizes();
     if train == 0 {
         return Err(DataError::Config(format!(
             "data.kind = \"{}\"{}: the training split is empty ({} items loaded, {valid} held \
