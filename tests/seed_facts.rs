@@ -279,7 +279,7 @@ fn every_model_gives_its_output_shape_and_the_same_values_on_flex_and_ndarray() 
                 .map(|i| ((i * 7919) % 1000) as f32 / 1000.0)
                 .collect();
             let input = TensorData::new(values, shape.clone());
-            let out_flex = on_flex.forward_data(input.clone(), &flex);
+            let out_flex = on_flex.forward_data(input.clone(), &flex).unwrap();
             let mut expected_shape = vec![batch];
             expected_shape.extend_from_slice(item_output);
             assert_eq!(
@@ -290,7 +290,7 @@ fn every_model_gives_its_output_shape_and_the_same_values_on_flex_and_ndarray() 
             );
 
             let moved = on_flex.clone().to_device(&ndarray);
-            let out_ndarray = moved.forward_data(input, &ndarray);
+            let out_ndarray = moved.forward_data(input, &ndarray).unwrap();
             let a = out_flex.try_to_vec::<f32>().unwrap();
             let b = out_ndarray.try_to_vec::<f32>().unwrap();
             let error = max_relative_error(&b, &a);

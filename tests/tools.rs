@@ -183,8 +183,11 @@ fn lr_find_leaves_the_model_weights_untouched() {
         ..TrainConfig::default()
     };
     let loaders = Loaders::sequences(splits, &train, &device);
-    let classifier =
-        Classifier::<zoo_cli::registry::Model, SequenceBatch>::new(model, ClipConfig::default());
+    let classifier = Classifier::<zoo_cli::registry::Model, SequenceBatch>::new(
+        model,
+        zoo_train::Task::MultiClass(5),
+        ClipConfig::default(),
+    );
     let probe = Tensor::<3>::from_data(
         TensorData::new(vec![0.5f32; 7 * 500], [1, 7, 500]),
         &device.clone().autodiff(),

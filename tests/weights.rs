@@ -43,6 +43,7 @@ fn logits(model: &Model, expected: &BTreeMap<String, (Vec<usize>, Vec<f32>)>) ->
     let input = TensorData::new(values.clone(), shape.clone());
     model
         .forward_data(input, &device)
+        .expect("the fixture's input has the model's rank")
         .try_to_vec::<f32>()
         .expect("f32 logits")
 }

@@ -9,7 +9,9 @@ use burn::train::TrainStep;
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use zoo_cli::registry::{Model, ModelKind};
 use zoo_data::{ImageBatch, SequenceBatch};
-use zoo_train::{Classifier, Classify, ClipConfig, LabeledBatch, OptimizerConfig, build_optimizer};
+use zoo_train::{
+    Classifier, Classify, ClipConfig, LabeledBatch, OptimizerConfig, Task, build_optimizer,
+};
 
 const BATCH: usize = 4;
 
@@ -40,6 +42,7 @@ fn bench_one<B: LabeledBatch>(
     name: &str,
     backend: &str,
     model: Model,
+    task: Task,
     make: impl Fn(&Device) -> B,
     device: &Device,
 ) where
@@ -48,7 +51,7 @@ fn bench_one<B: LabeledBatch>(
     let group_name = format!("{name}/{backend}");
     let mut group = c.benchmark_group(&group_name);
     group.sample_size(10);
-    let classifier = Classifier::<Model, B>::new(model, ClipConfig::default());
+    let classifier = Classifier::<Model, B>::new(model, task, ClipConfig::default());
     let inference = burn::module::Module::valid(&classifier);
     group.bench_function(BenchmarkId::new("forward", BATCH), |b| {
         b.iter(|| {
@@ -76,12 +79,14 @@ fn models(c: &mut Criterion) {
         for (backend, device) in devices() {
             let model = kind.init(&device.clone().autodiff()).unwrap();
             let classes = spec.classes;
+            let task = kind.task().unwrap();
             match spec.shape.as_slice() {
                 &[ch, h, w] => bench_one(
                     c,
                     kind.name(),
                     backend,
                     model,
+                    task,
                     |d: &Device| ImageBatch {
                         images: Tensor::random([BATCH, ch, h, w], Distribution::Default, d),
                         targets: targets(classes, d),
@@ -93,6 +98,7 @@ fn models(c: &mut Criterion) {
                     kind.name(),
                     backend,
                     model,
+                    task,
                     |d: &Device| SequenceBatch {
                         sequences: Tensor::random([BATCH, ch, l], Distribution::Default, d),
                         targets: targets(classes, d),

@@ -92,11 +92,13 @@ pub fn bench_command(args: BenchArgs<'_>) -> Result<ExitCode> {
         }),
     };
     let optim = build_optimizer(&optimizer);
+    let task = kind.classifier_task().map_err(anyhow::Error::msg)?;
     let (batch, classes) = (args.batch, spec.classes);
     let shape = spec.shape.clone();
     let report: BenchReport = match shape.as_slice() {
         &[c, h, w] => {
-            let classifier = Classifier::<Model, ImageBatch>::new(model, ClipConfig::default());
+            let classifier =
+                Classifier::<Model, ImageBatch>::new(model, task, ClipConfig::default());
             bench(
                 classifier,
                 optim,
@@ -109,7 +111,8 @@ pub fn bench_command(args: BenchArgs<'_>) -> Result<ExitCode> {
             )
         }
         &[c, l] => {
-            let classifier = Classifier::<Model, SequenceBatch>::new(model, ClipConfig::default());
+            let classifier =
+                Classifier::<Model, SequenceBatch>::new(model, task, ClipConfig::default());
             bench(
                 classifier,
                 optim,

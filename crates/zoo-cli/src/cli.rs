@@ -527,6 +527,7 @@ fn list(json: bool) -> Result<ExitCode> {
             "description": model.description(),
             "input_shape": model.input_shape(),
             "output": model.output_description(),
+            "classes": model.output().classes(),
             "params": summary.total_params,
         }));
     }

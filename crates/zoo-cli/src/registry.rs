@@ -1,223 +1,220 @@
-//! The model registry: one exhaustive enum that knows every architecture, matched here and
-//! nowhere else. Adding an architecture = one crate under `models/`, one config under
-//! `configs/`, one variant below (the compiler then points at each match to extend).
+//! The model registry: the one list of architectures. Adding one = a crate under `models/`
+//! that implements `zoo_model::Architecture`, its dependency line in this crate's
+//! `Cargo.toml`, one line in `registry!` below, and a config under `configs/`. Everything
+//! else here is generic over the trait, so there is no match to extend and nothing to forget:
+//! a model crate that is not registered fails `tests/cli.rs` (every `models/*` is listed).
 
-use binary_cnn::{BinaryCnn, BinaryCnnConfig};
 use burn::module::{Module, ModuleVisitor, Param};
-use burn::tensor::{Device, Distribution, Tensor, TensorData};
-use cifar_inception::{CifarInception, CifarInceptionConfig};
-use conv_gap::{ConvGap, ConvGapConfig};
-use conv1d_classifier::{Conv1dClassifier, Conv1dClassifierConfig};
-use pointwise_conv::{PointwiseConv, PointwiseConvConfig};
+use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 use zoo_data::DataSpec;
-use zoo_train::Classify;
+use zoo_model::{Architecture, Batch, Input, Network, Output, Prediction};
+use zoo_train::{Classify, Task};
 
 use crate::summary::{LayerRow, Summary};
 
-/// Applies the same expression to whichever model a [`Model`] holds; `Variant` names that
-/// model's variant inside the expression, to rewrap a result.
-macro_rules! each_model {
-    ($model:expr, $variant:ident($inner:ident) => $body:expr) => {
-        match $model {
-            Model::ConvGap($inner) => {
-                #[allow(unused_imports)] // not every expression rewraps
-                use Model::ConvGap as $variant;
-                $body
+/// Declares [`ModelKind`] (configurations, the `[model]` table tagged by `kind`) and [`Model`]
+/// (built modules) with one variant per architecture, and the dispatch between them.
+macro_rules! registry {
+    ($($(#[$doc:meta])* $variant:ident => $config:ty,)+) => {
+        /// Every architecture with its configuration: the `[model]` table, tagged by `kind`
+        /// (the variant's name in kebab-case, which is the crate's `Architecture::NAME`;
+        /// a unit test checks that they agree).
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[serde(tag = "kind", rename_all = "kebab-case")]
+        pub enum ModelKind {
+            $($(#[$doc])* $variant($config),)+
+        }
+
+        /// A built model of any registered architecture.
+        // The variants hold module trees of different sizes; a model is built once per
+        // command and never moved in a loop, so boxing would only add indirection.
+        #[allow(clippy::large_enum_variant)]
+        #[derive(Module, Debug)]
+        pub enum Model {
+            $($(#[$doc])* $variant(<$config as Architecture>::Network),)+
+        }
+
+        impl ModelKind {
+            /// Every architecture with its reference (the homework's) configuration, in
+            /// registry order.
+            pub fn all() -> Vec<ModelKind> {
+                vec![$(ModelKind::$variant(<$config as Architecture>::reference()),)+]
             }
-            Model::Conv1dClassifier($inner) => {
-                #[allow(unused_imports)] // not every expression rewraps
-                use Model::Conv1dClassifier as $variant;
-                $body
+
+            /// The crate name, also the `kind` in configs.
+            pub fn name(&self) -> &'static str {
+                match self { $(ModelKind::$variant(_) => <$config as Architecture>::NAME,)+ }
             }
-            Model::BinaryCnn($inner) => {
-                #[allow(unused_imports)] // not every expression rewraps
-                use Model::BinaryCnn as $variant;
-                $body
+
+            /// One line for `zoo list`.
+            pub fn description(&self) -> &'static str {
+                match self {
+                    $(ModelKind::$variant(_) => <$config as Architecture>::DESCRIPTION,)+
+                }
             }
-            Model::PointwiseConv($inner) => {
-                #[allow(unused_imports)] // not every expression rewraps
-                use Model::PointwiseConv as $variant;
-                $body
+
+            /// Checks the configuration, so building cannot panic.
+            pub fn validate(&self) -> Result<(), String> {
+                match self { $(ModelKind::$variant(config) => config.validate(),)+ }
             }
-            Model::CifarInception($inner) => {
-                #[allow(unused_imports)] // not every expression rewraps
-                use Model::CifarInception as $variant;
-                $body
+
+            /// Shape of one input item, channels first (Burn's layout).
+            pub fn input_shape(&self) -> Vec<usize> {
+                match self {
+                    $(ModelKind::$variant(config) => Architecture::input_shape(config),)+
+                }
+            }
+
+            /// What the model outputs (this decides the loss and the metrics).
+            pub fn output(&self) -> Output {
+                match self { $(ModelKind::$variant(config) => config.output(),)+ }
+            }
+
+            /// What the output holds, for `zoo list`.
+            pub fn output_description(&self) -> String {
+                match self { $(ModelKind::$variant(config) => config.output_description(),)+ }
+            }
+
+            /// The same architecture for another input shape (channels first, without the
+            /// batch): `[C, L]` for sequences, `[C, S, S]` for square images.
+            pub fn with_input_shape(&self, shape: &[usize]) -> Result<ModelKind, String> {
+                Ok(match self {
+                    $(ModelKind::$variant(config) => {
+                        ModelKind::$variant(config.with_input_shape(shape)?)
+                    })+
+                })
+            }
+
+            /// The dense layer that takes a flattened feature map, with that map's
+            /// channels-first shape (Keras import reorders its rows). `None` without one.
+            pub fn flattened(&self) -> Option<(&'static str, Vec<usize>)> {
+                match self { $(ModelKind::$variant(config) => config.flattened(),)+ }
+            }
+
+            /// Builds the model on `device` (validated first, so it cannot panic).
+            pub fn init(&self, device: &Device) -> Result<Model, String> {
+                self.validate()?;
+                Ok(match self {
+                    $(ModelKind::$variant(config) => Model::$variant(config.init(device)),)+
+                })
+            }
+        }
+
+        impl Model {
+            /// The same weights on another device (another backend).
+            pub fn to_device(self, device: &Device) -> Self {
+                match self { $(Model::$variant(model) => Model::$variant(model.to_device(device)),)+ }
+            }
+
+            /// The forward pass of a batch of either kind, each layer reported to `trace`; an
+            /// error when the batch is not the kind the model takes.
+            pub fn forward_traced(
+                &self,
+                batch: Batch,
+                trace: &mut zoo_model::Trace,
+            ) -> Result<ModelOutput, String> {
+                match self { $(Model::$variant(model) => run_traced(model, batch, trace),)+ }
+            }
+
+            /// (all parameters, parameters that take gradients).
+            pub fn count_params(&self) -> (usize, usize) {
+                match self { $(Model::$variant(model) => count_params(model),)+ }
             }
         }
     };
 }
 
-/// Every architecture with its configuration: the `[model]` table, tagged by `kind`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
-pub enum ModelKind {
+registry! {
     /// HW3 Q2: conv 2×2 + global average pooling.
-    ConvGap(ConvGapConfig),
+    ConvGap => conv_gap::ConvGapConfig,
     /// HW3 Q3: Conv1D sequence classifier.
-    Conv1dClassifier(Conv1dClassifierConfig),
+    Conv1dClassifier => conv1d_classifier::Conv1dClassifierConfig,
     /// HW3 Q4: binary image classifier.
-    BinaryCnn(BinaryCnnConfig),
+    BinaryCnn => binary_cnn::BinaryCnnConfig,
     /// HW3 Q6: 1×1 convolution.
-    PointwiseConv(PointwiseConvConfig),
+    PointwiseConv => pointwise_conv::PointwiseConvConfig,
     /// HW3 Q7: CIFAR-10 CNN with an Inception module.
-    CifarInception(CifarInceptionConfig),
+    CifarInception => cifar_inception::CifarInceptionConfig,
+}
+
+/// A model's output of a forward pass: logits for classifiers, any tensor's values otherwise.
+pub enum ModelOutput {
+    /// `[N, columns]`.
+    Logits(Tensor<2>),
+    /// Another rank (a feature map).
+    Other(TensorData),
+}
+
+impl ModelOutput {
+    /// The values.
+    pub fn into_data(self) -> TensorData {
+        match self {
+            ModelOutput::Logits(logits) => logits.into_data(),
+            ModelOutput::Other(data) => data,
+        }
+    }
+}
+
+/// One network's traced forward pass on a batch, if the batch is its kind.
+fn run_traced<N: Network>(
+    network: &N,
+    batch: Batch,
+    trace: &mut zoo_model::Trace,
+) -> Result<ModelOutput, String> {
+    let kind = batch.kind();
+    let input = N::Input::from_batch(batch).ok_or_else(|| {
+        format!(
+            "the model takes batches of rank {}, got {kind}",
+            <N::Input as Input>::RANK
+        )
+    })?;
+    let output = network.forward_traced(input, trace);
+    // Rank-2 outputs are logits; anything else is returned as values.
+    Ok(match output.into_logits_or_data() {
+        Ok(logits) => ModelOutput::Logits(logits),
+        Err(data) => ModelOutput::Other(data),
+    })
 }
 
 impl ModelKind {
-    /// Every architecture with the homework's configuration, in homework order.
-    pub fn all() -> Vec<ModelKind> {
-        vec![
-            ModelKind::ConvGap(ConvGapConfig::homework()),
-            ModelKind::Conv1dClassifier(Conv1dClassifierConfig::homework()),
-            ModelKind::BinaryCnn(BinaryCnnConfig::homework()),
-            ModelKind::PointwiseConv(PointwiseConvConfig::homework()),
-            ModelKind::CifarInception(CifarInceptionConfig::cifar10()),
-        ]
-    }
-
-    /// The architecture with the homework's configuration, by crate name.
+    /// The architecture with its reference configuration, by crate name.
     pub fn by_name(name: &str) -> Option<ModelKind> {
         Self::all().into_iter().find(|model| model.name() == name)
     }
 
-    /// The crate name, also the `kind` in configs.
-    pub fn name(&self) -> &'static str {
-        match self {
-            ModelKind::ConvGap(_) => "conv-gap",
-            ModelKind::Conv1dClassifier(_) => "conv1d-classifier",
-            ModelKind::BinaryCnn(_) => "binary-cnn",
-            ModelKind::PointwiseConv(_) => "pointwise-conv",
-            ModelKind::CifarInception(_) => "cifar-inception",
+    /// Every registered name, for messages.
+    pub fn names() -> Vec<&'static str> {
+        Self::all().iter().map(ModelKind::name).collect()
+    }
+
+    /// zoo-train's task: the loss and metrics that the model crate's `Architecture::output`
+    /// decides (the one place binary vs multi-class is decided); `None` for other models.
+    pub fn task(&self) -> Option<Task> {
+        match self.output() {
+            Output::BinaryLogit => Some(Task::Binary),
+            Output::Classes(classes) => Some(Task::MultiClass(classes)),
+            Output::Features => None,
         }
     }
 
-    /// One line for `zoo list`.
-    pub fn description(&self) -> &'static str {
-        match self {
-            ModelKind::ConvGap(_) => {
-                "Q2: conv 2x2 (no bias) + global average pooling, hand-derived gradients"
-            }
-            ModelKind::Conv1dClassifier(_) => {
-                "Q3: Conv1D sequence classifier, 3 conv-pool stages + 2 dense"
-            }
-            ModelKind::BinaryCnn(_) => {
-                "Q4: grayscale binary image classifier, 4 conv blocks with dropout"
-            }
-            ModelKind::PointwiseConv(_) => {
-                "Q6: 1x1 convolution, 64 -> 32 channels, spatial size unchanged"
-            }
-            ModelKind::CifarInception(_) => "Q7: CIFAR-10 CNN with an Inception module",
-        }
-    }
-
-    /// Checks the configuration, so building cannot panic.
-    pub fn validate(&self) -> Result<(), String> {
-        match self {
-            ModelKind::ConvGap(config) => config.validate(),
-            ModelKind::Conv1dClassifier(config) => config.validate(),
-            ModelKind::BinaryCnn(config) => config.validate(),
-            ModelKind::PointwiseConv(config) => config.validate(),
-            ModelKind::CifarInception(config) => config.validate(),
-        }
-    }
-
-    /// Shape of one input item, channels first (Burn's layout).
-    pub fn input_shape(&self) -> Vec<usize> {
-        match self {
-            ModelKind::ConvGap(config) => config.input_shape().to_vec(),
-            ModelKind::Conv1dClassifier(config) => config.input_shape().to_vec(),
-            ModelKind::BinaryCnn(config) => config.input_shape().to_vec(),
-            ModelKind::PointwiseConv(config) => config.input_shape().to_vec(),
-            ModelKind::CifarInception(config) => config.input_shape().to_vec(),
-        }
-    }
-
-    /// What the model outputs: classes for classifiers, otherwise what the output holds.
-    pub fn output_description(&self) -> String {
-        match self {
-            ModelKind::ConvGap(config) => format!("{} average(s), no classes", config.filters),
-            ModelKind::Conv1dClassifier(config) => format!("{} classes", config.num_classes),
-            ModelKind::BinaryCnn(_) => "2 classes (1 logit)".to_string(),
-            ModelKind::PointwiseConv(config) => {
-                format!("feature map, {} channels", config.out_channels)
-            }
-            ModelKind::CifarInception(config) => format!("{} classes", config.num_classes),
-        }
+    /// [`task`](Self::task), or an error naming the model for the commands that train.
+    pub fn classifier_task(&self) -> Result<Task, String> {
+        self.task().ok_or_else(|| {
+            format!(
+                "model `{}` is not a classifier ({}): only classifiers are trained",
+                self.name(),
+                self.output_description()
+            )
+        })
     }
 
     /// What the model needs from a data set (item shape and classes), or `None` for the
     /// models that are not classifiers (conv-gap, pointwise-conv).
     pub fn data_spec(&self) -> Option<DataSpec> {
-        let classes = match self {
-            ModelKind::ConvGap(_) | ModelKind::PointwiseConv(_) => return None,
-            ModelKind::Conv1dClassifier(config) => config.num_classes,
-            ModelKind::BinaryCnn(_) => 2,
-            ModelKind::CifarInception(config) => config.num_classes,
-        };
         Some(DataSpec {
             shape: self.input_shape(),
-            classes,
-        })
-    }
-
-    /// The same architecture for another input shape (channels first, without the batch):
-    /// `[C, L]` for sequences, `[C, S, S]` for square images. `zoo summary --input`.
-    pub fn with_input_shape(&self, shape: &[usize]) -> Result<ModelKind, String> {
-        let square = |shape: &[usize]| match shape {
-            [channels, height, width] if height == width => Ok((*channels, *height)),
-            _ => Err(format!(
-                "{} takes square images [C, S, S] (channels first), got {shape:?}",
-                self.name()
-            )),
-        };
-        let mut model = self.clone();
-        match &mut model {
-            ModelKind::Conv1dClassifier(config) => match shape {
-                [channels, length] => (config.in_channels, config.length) = (*channels, *length),
-                _ => {
-                    return Err(format!(
-                        "conv1d-classifier takes sequences [C, L] (channels first), got {shape:?}"
-                    ));
-                }
-            },
-            ModelKind::ConvGap(config) => (config.in_channels, config.image_size) = square(shape)?,
-            ModelKind::BinaryCnn(config) => {
-                (config.in_channels, config.image_size) = square(shape)?
-            }
-            ModelKind::PointwiseConv(config) => {
-                (config.in_channels, config.image_size) = square(shape)?
-            }
-            ModelKind::CifarInception(config) => {
-                (config.in_channels, config.image_size) = square(shape)?
-            }
-        }
-        model.validate()?;
-        Ok(model)
-    }
-
-    /// The dense layer that takes a flattened feature map, with that map's channels-first
-    /// shape (`[C, L]` or `[C, H, W]`): Keras flattens channels last, so importing Keras
-    /// weights reorders this layer's rows. `None` for models without one.
-    pub fn flattened(&self) -> Option<(&'static str, Vec<usize>)> {
-        match self {
-            ModelKind::ConvGap(_) | ModelKind::PointwiseConv(_) => None,
-            ModelKind::Conv1dClassifier(config) => Some(("dense", config.flatten_dims()?.to_vec())),
-            ModelKind::BinaryCnn(config) => Some(("dense1", config.flatten_dims()?.to_vec())),
-            ModelKind::CifarInception(config) => Some(("output", config.flatten_dims()?.to_vec())),
-        }
-    }
-
-    /// Builds the model on `device` (validated first, so it cannot panic).
-    pub fn init(&self, device: &Device) -> Result<Model, String> {
-        self.validate()?;
-        Ok(match self {
-            ModelKind::ConvGap(config) => Model::ConvGap(config.init(device)),
-            ModelKind::Conv1dClassifier(config) => Model::Conv1dClassifier(config.init(device)),
-            ModelKind::BinaryCnn(config) => Model::BinaryCnn(config.init(device)),
-            ModelKind::PointwiseConv(config) => Model::PointwiseConv(config.init(device)),
-            ModelKind::CifarInception(config) => Model::CifarInception(config.init(device)),
+            classes: self.output().classes()?,
         })
     }
 
@@ -238,11 +235,8 @@ impl ModelKind {
         let mut input_shape = vec![batch];
         input_shape.extend(self.input_shape());
         let model = self.init(device)?;
-        // The input rank (3 for sequences, 4 for images) is inferred from each `forward_traced`.
-        each_model!(&model, _Variant(inner) => {
-            inner.forward_traced(random(&input_shape, device), &mut trace);
-        });
-        let (total, trainable) = each_model!(&model, _Variant(inner) => count_params(inner));
+        model.forward_traced(Batch::random(&input_shape, device)?, &mut trace)?;
+        let (total, trainable) = model.count_params();
         Ok(Summary::new(
             self.name(),
             input_shape,
@@ -301,13 +295,10 @@ impl ModelKind {
                 }
                 index += 1;
             };
-            // The input rank (3 or 4) is inferred from each `forward_traced`, as in `summarize`.
-            each_model!(model, _Variant(inner) => {
-                let input = random(&input_shape, device);
-                sync()?;
-                last.set(std::time::Instant::now());
-                inner.forward_traced(input, &mut trace);
-            });
+            let input = Batch::random(&input_shape, device)?;
+            sync()?;
+            last.set(std::time::Instant::now());
+            model.forward_traced(input, &mut trace)?;
             if let Some(error) = failed {
                 return Err(error);
             }
@@ -324,14 +315,6 @@ impl ModelKind {
             })
             .collect())
     }
-}
-
-/// A random input of rank `D` (uniform in [0, 1)) with the given shape.
-fn random<const D: usize>(shape: &[usize], device: &Device) -> Tensor<D> {
-    let dims: [usize; D] = shape
-        .try_into()
-        .unwrap_or_else(|_| panic!("model input has rank {D}, shape {shape:?} does not"));
-    Tensor::random(dims, Distribution::Default, device)
 }
 
 /// (all parameters, parameters that take gradients) of a module.
@@ -353,61 +336,50 @@ fn count_params<M: Module>(module: &M) -> (usize, usize) {
     (module.num_params(), counter.trainable)
 }
 
-/// A built model of any registered architecture.
-// The variants hold module trees of different sizes; a model is built once per command and
-// never moved in a loop, so boxing would only add indirection.
-#[allow(clippy::large_enum_variant)]
-#[derive(Module, Debug)]
-pub enum Model {
-    /// See [`ModelKind::ConvGap`].
-    ConvGap(ConvGap),
-    /// See [`ModelKind::Conv1dClassifier`].
-    Conv1dClassifier(Conv1dClassifier),
-    /// See [`ModelKind::BinaryCnn`].
-    BinaryCnn(BinaryCnn),
-    /// See [`ModelKind::PointwiseConv`].
-    PointwiseConv(PointwiseConv),
-    /// See [`ModelKind::CifarInception`].
-    CifarInception(CifarInception),
-}
-
 impl Model {
-    /// The same weights on another device (another backend).
-    pub fn to_device(self, device: &Device) -> Self {
-        each_model!(self, Variant(model) => Variant(model.to_device(device)))
-    }
-
     /// Runs the forward pass on `input` (batch first, channels first) and returns the
     /// output's data; the input's rank must be the model's.
-    pub fn forward_data(&self, input: TensorData, device: &Device) -> TensorData {
-        each_model!(self, _Variant(model) => {
-            model.forward(Tensor::from_data(input, device)).into_data()
-        })
+    pub fn forward_data(&self, input: TensorData, device: &Device) -> Result<TensorData, String> {
+        let batch = Batch::from_data(input, device)?;
+        Ok(self
+            .forward_traced(batch, &mut |_, _, _, _, _| {})?
+            .into_data())
+    }
+
+    /// Logits of a batch for training: `ModelKind::data_spec` only gives classifiers data of
+    /// their own kind, so another batch or output is a bug in the caller, not bad input.
+    fn logits_of(&self, batch: Batch) -> Tensor<2> {
+        match self.forward_traced(batch, &mut |_, _, _, _, _| {}) {
+            Ok(ModelOutput::Logits(logits)) => logits,
+            Ok(ModelOutput::Other(_)) => unreachable!("only classifiers are trained (data_spec)"),
+            Err(message) => unreachable!("{message} (data_spec gives each model its kind)"),
+        }
     }
 }
 
-/// Image classifiers train through zoo-train's generic step; `ModelKind::data_spec` keeps the
-/// other models (and sequence models) from ever being handed image batches.
+/// Image classifiers train through zoo-train's generic step.
 impl Classify<Tensor<4>> for Model {
     fn logits(&self, images: Tensor<4>) -> Tensor<2> {
-        match self {
-            Model::BinaryCnn(model) => model.forward(images),
-            Model::CifarInception(model) => model.forward(images),
-            Model::ConvGap(_) | Model::PointwiseConv(_) | Model::Conv1dClassifier(_) => {
-                unreachable!("only image classifiers get image batches (ModelKind::data_spec)")
-            }
-        }
+        self.logits_of(Batch::Images(images))
     }
 }
 
 /// Sequence classifiers; see the image impl.
 impl Classify<Tensor<3>> for Model {
     fn logits(&self, sequences: Tensor<3>) -> Tensor<2> {
-        match self {
-            Model::Conv1dClassifier(model) => model.forward(sequences),
-            _ => unreachable!(
-                "only sequence classifiers get sequence batches (ModelKind::data_spec)"
-            ),
+        self.logits_of(Batch::Sequences(sequences))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_is_tagged_with_its_crate_name() {
+        for model in ModelKind::all() {
+            let value = serde_json::to_value(&model).unwrap();
+            assert_eq!(value["kind"], model.name(), "{model:?}");
         }
     }
 }

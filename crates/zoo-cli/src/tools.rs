@@ -111,7 +111,8 @@ fn run_lr_find<B: LabeledBatch>(
 where
     Model: Classify<B::Inputs>,
 {
-    let classifier = Classifier::<Model, B>::new(model, config.clip.clone());
+    let task = config.model.classifier_task().map_err(anyhow::Error::msg)?;
+    let classifier = Classifier::<Model, B>::new(model, task, config.clip.clone());
     let train: std::sync::Arc<dyn DataLoader<B>> = loaders.train.to_device(autodiff);
     lr_find(&classifier, optimizer, train.as_ref(), range).map_err(anyhow::Error::msg)
 }

@@ -9,8 +9,8 @@ use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
 use zoo_data::{Augmentation, ImageBatch, SequenceBatch, Splits};
 use zoo_train::{
-    Classifier, EvalMetrics, LabeledBatch, Loaders, RunDir, RunSummary, TrainError, TrainPlan,
-    probabilities,
+    Classifier, EvalMetrics, LabeledBatch, Loaders, RunDir, RunSummary, Task, TrainError,
+    TrainPlan, probabilities,
 };
 
 use crate::backend::{self, BackendKind};
@@ -68,10 +68,16 @@ fn check_same_experiment(run: &RunDir, experiment: &str) -> Result<()> {
 /// The model kind's data needs, or an error for models without classes.
 pub(crate) fn spec_of(model: &ModelKind) -> Result<zoo_data::DataSpec> {
     model.data_spec().with_context(|| {
+        let classifiers: Vec<&str> = ModelKind::all()
+            .into_iter()
+            .filter(|kind| kind.task().is_some())
+            .map(|kind| kind.name())
+            .collect();
         format!(
             "model `{}` is not a classifier: zoo train, eval and predict need a model with \
-             classes (conv1d-classifier, binary-cnn, cifar-inception)",
-            model.name()
+             classes ({})",
+            model.name(),
+            classifiers.join(", ")
         )
     })
 }
@@ -224,6 +230,7 @@ pub fn train_run(args: TrainArgs<'_>) -> Result<TrainOutcome> {
         experiment: name.clone(),
         model: config.model.name().to_string(),
         backend: config.backend.kind.name().to_string(),
+        task: config.model.classifier_task().map_err(anyhow::Error::msg)?,
         devices: devices.clone(),
         train: config.train.clone(),
         optimizer: config.optimizer.clone(),
@@ -370,7 +377,8 @@ fn load_model<B: LabeledBatch>(
         );
     }
     let model = config.model.init(device).map_err(anyhow::Error::msg)?;
-    Classifier::<Model, B>::new(model, config.clip.clone())
+    let task = config.model.classifier_task().map_err(anyhow::Error::msg)?;
+    Classifier::<Model, B>::new(model, task, config.clip.clone())
         .try_load_file(&path)
         .map_err(|error| anyhow::anyhow!("loading {}: {error:?}", path.display()))
 }
@@ -578,7 +586,7 @@ pub fn predict(
                 let [c, h, w] = images.shape;
                 let input = Tensor::<4>::from_data(TensorData::new(values, [1, c, h, w]), &device);
                 let logits = zoo_train::Classify::logits(&model.model, input);
-                rows.push((file.display().to_string(), probs_of(logits)?));
+                rows.push((file.display().to_string(), probs_of(model.task, logits)?));
             }
             (images.classes, rows)
         }
@@ -616,7 +624,10 @@ pub fn predict(
                     let input =
                         Tensor::<3>::from_data(TensorData::new(item.values, [1, c, l]), &device);
                     let logits = zoo_train::Classify::logits(&model.model, input);
-                    rows.push((format!("{} case {case}", file.display()), probs_of(logits)?));
+                    rows.push((
+                        format!("{} case {case}", file.display()),
+                        probs_of(model.task, logits)?,
+                    ));
                 }
             }
             (sequences.classes, rows)
@@ -638,8 +649,8 @@ pub fn predict(
     Ok(ExitCode::SUCCESS)
 }
 
-fn probs_of(logits: Tensor<2>) -> Result<Vec<f32>> {
-    let probs = probabilities(logits)
+fn probs_of(task: Task, logits: Tensor<2>) -> Result<Vec<f32>> {
+    let probs = probabilities(task, logits)
         .into_data()
         .convert::<f32>()
         .try_into_vec::<f32>()

@@ -16,7 +16,7 @@ use burn::store::{
     PyTorchToBurnAdapter, PytorchStore, SafetensorsStore, bridge,
 };
 use burn::tensor::Device;
-use zoo_train::{Classifier, ClipConfig, RunDir};
+use zoo_train::{RunDir, Weights};
 
 use crate::backend::{self, BackendConfig};
 use crate::config::{self, ExperimentConfig};
@@ -79,21 +79,19 @@ fn resolve_model(name: &str, set: &[String]) -> Result<(ModelKind, Option<Experi
 /// Reads weights written by `zoo train` or `zoo import` (a Classifier's burnpack).
 pub fn load_bpk(kind: &ModelKind, path: &Path, device: &Device) -> Result<Model> {
     let model = kind.init(device).map_err(anyhow::Error::msg)?;
-    let wrapped = Classifier::<Model, ()>::new(model, ClipConfig::default())
-        .try_load_file(path)
-        .map_err(|error| {
-            anyhow::anyhow!(
-                "loading {} as {} weights: {error:?}",
-                path.display(),
-                kind.name()
-            )
-        })?;
+    let wrapped = Weights { model }.try_load_file(path).map_err(|error| {
+        anyhow::anyhow!(
+            "loading {} as {} weights: {error:?}",
+            path.display(),
+            kind.name()
+        )
+    })?;
     Ok(wrapped.model)
 }
 
 /// Writes weights as `zoo train` writes `model.bpk` (a Classifier's burnpack), atomically.
 fn save_bpk(model: Model, path: &Path) -> Result<()> {
-    let wrapped = Classifier::<Model, ()>::new(model, ClipConfig::default());
+    let wrapped = Weights { model };
     zoo_train::save_weights(&wrapped, path).map_err(anyhow::Error::msg)
 }
 

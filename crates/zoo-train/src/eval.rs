@@ -60,15 +60,14 @@ where
     let mut loss_sum = 0.0;
     let mut correct = 0usize;
     let mut items = 0usize;
-    let mut binary = false;
+    let binary = model.task == crate::Task::Binary;
     let mut scored: Vec<(f64, bool)> = Vec::new();
     let mut per_class: Vec<ClassCounts> = Vec::new();
     for batch in loader.iter() {
         let batch = batch.map_err(|error| format!("reading a batch: {error}"))?;
         let output = model.forward_batch(batch);
-        let [n, classes] = output.logits.dims();
-        binary = classes == 1;
-        let probs: Vec<f32> = values(probabilities(output.logits).into_data())?;
+        let [n, _] = output.logits.dims();
+        let probs: Vec<f32> = values(probabilities(model.task, output.logits).into_data())?;
         let targets: Vec<i64> = values(output.targets.into_data())?;
         let losses: Vec<f32> = values(output.losses.into_data())?;
         let columns = probs.len() / n.max(1);

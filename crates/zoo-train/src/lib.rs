@@ -44,8 +44,8 @@ pub use saddle::{
     Point, SaddleConfig, SaddleOptimizer, Surface, Trajectory, run_saddle, saddle_csv,
 };
 pub use step::{
-    Classifier, ClassifierOutput, Classify, GradNormInput, LabeledBatch, per_item_loss,
-    probabilities,
+    Classifier, ClassifierOutput, Classify, GradNormInput, LabeledBatch, Task, Weights,
+    per_item_loss, probabilities,
 };
 pub use trainer::{
     RunSummary, StopHandle, TrainError, TrainPlan, curve_panels, load_history, read_history,

@@ -1,7 +1,8 @@
 //! The one train/inference step for every classifier: a generic wrapper module that
 //! implements burn-train's `TrainStep` and `InferenceStep`, so model crates stay free of
-//! burn-train. A model with one output column is a binary task (sigmoid, BCE with logits);
-//! with more, a multi-class task (softmax cross-entropy). The same code path computes both.
+//! burn-train. The [`Task`] is given, never guessed from the logits: the model crate's
+//! `Architecture::output` decides it and the caller passes it in (a binary task: one logit,
+//! sigmoid, BCE with logits; multi-class: softmax cross-entropy).
 
 use std::marker::PhantomData;
 
@@ -10,6 +11,7 @@ use burn::tensor::activation::{log_softmax, sigmoid, softmax};
 use burn::tensor::{Int, Tensor};
 use burn::train::metric::{AccuracyInput, Adaptor, ConfusionStatsInput, ItemLazy, LossInput};
 use burn::train::{InferenceStep, TrainOutput, TrainStep};
+use serde::{Deserialize, Serialize};
 use zoo_data::{ImageBatch, SequenceBatch};
 
 use crate::config::ClipConfig;
@@ -37,11 +39,58 @@ impl LabeledBatch for SequenceBatch {
     }
 }
 
-/// What zoo-train needs from a model: inputs to logits `[batch, classes]` (one column for a
-/// binary task).
+/// What a classifier's logits mean.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Task {
+    /// One logit per item: sigmoid, binary cross-entropy with logits, binary metrics.
+    Binary,
+    /// One logit per class: softmax cross-entropy.
+    MultiClass(usize),
+}
+
+impl Task {
+    /// Columns of the logits.
+    pub fn logit_columns(self) -> usize {
+        match self {
+            Task::Binary => 1,
+            Task::MultiClass(classes) => classes,
+        }
+    }
+
+    /// Classes (2 for a binary task).
+    pub fn classes(self) -> usize {
+        match self {
+            Task::Binary => 2,
+            Task::MultiClass(classes) => classes,
+        }
+    }
+
+    /// Panics on logits of another width: the model and its declared task disagree (a bug in
+    /// a model crate, not bad input).
+    fn check(self, logits: &Tensor<2>) {
+        let columns = logits.dims()[1];
+        assert_eq!(
+            columns,
+            self.logit_columns(),
+            "the model's logits have {columns} columns; its task {self:?} has {}",
+            self.logit_columns()
+        );
+    }
+}
+
+/// What zoo-train needs from a model: inputs to logits `[batch, task.logit_columns()]`.
 pub trait Classify<I>: Module + ModuleDisplay {
     /// The logits of a batch.
     fn logits(&self, inputs: I) -> Tensor<2>;
+}
+
+/// The layout of a `model.bpk` without the training around it: the weights under `model.`,
+/// as [`Classifier`] (whose other fields are not saved) writes them. For weights of any
+/// model, classifier or not (`zoo import`/`zoo export`).
+#[derive(Module, Debug)]
+pub struct Weights<M: Module> {
+    /// The model.
+    pub model: M,
 }
 
 /// A model `M` trained on batches `B`: the module burn-train's `Learner` drives.
@@ -49,6 +98,9 @@ pub trait Classify<I>: Module + ModuleDisplay {
 pub struct Classifier<M: Module, B: Clone + std::fmt::Debug + Send + 'static> {
     /// The wrapped model (its parameters are the only ones).
     pub model: M,
+    /// Binary or multi-class.
+    #[module(skip)]
+    pub task: Task,
     /// Gradient clipping applied in the train step.
     #[module(skip)]
     clip: ClipConfig,
@@ -57,10 +109,11 @@ pub struct Classifier<M: Module, B: Clone + std::fmt::Debug + Send + 'static> {
 }
 
 impl<M: Module, B: Clone + std::fmt::Debug + Send + 'static> Classifier<M, B> {
-    /// Wraps `model`; `clip` applies to every train step.
-    pub fn new(model: M, clip: ClipConfig) -> Self {
+    /// Wraps `model`, whose logits mean `task`; `clip` applies to every train step.
+    pub fn new(model: M, task: Task, clip: ClipConfig) -> Self {
         Self {
             model,
+            task,
             clip,
             batch: PhantomData,
         }
@@ -76,8 +129,9 @@ where
     pub fn forward_batch(&self, batch: B) -> ClassifierOutput {
         let (inputs, targets) = batch.into_parts();
         let logits = self.model.logits(inputs);
-        let losses = per_item_loss(logits.clone(), targets.clone());
+        let losses = per_item_loss(self.task, logits.clone(), targets.clone());
         ClassifierOutput {
+            task: self.task,
             losses,
             logits,
             targets,
@@ -86,10 +140,11 @@ where
     }
 }
 
-/// Per-item losses `[batch]`: BCE with logits for one column, cross-entropy otherwise.
-pub fn per_item_loss(logits: Tensor<2>, targets: Tensor<1, Int>) -> Tensor<1> {
-    let [batch, classes] = logits.dims();
-    if classes == 1 {
+/// Per-item losses `[batch]`: BCE with logits for a binary task, cross-entropy otherwise.
+pub fn per_item_loss(task: Task, logits: Tensor<2>, targets: Tensor<1, Int>) -> Tensor<1> {
+    task.check(&logits);
+    let [batch, _] = logits.dims();
+    if task == Task::Binary {
         // max(z, 0) - z·y + log(1 + exp(-|z|)): stable for any z.
         let z = logits.reshape([batch]);
         let y = targets.float();
@@ -101,9 +156,9 @@ pub fn per_item_loss(logits: Tensor<2>, targets: Tensor<1, Int>) -> Tensor<1> {
 }
 
 /// Class probabilities `[batch, classes]` (two columns for a binary task: 1 − p, p).
-pub fn probabilities(logits: Tensor<2>) -> Tensor<2> {
-    let [_, classes] = logits.dims();
-    if classes == 1 {
+pub fn probabilities(task: Task, logits: Tensor<2>) -> Tensor<2> {
+    task.check(&logits);
+    if task == Task::Binary {
         let p = sigmoid(logits);
         Tensor::cat(vec![p.clone().neg().add_scalar(1.0), p], 1)
     } else {
@@ -113,6 +168,8 @@ pub fn probabilities(logits: Tensor<2>) -> Tensor<2> {
 
 /// What one step hands to the metrics.
 pub struct ClassifierOutput {
+    /// What the logits mean.
+    pub task: Task,
     /// Per-item losses `[batch]`.
     pub losses: Tensor<1>,
     /// Logits `[batch, classes]`.
@@ -127,6 +184,7 @@ impl ItemLazy for ClassifierOutput {
     fn sync(self) -> Result<Self, burn::tensor::ExecutionError> {
         self.losses.device().flush()?;
         Ok(ClassifierOutput {
+            task: self.task,
             losses: self.losses.without_autodiff(),
             logits: self.logits.without_autodiff(),
             targets: self.targets.without_autodiff(),
@@ -144,8 +202,8 @@ impl Adaptor<LossInput> for ClassifierOutput {
 impl Adaptor<AccuracyInput> for ClassifierOutput {
     fn adapt(&self) -> AccuracyInput {
         // Two columns [0, z] for a binary logit: argmax = (z > 0) = (p > 0.5).
-        let [batch, classes] = self.logits.dims();
-        let outputs = if classes == 1 {
+        let [batch, _] = self.logits.dims();
+        let outputs = if self.task == Task::Binary {
             Tensor::cat(vec![self.logits.zeros_like(), self.logits.clone()], 1)
         } else {
             self.logits.clone()
@@ -237,7 +295,7 @@ mod tests {
             &device,
         );
         let y = Tensor::<1, Int>::from_data(TensorData::new(vec![1i64, 1, 0, 0], [4]), &device);
-        let bce = values(per_item_loss(z.clone(), y.clone()));
+        let bce = values(per_item_loss(Task::Binary, z.clone(), y.clone()));
         let expected: Vec<f32> = [(2.0f32, 1.0f32), (-1.0, 1.0), (0.0, 0.0), (30.0, 0.0)]
             .iter()
             // −y·ln σ(z) − (1−y)·ln(1−σ(z)) = ln(1 + e^(−z)) + (1 − y)·z, in f64.
@@ -250,7 +308,7 @@ mod tests {
             );
         }
         let two = Tensor::cat(vec![z.zeros_like(), z], 1);
-        let ce = values(per_item_loss(two, y));
+        let ce = values(per_item_loss(Task::MultiClass(2), two, y));
         for (a, b) in bce.iter().zip(&ce) {
             assert!((a - b).abs() < 1e-4, "{bce:?} vs {ce:?}");
         }
@@ -261,7 +319,7 @@ mod tests {
         let device = Device::flex();
         let logits = Tensor::<2>::zeros([3, 10], &device);
         let targets = Tensor::<1, Int>::from_data(TensorData::new(vec![0i64, 5, 9], [3]), &device);
-        for loss in values(per_item_loss(logits, targets)) {
+        for loss in values(per_item_loss(Task::MultiClass(10), logits, targets)) {
             assert!((loss - 10f32.ln()).abs() < 1e-5);
         }
     }
@@ -270,12 +328,21 @@ mod tests {
     fn binary_probabilities_have_two_columns_summing_to_one() {
         let device = Device::flex();
         let z = Tensor::<2>::from_data(TensorData::new(vec![0.0f32, 3.0], [2, 1]), &device);
-        let p = probabilities(z)
+        let p = probabilities(Task::Binary, z)
             .into_data()
             .convert::<f32>()
             .try_into_vec::<f32>()
             .unwrap();
         assert!((p[0] - 0.5).abs() < 1e-6 && (p[1] - 0.5).abs() < 1e-6);
         assert!((p[2] + p[3] - 1.0).abs() < 1e-6 && p[3] > 0.95);
+    }
+
+    #[test]
+    #[should_panic(expected = "its task MultiClass(3) has 3")]
+    fn logits_of_another_width_than_the_task_are_a_bug() {
+        let device = Device::flex();
+        let logits = Tensor::<2>::zeros([2, 1], &device);
+        let targets = Tensor::<1, Int>::zeros([2], &device);
+        per_item_loss(Task::MultiClass(3), logits, targets);
     }
 }

@@ -31,7 +31,7 @@ use crate::monitor::{
 use crate::optim::{build_optimizer, build_schedule};
 use crate::plot::{Panel, Series, render_png};
 use crate::run::{RunDir, git_revision, metrics_csv, write_atomic};
-use crate::step::{Classifier, Classify, LabeledBatch};
+use crate::step::{Classifier, Classify, LabeledBatch, Task};
 
 /// Stops a training from outside (a signal handler): [`StopHandle::stop`] ends it after the
 /// current step as an interruption, and the run directory's files are written as for any end.
@@ -60,6 +60,8 @@ pub struct TrainPlan {
     pub model: String,
     /// Backend name as configured.
     pub backend: String,
+    /// Binary or multi-class (the model's; it picks the loss and the metrics).
+    pub task: Task,
     /// Devices to train on (more than one: Burn's multi-device data parallelism).
     pub devices: Vec<Device>,
     /// `[train]`.
@@ -200,22 +202,6 @@ where
         steps_per_epoch,
     )
     .map_err(TrainError::Failed)?;
-    let binary = loaders.classes.len() == 2 && {
-        // One output column = a binary task; decided by the model, not the data.
-        let probe = loaders
-            .valid
-            .iter()
-            .next()
-            .or_else(|| loaders.train.iter().next());
-        match probe {
-            Some(Ok(batch)) => {
-                let (inputs, _) = batch.into_parts();
-                model.valid().logits(inputs).dims()[1] == 1
-            }
-            _ => false,
-        }
-    };
-
     let mut training =
         SupervisedTraining::new(&run.path, loaders.train.clone(), loaders.valid.clone())
             .metrics((AccuracyMetric::new(), LossMetric::new()))
@@ -227,7 +213,7 @@ where
                 AtomicCheckpointer::new(&run.checkpoints(), "scheduler"),
             )
             .num_epochs(plan.train.epochs);
-    if binary {
+    if plan.task == Task::Binary {
         training = training.metrics((
             PrecisionMetric::binary(0.5),
             RecallMetric::binary(0.5),
@@ -264,7 +250,7 @@ where
     }
     training = training.renderer(Box::new(monitor));
 
-    let classifier = Classifier::<M, B>::new(model, plan.clip.clone());
+    let classifier = Classifier::<M, B>::new(model, plan.task, plan.clip.clone());
     let result = training.launch(Learner::new(classifier, optimizer, scheduler));
     // Dropping Burn's TUI closes it and restores the terminal; `manual_close` would instead
     // wait for the user to press `q` (the TUI resets the interrupter when training ends).

@@ -2,4 +2,5 @@
 
 mod model;
 
-pub use model::{BinaryCnn, BinaryCnnConfig, ConvBlock, Trace};
+pub use model::{BinaryCnn, BinaryCnnConfig, ConvBlock};
+pub use zoo_model::{Architecture, Trace};

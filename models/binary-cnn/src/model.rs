@@ -5,10 +5,7 @@ use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::serde::{Deserialize, Serialize};
 use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Tensor};
-
-/// The signature of a layer-by-layer trace: `(path, layer type, output shape, parameters,
-/// multiply-accumulates per item)`. Plain std types keep this crate free of anything but Burn.
-pub type Trace<'a> = dyn FnMut(&str, &str, &[usize], usize, u64) + 'a;
+use zoo_model::Trace;
 
 /// Configuration of [`BinaryCnn`]; the default is the homework's Q4 Keras model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -265,5 +262,47 @@ impl BinaryCnn {
             macs,
         );
         logits
+    }
+}
+
+/// The zoo's view of this crate (zoo-model): listed, built and trained from these.
+impl zoo_model::Network for BinaryCnn {
+    type Input = Tensor<4>;
+    type Output = Tensor<2>;
+    fn forward_traced(&self, input: Tensor<4>, trace: &mut Trace) -> Tensor<2> {
+        BinaryCnn::forward_traced(self, input, trace)
+    }
+}
+
+impl zoo_model::Architecture for BinaryCnnConfig {
+    type Network = BinaryCnn;
+    const NAME: &'static str = "binary-cnn";
+    const DESCRIPTION: &'static str =
+        "Q4: grayscale binary image classifier, 4 conv blocks with dropout";
+
+    fn reference() -> Self {
+        Self::homework()
+    }
+    fn validate(&self) -> Result<(), String> {
+        BinaryCnnConfig::validate(self)
+    }
+    fn input_shape(&self) -> Vec<usize> {
+        BinaryCnnConfig::input_shape(self).to_vec()
+    }
+    fn output(&self) -> zoo_model::Output {
+        zoo_model::Output::BinaryLogit
+    }
+    fn with_input_shape(&self, shape: &[usize]) -> Result<Self, String> {
+        let mut config = self.clone();
+        (config.in_channels, config.image_size) = zoo_model::square_image(Self::NAME, shape)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn flattened(&self) -> Option<(&'static str, Vec<usize>)> {
+        Some(("dense1", self.flatten_dims()?.to_vec()))
+    }
+    fn init(&self, device: &Device) -> BinaryCnn {
+        BinaryCnnConfig::init(self, device)
     }
 }

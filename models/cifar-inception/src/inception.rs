@@ -8,6 +8,7 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::serde::{Deserialize, Serialize};
 use burn::tensor::{Device, Tensor};
+pub use zoo_model::Trace;
 
 /// Branch widths of an [`Inception`] module; the default is the homework's (64, 96→128, 16→32, 32).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -127,10 +128,6 @@ pub struct Inception {
     /// 3×3 max-pool → 1×1 projection.
     pub branch_pool: PoolBranch,
 }
-
-/// The signature of a layer-by-layer trace: `(path, layer type, output shape, parameters,
-/// multiply-accumulates per item)`. Plain std types keep this crate free of anything but Burn.
-pub type Trace<'a> = dyn FnMut(&str, &str, &[usize], usize, u64) + 'a;
 
 /// ReLU(conv(x)), reported to `trace` as one row; returns the output and its MACs.
 pub(crate) fn conv_relu(

@@ -5,3 +5,4 @@ mod model;
 
 pub use inception::{Inception, InceptionConfig, PoolBranch, ReducedConv, Trace};
 pub use model::{CifarInception, CifarInceptionConfig};
+pub use zoo_model::Architecture;

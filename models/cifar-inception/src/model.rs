@@ -194,3 +194,44 @@ impl CifarInception {
         logits
     }
 }
+
+/// The zoo's view of this crate (zoo-model): listed, built and trained from these.
+impl zoo_model::Network for CifarInception {
+    type Input = Tensor<4>;
+    type Output = Tensor<2>;
+    fn forward_traced(&self, input: Tensor<4>, trace: &mut Trace) -> Tensor<2> {
+        CifarInception::forward_traced(self, input, trace)
+    }
+}
+
+impl zoo_model::Architecture for CifarInceptionConfig {
+    type Network = CifarInception;
+    const NAME: &'static str = "cifar-inception";
+    const DESCRIPTION: &'static str = "Q7: CIFAR-10 CNN with an Inception module";
+
+    fn reference() -> Self {
+        Self::cifar10()
+    }
+    fn validate(&self) -> Result<(), String> {
+        CifarInceptionConfig::validate(self)
+    }
+    fn input_shape(&self) -> Vec<usize> {
+        CifarInceptionConfig::input_shape(self).to_vec()
+    }
+    fn output(&self) -> zoo_model::Output {
+        zoo_model::Output::Classes(self.num_classes)
+    }
+    fn with_input_shape(&self, shape: &[usize]) -> Result<Self, String> {
+        let mut config = self.clone();
+        (config.in_channels, config.image_size) = zoo_model::square_image(Self::NAME, shape)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn flattened(&self) -> Option<(&'static str, Vec<usize>)> {
+        Some(("output", self.flatten_dims()?.to_vec()))
+    }
+    fn init(&self, device: &Device) -> CifarInception {
+        CifarInceptionConfig::init(self, device)
+    }
+}

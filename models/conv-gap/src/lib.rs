@@ -2,4 +2,5 @@
 
 mod model;
 
-pub use model::{ConvGap, ConvGapConfig, Trace, homework};
+pub use model::{ConvGap, ConvGapConfig, homework};
+pub use zoo_model::{Architecture, Trace};

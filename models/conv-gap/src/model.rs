@@ -3,10 +3,7 @@ use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::serde::{Deserialize, Serialize};
 use burn::tensor::{Device, Tensor};
-
-/// The signature of a layer-by-layer trace: `(path, layer type, output shape, parameters,
-/// multiply-accumulates per item)`. Plain std types keep this crate free of anything but Burn.
-pub type Trace<'a> = dyn FnMut(&str, &str, &[usize], usize, u64) + 'a;
+use zoo_model::Trace;
 
 /// The homework's worked example: input X, filter F, and the values derived by hand.
 ///
@@ -149,5 +146,46 @@ impl ConvGap {
         let pooled = map.mean_dim(3).mean_dim(2).reshape([batch, filters]);
         trace("gap", "GlobalAvgPool2d", &pooled.dims(), 0, 0);
         pooled
+    }
+}
+
+/// The zoo's view of this crate (zoo-model): listed, built and trained from these.
+impl zoo_model::Network for ConvGap {
+    type Input = Tensor<4>;
+    type Output = Tensor<2>;
+    fn forward_traced(&self, input: Tensor<4>, trace: &mut Trace) -> Tensor<2> {
+        ConvGap::forward_traced(self, input, trace)
+    }
+}
+
+impl zoo_model::Architecture for ConvGapConfig {
+    type Network = ConvGap;
+    const NAME: &'static str = "conv-gap";
+    const DESCRIPTION: &'static str =
+        "Q2: conv 2x2 (no bias) + global average pooling, hand-derived gradients";
+
+    fn reference() -> Self {
+        Self::homework()
+    }
+    fn validate(&self) -> Result<(), String> {
+        ConvGapConfig::validate(self)
+    }
+    fn input_shape(&self) -> Vec<usize> {
+        ConvGapConfig::input_shape(self).to_vec()
+    }
+    fn output(&self) -> zoo_model::Output {
+        zoo_model::Output::Features
+    }
+    fn output_description(&self) -> String {
+        format!("{} average(s), no classes", self.filters)
+    }
+    fn with_input_shape(&self, shape: &[usize]) -> Result<Self, String> {
+        let mut config = self.clone();
+        (config.in_channels, config.image_size) = zoo_model::square_image(Self::NAME, shape)?;
+        config.validate()?;
+        Ok(config)
+    }
+    fn init(&self, device: &Device) -> ConvGap {
+        ConvGapConfig::init(self, device)
     }
 }

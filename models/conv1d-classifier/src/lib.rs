@@ -2,4 +2,5 @@
 
 mod model;
 
-pub use model::{Conv1dClassifier, Conv1dClassifierConfig, Trace};
+pub use model::{Conv1dClassifier, Conv1dClassifierConfig};
+pub use zoo_model::{Architecture, Trace};

@@ -4,10 +4,7 @@ use burn::nn::pool::{MaxPool1d, MaxPool1dConfig};
 use burn::nn::{Linear, LinearConfig};
 use burn::serde::{Deserialize, Serialize};
 use burn::tensor::{Device, Tensor};
-
-/// The signature of a layer-by-layer trace: `(path, layer type, output shape, parameters,
-/// multiply-accumulates per item)`. Plain std types keep this crate free of anything but Burn.
-pub type Trace<'a> = dyn FnMut(&str, &str, &[usize], usize, u64) + 'a;
+use zoo_model::Trace;
 
 /// Configuration of [`Conv1dClassifier`]; the default is the homework's Q3 network.
 ///
@@ -208,5 +205,47 @@ impl Conv1dClassifier {
             macs as u64,
         );
         logits
+    }
+}
+
+/// The zoo's view of this crate (zoo-model): listed, built and trained from these.
+impl zoo_model::Network for Conv1dClassifier {
+    type Input = Tensor<3>;
+    type Output = Tensor<2>;
+    fn forward_traced(&self, input: Tensor<3>, trace: &mut Trace) -> Tensor<2> {
+        Conv1dClassifier::forward_traced(self, input, trace)
+    }
+}
+
+impl zoo_model::Architecture for Conv1dClassifierConfig {
+    type Network = Conv1dClassifier;
+    const NAME: &'static str = "conv1d-classifier";
+    const DESCRIPTION: &'static str =
+        "Q3: Conv1D sequence classifier, 3 conv-pool stages + 2 dense";
+
+    fn reference() -> Self {
+        Self::homework()
+    }
+    fn validate(&self) -> Result<(), String> {
+        Conv1dClassifierConfig::validate(self)
+    }
+    fn input_shape(&self) -> Vec<usize> {
+        Conv1dClassifierConfig::input_shape(self).to_vec()
+    }
+    fn output(&self) -> zoo_model::Output {
+        zoo_model::Output::Classes(self.num_classes)
+    }
+    fn with_input_shape(&self, shape: &[usize]) -> Result<Self, String> {
+        let mut config = self.clone();
+        (config.in_channels, config.length) = zoo_model::sequence(Self::NAME, shape)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn flattened(&self) -> Option<(&'static str, Vec<usize>)> {
+        Some(("dense", self.flatten_dims()?.to_vec()))
+    }
+    fn init(&self, device: &Device) -> Conv1dClassifier {
+        Conv1dClassifierConfig::init(self, device)
     }
 }

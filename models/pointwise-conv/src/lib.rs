@@ -2,4 +2,5 @@
 
 mod model;
 
-pub use model::{PointwiseConv, PointwiseConvConfig, Trace};
+pub use model::{PointwiseConv, PointwiseConvConfig};
+pub use zoo_model::{Architecture, Trace};

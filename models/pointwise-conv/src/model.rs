@@ -2,10 +2,7 @@ use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::serde::{Deserialize, Serialize};
 use burn::tensor::{Device, Tensor};
-
-/// The signature of a layer-by-layer trace: `(path, layer type, output shape, parameters,
-/// multiply-accumulates per item)`. Plain std types keep this crate free of anything but Burn.
-pub type Trace<'a> = dyn FnMut(&str, &str, &[usize], usize, u64) + 'a;
+use zoo_model::Trace;
 
 /// Configuration of [`PointwiseConv`]; the default is the homework's Q6 layer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -104,5 +101,46 @@ impl PointwiseConv {
         let kind = if self.relu { "Conv2d+ReLU" } else { "Conv2d" };
         trace("conv", kind, &x.dims(), self.conv.num_params(), macs as u64);
         x
+    }
+}
+
+/// The zoo's view of this crate (zoo-model): listed, built and trained from these.
+impl zoo_model::Network for PointwiseConv {
+    type Input = Tensor<4>;
+    type Output = Tensor<4>;
+    fn forward_traced(&self, input: Tensor<4>, trace: &mut Trace) -> Tensor<4> {
+        PointwiseConv::forward_traced(self, input, trace)
+    }
+}
+
+impl zoo_model::Architecture for PointwiseConvConfig {
+    type Network = PointwiseConv;
+    const NAME: &'static str = "pointwise-conv";
+    const DESCRIPTION: &'static str =
+        "Q6: 1x1 convolution, 64 -> 32 channels, spatial size unchanged";
+
+    fn reference() -> Self {
+        Self::homework()
+    }
+    fn validate(&self) -> Result<(), String> {
+        PointwiseConvConfig::validate(self)
+    }
+    fn input_shape(&self) -> Vec<usize> {
+        PointwiseConvConfig::input_shape(self).to_vec()
+    }
+    fn output(&self) -> zoo_model::Output {
+        zoo_model::Output::Features
+    }
+    fn output_description(&self) -> String {
+        format!("feature map, {} channels", self.out_channels)
+    }
+    fn with_input_shape(&self, shape: &[usize]) -> Result<Self, String> {
+        let mut config = self.clone();
+        (config.in_channels, config.image_size) = zoo_model::square_image(Self::NAME, shape)?;
+        config.validate()?;
+        Ok(config)
+    }
+    fn init(&self, device: &Device) -> PointwiseConv {
+        PointwiseConvConfig::init(self, device)
     }
 }
