@@ -356,3 +356,17 @@ fn a_closed_pipe_ends_zoo_quietly() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_ne!(output.status.code(), Some(101), "{stderr}");
 }
+
+/// docs/config.toml documents every key at its default: it must resolve to exactly what a
+/// config that states nothing but the model resolves to (experiments state only differences).
+#[test]
+fn the_documented_config_is_the_defaults() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let documented = zoo(&["config", root.join("docs/config.toml").to_str().unwrap()]).success();
+    let dir = tempfile::tempdir().unwrap();
+    let bare = dir.path().join("bare.toml");
+    std::fs::write(&bare, "[model]\nkind = \"conv1d-classifier\"\n").unwrap();
+    let defaults = zoo(&["config", bare.to_str().unwrap()]).success();
+    let body = |text: &str| text.lines().skip(1).collect::<Vec<_>>().join("\n");
+    assert_eq!(body(&documented.stdout), body(&defaults.stdout));
+}
