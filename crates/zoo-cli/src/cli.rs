@@ -287,10 +287,9 @@ fn parse_shape(text: &str) -> Result<InputShape, String> {
     dims.map(InputShape)
 }
 
-/// Parses the arguments and runs the command; errors are printed with their causes.
+/// Parses the arguments and runs the command; errors are printed with their causes. The
+/// binary's `main` sets the process up first (before any thread exists).
 pub fn main() -> ExitCode {
-    quiet_wayland();
-    keep_freed_memory();
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
@@ -300,50 +299,6 @@ pub fn main() -> ExitCode {
                 eprintln!("  caused by: {cause}");
             }
             ExitCode::FAILURE
-        }
-    }
-}
-
-/// glibc returns every freed block above its mmap threshold (128 KiB at first) to the kernel,
-/// and a training step frees and reallocates megabytes of activations: each step then pays
-/// for page faults and zeroing fresh pages (~8 % of a Flex step of cifar-inception in `perf`).
-/// Keeping freed memory in the process made `zoo bench cifar-inception` train ~12 % faster
-/// here (70 → 80 images/s, BENCHMARKS.md). Peak memory is unchanged; freed memory is only
-/// reused instead of returned.
-fn keep_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        unsafe extern "C" {
-            fn mallopt(param: i32, value: i32) -> i32;
-        }
-        const M_TRIM_THRESHOLD: i32 = -1;
-        const M_TOP_PAD: i32 = -2;
-        const M_MMAP_THRESHOLD: i32 = -3;
-        // SAFETY: mallopt only sets allocator tunables; called before any thread exists.
-        unsafe {
-            mallopt(M_MMAP_THRESHOLD, 32 << 20); // glibc's maximum on 64-bit
-            mallopt(M_TRIM_THRESHOLD, 1 << 30);
-            mallopt(M_TOP_PAD, 64 << 20);
-        }
-    }
-}
-
-/// libwayland, loaded by the Vulkan loader when a wgpu device opens, prints "XDG_RUNTIME_DIR is
-/// invalid or not set" on every open where the variable is unset (headless machines, CI). A
-/// private empty directory silences it; nothing is ever written there.
-fn quiet_wayland() {
-    #[cfg(unix)]
-    if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
-        use std::os::unix::fs::DirBuilderExt;
-        let user = std::env::var("USER").unwrap_or_else(|_| "user".into());
-        let dir = std::env::temp_dir().join(format!("zoo-runtime-{user}"));
-        let created = std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&dir);
-        if created.is_ok() {
-            // SAFETY: called first thing in `main`, before any thread exists.
-            unsafe { std::env::set_var("XDG_RUNTIME_DIR", &dir) };
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod grad_example;
 pub mod keras;
 pub mod limits;
 pub mod plot;
+pub mod process;
 pub mod registry;
 pub mod signals;
 pub mod summary;

@@ -1,11 +1,54 @@
+//! The `zoo` binary: process-wide setup, done here before any thread starts (environment
+//! variables, signal dispositions and allocator tunables are not safe to change later), then
+//! the command line (`zoo_cli::cli`).
+
 fn main() -> std::process::ExitCode {
-    // Rust ignores SIGPIPE, so `zoo data … | head` would panic on its next print once `head`
-    // has gone; restore the default, as every Unix command line tool has it: exit quietly.
-    // Done here, before any thread starts.
+    restore_sigpipe();
+    keep_freed_memory();
+    quiet_wayland();
+    zoo_cli::cli::main()
+}
+
+/// Rust ignores SIGPIPE, so `zoo data … | head` would panic on its next print once `head` has
+/// gone; restore the default, as every Unix command line tool has it: exit quietly.
+fn restore_sigpipe() {
     #[cfg(unix)]
     // SAFETY: setting a signal's disposition to its default, with no other thread running.
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    zoo_cli::cli::main()
+}
+
+/// glibc returns every freed block above its mmap threshold (128 KiB at first) to the kernel,
+/// and a training step frees and reallocates megabytes of activations: each step then pays
+/// for page faults and zeroing fresh pages. Keeping freed memory in the process made the
+/// Flex training step faster (BENCHMARKS.md, "allocator"); peak memory is unchanged, freed
+/// memory is only reused instead of returned.
+fn keep_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        const M_TRIM_THRESHOLD: i32 = -1;
+        const M_TOP_PAD: i32 = -2;
+        const M_MMAP_THRESHOLD: i32 = -3;
+        // SAFETY: mallopt only sets allocator tunables; called before any thread exists.
+        unsafe {
+            libc::mallopt(M_MMAP_THRESHOLD, 32 << 20); // glibc's maximum on 64-bit
+            libc::mallopt(M_TRIM_THRESHOLD, 1 << 30);
+            libc::mallopt(M_TOP_PAD, 64 << 20);
+        }
+    }
+}
+
+/// libwayland, loaded by the Vulkan loader when a wgpu device opens, prints "XDG_RUNTIME_DIR is
+/// invalid or not set" on every open where the variable is unset (headless machines, CI). A
+/// private empty directory silences it (`zoo_cli::process::private_runtime_dir`); nothing is
+/// ever written there.
+fn quiet_wayland() {
+    #[cfg(unix)]
+    if std::env::var_os("XDG_RUNTIME_DIR").is_none()
+        && let Some(dir) = zoo_cli::process::private_runtime_dir(&std::env::temp_dir())
+    {
+        // SAFETY: called first thing in `main`, before any thread exists.
+        unsafe { std::env::set_var("XDG_RUNTIME_DIR", &dir) };
+    }
 }
