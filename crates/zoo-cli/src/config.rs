@@ -51,13 +51,15 @@ impl ExperimentConfig {
     /// Checks what serde cannot (ranges, sizes that must fit together).
     pub fn validate(&self) -> Result<(), String> {
         self.model.validate()?;
-        self.data.validate()?;
-        self.train.validate()?;
-        self.optimizer.validate()?;
+        self.data.validate().map_err(|error| error.to_string())?;
+        let text = |error: zoo_train::Error| error.to_string();
+        self.train.validate().map_err(text)?;
+        self.optimizer.validate().map_err(text)?;
         self.schedule
-            .validate(self.optimizer.lr, self.train.epochs)?;
-        self.clip.validate()?;
-        self.guard.validate()?;
+            .validate(self.optimizer.lr, self.train.epochs)
+            .map_err(text)?;
+        self.clip.validate().map_err(text)?;
+        self.guard.validate().map_err(text)?;
         if self.train.early_stopping.is_some() && self.data.valid_fraction == 0.0 {
             return Err("train.early_stopping watches the validation loss, but \
                         data.valid_fraction = 0 holds out no validation split: \

@@ -576,8 +576,7 @@ pub fn predict(
                 zoo_data::ImageBatcher::new(images.shape, images.normalization.clone(), 1);
             let mut rows = Vec::new();
             for file in files {
-                let pixels = zoo_data::folder::decode(file, images.shape)
-                    .map_err(|error| anyhow::anyhow!("{}: {error}", file.display()))?;
+                let pixels = zoo_data::folder::decode(file, images.shape)?;
                 let values = batcher.item_values(&zoo_data::ImageItem {
                     pixels,
                     label: 0,

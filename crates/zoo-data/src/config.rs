@@ -2,6 +2,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::DataError;
 use crate::ts::SeriesLength;
 
 /// Where an experiment's examples come from: the `[data]` table.
@@ -194,25 +195,31 @@ impl Serialize for DataConfig {
 
 impl DataConfig {
     /// Checks the values serde cannot: ranges.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), DataError> {
         if !(0.0..1.0).contains(&self.valid_fraction) {
-            return Err(format!(
+            return Err(DataError::Config(format!(
                 "data.valid_fraction must be in [0, 1), got {}",
                 self.valid_fraction
-            ));
+            )));
         }
         if self.limit == Some(0) {
-            return Err("data.limit must be at least 1 (or absent for all items), got 0".into());
+            return Err(DataError::Config(
+                "data.limit must be at least 1 (or absent for all items), got 0".to_string(),
+            ));
         }
         if self.synthetic_items == 0 {
-            return Err("data.synthetic_items must be at least 1, got 0".into());
+            return Err(DataError::Config(
+                "data.synthetic_items must be at least 1, got 0".to_string(),
+            ));
         }
         for (key, values) in [("mean", &self.mean), ("std", &self.std)] {
             if values
                 .as_ref()
                 .is_some_and(|v| v.is_empty() || v.iter().any(|x| !x.is_finite()))
             {
-                return Err(format!("data.{key} must be a non-empty list of numbers"));
+                return Err(DataError::Config(format!(
+                    "data.{key} must be a non-empty list of numbers"
+                )));
             }
         }
         let keys = self.kind.keys();
@@ -226,38 +233,42 @@ impl DataConfig {
             ("skip_unreadable", self.skip_unreadable),
         ];
         if let Some((key, _)) = set.iter().find(|(key, set)| *set && !keys.contains(key)) {
-            return Err(format!(
+            return Err(DataError::Config(format!(
                 "data.{key} does not apply to data.kind = \"{}\"",
                 self.kind.name()
-            ));
+            )));
         }
         if self.mean.is_some() != self.std.is_some() {
-            return Err("data.mean and data.std go together: give both or neither".into());
+            return Err(DataError::Config(
+                "data.mean and data.std go together: give both or neither".to_string(),
+            ));
         }
         if self
             .std
             .as_ref()
             .is_some_and(|v| v.iter().any(|&x| x <= 0.0))
         {
-            return Err("data.std values must be positive".into());
+            return Err(DataError::Config(
+                "data.std values must be positive".to_string(),
+            ));
         }
         if self.mean.is_some() && self.normalize != NormalizeKind::Standardize {
-            return Err(format!(
+            return Err(DataError::Config(format!(
                 "data.mean and data.std apply to normalize = \"standardize\", not \"{}\"",
                 match self.normalize {
                     NormalizeKind::Unit => "unit",
                     _ => "raw",
                 }
-            ));
+            )));
         }
         // On the [0, 1] scale, as torchvision's Normalize after ToTensor: a mean above 1 (or a
         // standard deviation above 1) was written on the 0-255 scale.
         for (key, values) in [("mean", &self.mean), ("std", &self.std)] {
             if let Some(value) = values.iter().flatten().find(|&&x| x > 1.0) {
-                return Err(format!(
+                return Err(DataError::Config(format!(
                     "data.{key} is on the [0, 1] scale (pixels / 255), got {value}: divide the \
                      0-255 values by 255"
-                ));
+                )));
             }
         }
         Ok(())
@@ -392,11 +403,9 @@ mod tests {
             valid_fraction: 1.5,
             ..DataConfig::default()
         };
+        let error = config.validate().unwrap_err();
         assert!(
-            config
-                .validate()
-                .unwrap_err()
-                .contains("data.valid_fraction")
+            matches!(&error, DataError::Config(message) if message.contains("data.valid_fraction"))
         );
     }
 }

@@ -49,14 +49,14 @@ fn is_image(path: &Path) -> bool {
 }
 
 /// Decodes one file into `shape` (`[C, H, W]`, C = 1 grayscale or 3 RGB).
-pub fn decode(path: &Path, shape: [usize; 3]) -> Result<Vec<u8>, String> {
+pub fn decode(path: &Path, shape: [usize; 3]) -> Result<Vec<u8>, DataError> {
     let [channels, height, width] = shape;
     let image = image::ImageReader::open(path)
-        .map_err(|error| error.to_string())?
+        .map_err(|error| DataError::io(path, error))?
         .with_guessed_format()
-        .map_err(|error| error.to_string())?
+        .map_err(|error| DataError::io(path, error))?
         .decode()
-        .map_err(|error| error.to_string())?;
+        .map_err(|error| DataError::format(path, format!("cannot decode image: {error}")))?;
     let image = image.resize_exact(width as u32, height as u32, FILTER);
     match channels {
         1 => Ok(image.to_luma8().into_raw()),
@@ -67,7 +67,9 @@ pub fn decode(path: &Path, shape: [usize; 3]) -> Result<Vec<u8>, String> {
                 .flat_map(|c| rgb.iter().skip(c).step_by(3).copied())
                 .collect())
         }
-        other => Err(format!("cannot make {other}-channel images (1 or 3)")),
+        other => Err(DataError::Config(format!(
+            "cannot make {other}-channel images (1 or 3): model.in_channels"
+        ))),
     }
 }
 
@@ -116,15 +118,17 @@ pub fn read(
                     label,
                     index: items.len(),
                 }),
-                Err(reason) if skip_unreadable => skipped.push((path, reason)),
-                Err(reason) => {
+                Err(DataError::Format { message, .. }) if skip_unreadable => {
+                    skipped.push((path, message))
+                }
+                Err(DataError::Format { message, .. }) => {
                     return Err(DataError::format(
                         &path,
-                        format!(
-                            "cannot decode image: {reason} (set data.skip_unreadable = true to skip such files)"
-                        ),
+                        format!("{message} (set data.skip_unreadable = true to skip such files)"),
                     ));
                 }
+                Err(error) if skip_unreadable => skipped.push((path, error.to_string())),
+                Err(error) => return Err(error),
             }
         }
     }

@@ -212,7 +212,7 @@ pub fn load(config: &DataConfig, spec: &DataSpec) -> Result<Splits, DataError> {
 }
 
 fn load_splits(config: &DataConfig, spec: &DataSpec) -> Result<Splits, DataError> {
-    config.validate().map_err(DataError::Config)?;
+    config.validate()?;
     let limit = |mut items: Vec<ImageItem>| {
         if let Some(limit) = config.limit {
             items.truncate(limit);

@@ -10,6 +10,7 @@ use burn::tensor::Device;
 use burn::train::TrainStep;
 use serde::Serialize;
 
+use crate::error::Error;
 use crate::step::{Classifier, Classify, LabeledBatch};
 
 /// How long to measure.
@@ -111,7 +112,7 @@ pub fn bench<M, B>(
     mut batch: impl FnMut(&Device) -> B,
     batch_size: usize,
     config: &BenchConfig,
-) -> Result<BenchReport, String>
+) -> Result<BenchReport, Error>
 where
     B: LabeledBatch,
     M: Classify<B::Inputs>,
@@ -119,8 +120,12 @@ where
     let device = burn::module::Module::devices(&model)
         .first()
         .cloned()
-        .ok_or("the model has no parameters")?;
-    let sync = |device: &Device| device.sync().map_err(|e| format!("device sync: {e:?}"));
+        .ok_or_else(|| Error::Empty("the model has no parameters".into()))?;
+    let sync = |device: &Device| {
+        device
+            .sync()
+            .map_err(|e| Error::Backend(format!("device sync: {e:?}")))
+    };
     let warmup = config.warmup.max(1);
     let mut model = model;
     let mut train_seconds = Vec::with_capacity(config.steps);

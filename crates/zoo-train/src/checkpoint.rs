@@ -7,6 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::error::Error;
 use burn::train::checkpoint::{Checkpoint, Checkpointer, CheckpointerError};
 use sha2::{Digest, Sha256};
 
@@ -27,16 +28,21 @@ fn sha256_hex(path: &Path) -> std::io::Result<String> {
 
 /// Checks a record against its checksum file: `Ok` when they match, or when the record has
 /// none (written by a zoo from before checksums); `Err` says what is wrong.
-pub fn verify(record: &Path) -> Result<(), String> {
-    let expected = match std::fs::read_to_string(checksum_path(record)) {
+pub fn verify(record: &Path) -> Result<(), Error> {
+    let sum = checksum_path(record);
+    let expected = match std::fs::read_to_string(&sum) {
         Ok(text) => text.trim().to_string(),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(error) => return Err(format!("cannot read its checksum: {error}")),
+        Err(error) => return Err(Error::io(format!("cannot read {}", sum.display()), error)),
     };
-    let found = sha256_hex(record).map_err(|error| format!("cannot read it: {error}"))?;
+    let found = sha256_hex(record)
+        .map_err(|error| Error::io(format!("cannot read {}", record.display()), error))?;
     if found != expected {
-        return Err(format!(
-            "checksum mismatch (SHA-256 {found}, recorded {expected}): the file is damaged"
+        return Err(Error::format(
+            record,
+            format!(
+                "checksum mismatch (SHA-256 {found}, recorded {expected}): the file is damaged"
+            ),
         ));
     }
     Ok(())
@@ -92,9 +98,7 @@ impl<R: Checkpoint> Checkpointer<R> for AtomicCheckpointer {
 
     fn restore(&self, epoch: usize) -> Result<R, CheckpointerError> {
         let path = self.path(epoch);
-        verify(&path).map_err(|message| {
-            CheckpointerError::Unknown(format!("{}: {message}", path.display()))
-        })?;
+        verify(&path).map_err(|error| CheckpointerError::Unknown(error.to_string()))?;
         R::load(path)
     }
 }

@@ -1,3 +1,4 @@
+use crate::error::Error;
 use serde::{Deserialize, Serialize};
 
 /// How long and in what batches to train: the `[train]` table.
@@ -34,15 +35,21 @@ impl Default for TrainConfig {
 
 impl TrainConfig {
     /// Checks the values serde cannot: ranges.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), Error> {
         if self.epochs == 0 {
-            return Err("train.epochs must be at least 1, got 0".into());
+            return Err(Error::Config(
+                "train.epochs must be at least 1, got 0".to_string(),
+            ));
         }
         if self.batch_size == BatchSize::Items(0) {
-            return Err("train.batch_size must be at least 1, got 0".into());
+            return Err(Error::Config(
+                "train.batch_size must be at least 1, got 0".to_string(),
+            ));
         }
         if self.early_stopping == Some(0) {
-            return Err("train.early_stopping must be at least 1 epoch, got 0".into());
+            return Err(Error::Config(
+                "train.early_stopping must be at least 1 epoch, got 0".to_string(),
+            ));
         }
         Ok(())
     }
@@ -312,43 +319,43 @@ impl Default for OptimizerConfig {
 
 impl OptimizerConfig {
     /// Checks the values serde cannot: ranges.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), Error> {
         if !(self.lr.is_finite() && self.lr > 0.0) {
-            return Err(format!(
+            return Err(Error::Config(format!(
                 "optimizer.lr must be a positive number, got {}",
                 self.lr
-            ));
+            )));
         }
         if !(0.0..1.0).contains(&self.momentum) {
-            return Err(format!(
+            return Err(Error::Config(format!(
                 "optimizer.momentum must be in [0, 1), got {}",
                 self.momentum
-            ));
+            )));
         }
         if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
-            return Err(format!(
+            return Err(Error::Config(format!(
                 "optimizer.weight_decay must be zero or positive, got {}",
                 self.weight_decay
-            ));
+            )));
         }
         let kind = self.kind.name();
         if self.momentum != 0.0 && !matches!(self.kind, OptimizerKind::Sgd | OptimizerKind::Rmsprop)
         {
-            return Err(format!(
+            return Err(Error::Config(format!(
                 "optimizer.momentum applies to kind = \"sgd\" and \"rmsprop\", not \"{kind}\""
-            ));
+            )));
         }
         if self.nesterov && self.kind != OptimizerKind::Sgd {
-            return Err(format!(
+            return Err(Error::Config(format!(
                 "optimizer.nesterov applies to kind = \"sgd\" only, not \"{kind}\""
-            ));
+            )));
         }
         if self.nesterov && self.momentum == 0.0 {
-            return Err(
-                "optimizer.nesterov = true needs optimizer.momentum > 0 (Nesterov \
-                        momentum without momentum is plain SGD; PyTorch refuses it too)"
+            return Err(Error::Config(
+                "optimizer.nesterov = true needs optimizer.momentum > 0 (Nesterov momentum \
+                 without momentum is plain SGD; PyTorch refuses it too)"
                     .into(),
-            );
+            ));
         }
         Ok(())
     }
@@ -535,54 +542,58 @@ pub enum ScheduleKind {
 
 impl ScheduleConfig {
     /// Checks the values serde cannot, given the run's length and peak learning rate.
-    pub fn validate(&self, lr: f64, epochs: usize) -> Result<(), String> {
+    pub fn validate(&self, lr: f64, epochs: usize) -> Result<(), Error> {
         match self.kind {
             ScheduleKind::Constant => {}
             ScheduleKind::Step => {
                 if self.step_epochs == 0 {
-                    return Err("schedule.step_epochs must be at least 1, got 0".into());
+                    return Err(Error::Config(
+                        "schedule.step_epochs must be at least 1, got 0".to_string(),
+                    ));
                 }
                 if !(self.gamma > 0.0 && self.gamma <= 1.0) {
-                    return Err(format!(
+                    return Err(Error::Config(format!(
                         "schedule.gamma must be in (0, 1], got {}",
                         self.gamma
-                    ));
+                    )));
                 }
             }
             ScheduleKind::Exponential => {
                 if !(self.gamma > 0.0 && self.gamma <= 1.0) {
-                    return Err(format!(
+                    return Err(Error::Config(format!(
                         "schedule.gamma must be in (0, 1], got {}",
                         self.gamma
-                    ));
+                    )));
                 }
             }
             ScheduleKind::Cosine | ScheduleKind::WarmupCosine => {
                 if !(self.min_lr >= 0.0 && self.min_lr <= lr) {
-                    return Err(format!(
+                    return Err(Error::Config(format!(
                         "schedule.min_lr must be in [0, optimizer.lr = {lr}], got {}",
                         self.min_lr
-                    ));
+                    )));
                 }
                 if self.kind == ScheduleKind::WarmupCosine && self.warmup_epochs == 0 {
-                    return Err("schedule.warmup_epochs must be at least 1 with kind = \
+                    return Err(Error::Config(
+                        "schedule.warmup_epochs must be at least 1 with kind = \
                                 \"warmup-cosine\" (kind = \"cosine\" has no warm-up)"
-                        .into());
+                            .to_string(),
+                    ));
                 }
                 if self.kind == ScheduleKind::WarmupCosine && self.warmup_epochs >= epochs {
-                    return Err(format!(
+                    return Err(Error::Config(format!(
                         "schedule.warmup_epochs ({}) must be less than train.epochs ({epochs})",
                         self.warmup_epochs
-                    ));
+                    )));
                 }
             }
         }
         // Burn's exponential, cosine and linear schedulers take learning rates in (0, 1].
         if self.kind != ScheduleKind::Constant && self.kind != ScheduleKind::Step && lr > 1.0 {
-            return Err(format!(
+            return Err(Error::Config(format!(
                 "optimizer.lr must be at most 1 with schedule.kind = \"{}\", got {lr}",
                 self.kind.name()
-            ));
+            )));
         }
         Ok(())
     }
@@ -616,12 +627,14 @@ pub struct ClipConfig {
 
 impl ClipConfig {
     /// Checks that thresholds are positive.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), Error> {
         for (key, value) in [("clip.max_norm", self.max_norm), ("clip.value", self.value)] {
             if let Some(value) = value
                 && !(value.is_finite() && value > 0.0)
             {
-                return Err(format!("{key} must be a positive number, got {value}"));
+                return Err(Error::Config(format!(
+                    "{key} must be a positive number, got {value}"
+                )));
             }
         }
         Ok(())
@@ -663,24 +676,28 @@ impl Default for GuardConfig {
 
 impl GuardConfig {
     /// Checks the ranges.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), Error> {
         if !(self.max_loss_ratio == 0.0 || self.max_loss_ratio > 1.0) {
-            return Err(format!(
+            return Err(Error::Config(format!(
                 "guard.max_loss_ratio must be 0 (off) or above 1, got {}",
                 self.max_loss_ratio
-            ));
+            )));
         }
         if self.smoothing_steps == 0 {
-            return Err("guard.smoothing_steps must be at least 1 (1: no smoothing), got 0".into());
+            return Err(Error::Config(
+                "guard.smoothing_steps must be at least 1 (1: no smoothing), got 0".to_string(),
+            ));
         }
         if self.patience_steps == 0 {
-            return Err("guard.patience_steps must be at least 1, got 0".into());
+            return Err(Error::Config(
+                "guard.patience_steps must be at least 1, got 0".to_string(),
+            ));
         }
         if !(self.plateau_min_delta.is_finite() && self.plateau_min_delta >= 0.0) {
-            return Err(format!(
+            return Err(Error::Config(format!(
                 "guard.plateau_min_delta must be zero or positive, got {}",
                 self.plateau_min_delta
-            ));
+            )));
         }
         Ok(())
     }
@@ -783,14 +800,17 @@ mod tests {
             ..OptimizerConfig::default()
         };
         let error = sgd(0.0, true).validate().unwrap_err();
-        assert!(error.contains("needs optimizer.momentum > 0"), "{error}");
-        assert_eq!(sgd(0.9, true).validate(), Ok(()));
+        assert!(
+            error.config().contains("needs optimizer.momentum > 0"),
+            "{error}"
+        );
+        assert!(sgd(0.9, true).validate().is_ok());
         let adam = OptimizerConfig {
             momentum: 0.9,
             ..OptimizerConfig::default()
         };
         let error = adam.validate().unwrap_err();
-        assert!(error.contains("not \"adam\""), "{error}");
+        assert!(error.config().contains("not \"adam\""), "{error}");
     }
 
     #[test]
@@ -820,11 +840,23 @@ mod tests {
             batch_size: BatchSize::Items(0),
             ..TrainConfig::default()
         };
-        assert!(train.validate().unwrap_err().contains("train.batch_size"));
+        assert!(
+            train
+                .validate()
+                .unwrap_err()
+                .config()
+                .contains("train.batch_size")
+        );
         let optimizer = OptimizerConfig {
             lr: -1.0,
             ..OptimizerConfig::default()
         };
-        assert!(optimizer.validate().unwrap_err().contains("optimizer.lr"));
+        assert!(
+            optimizer
+                .validate()
+                .unwrap_err()
+                .config()
+                .contains("optimizer.lr")
+        );
     }
 }

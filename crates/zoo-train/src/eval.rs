@@ -4,6 +4,7 @@
 use burn::data::dataloader::DataLoader;
 use serde::{Deserialize, Serialize};
 
+use crate::error::Error;
 use crate::step::{Classifier, Classify, LabeledBatch, probabilities};
 
 /// Metrics of one split.
@@ -52,7 +53,7 @@ pub struct BinaryMetrics {
 pub fn evaluate<M, B>(
     model: &Classifier<M, B>,
     loader: &dyn DataLoader<B>,
-) -> Result<EvalMetrics, String>
+) -> Result<EvalMetrics, Error>
 where
     B: LabeledBatch,
     M: Classify<B::Inputs>,
@@ -64,7 +65,7 @@ where
     let mut scored: Vec<(f64, bool)> = Vec::new();
     let mut per_class: Vec<ClassCounts> = Vec::new();
     for batch in loader.iter() {
-        let batch = batch.map_err(|error| format!("reading a batch: {error}"))?;
+        let batch = batch.map_err(|error| Error::Batch(error.to_string()))?;
         let output = model.forward_batch(batch);
         let [n, _] = output.logits.dims();
         let probs: Vec<f32> = values(probabilities(model.task, output.logits).into_data())?;
@@ -94,7 +95,7 @@ where
         items += n;
     }
     if items == 0 {
-        return Err("the split has no items".into());
+        return Err(Error::Empty("the split has no items".into()));
     }
     Ok(EvalMetrics {
         items,
@@ -106,10 +107,10 @@ where
 }
 
 /// A tensor's values as `T`, on the host.
-fn values<T: burn::tensor::Element>(data: burn::tensor::TensorData) -> Result<Vec<T>, String> {
+fn values<T: burn::tensor::Element>(data: burn::tensor::TensorData) -> Result<Vec<T>, Error> {
     data.convert::<T>()
         .try_into_vec()
-        .map_err(|error| format!("reading a tensor: {error:?}"))
+        .map_err(|error| Error::Backend(format!("reading a tensor: {error:?}")))
 }
 
 /// Precision, recall, F1 at threshold 0.5 and AUROC from (probability, is positive) pairs.

@@ -8,6 +8,7 @@ mod bench;
 mod checkpoint;
 mod config;
 mod data;
+mod error;
 mod eval;
 mod grad;
 mod guard;
@@ -28,6 +29,7 @@ pub use config::{
     ScheduleKind, TrainConfig,
 };
 pub use data::Loaders;
+pub use error::Error;
 pub use eval::{BinaryMetrics, ClassCounts, EvalMetrics, binary_metrics, evaluate};
 pub use grad::{
     clip_by_value, clip_global_norm, global_grad_norm, scale_to_global_norm, squared_grad_norm,

@@ -9,6 +9,7 @@ use burn::data::dataloader::DataLoader;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use serde::Serialize;
 
+use crate::error::Error;
 use crate::plot::{Panel, Series, render_png};
 use crate::run::write_atomic;
 use crate::step::{Classifier, Classify, LabeledBatch};
@@ -42,18 +43,18 @@ impl Default for LrFindConfig {
 
 impl LrFindConfig {
     /// Checks the range.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), Error> {
         if !(self.start > 0.0 && self.end > self.start && self.end.is_finite()) {
-            return Err(format!(
+            return Err(Error::Config(format!(
                 "--start and --end: the learning-rate range must satisfy 0 < start < end, got start {} end {}",
                 self.start, self.end
-            ));
+            )));
         }
         if self.steps < 10 {
-            return Err(format!(
+            return Err(Error::Config(format!(
                 "--steps: at least 10 steps are needed, got {}",
                 self.steps
-            ));
+            )));
         }
         Ok(())
     }
@@ -97,7 +98,7 @@ pub fn lr_find<M, B>(
     mut optimizer: ModuleOptimizer,
     loader: &dyn DataLoader<B>,
     config: &LrFindConfig,
-) -> Result<LrFindResult, String>
+) -> Result<LrFindResult, Error>
 where
     B: LabeledBatch,
     M: Classify<B::Inputs>,
@@ -113,10 +114,12 @@ where
             Some(batch) => batch,
             None => {
                 batches = loader.iter();
-                batches.next().ok_or("the training split has no items")?
+                batches
+                    .next()
+                    .ok_or_else(|| Error::Empty("the training split has no items".into()))?
             }
         }
-        .map_err(|error| format!("reading a batch: {error}"))?;
+        .map_err(|error| Error::Batch(error.to_string()))?;
         let lr = config.lr(i);
         let output = model.forward_batch(batch);
         let loss = output.losses.mean();
@@ -125,7 +128,7 @@ where
             .into_data()
             .convert::<f64>()
             .try_into_vec::<f64>()
-            .map_err(|e| format!("{e:?}"))?[0];
+            .map_err(|e| Error::Backend(format!("reading the loss back: {e:?}")))?[0];
         if !value.is_finite() {
             stopped = "non-finite loss".into();
             break;
@@ -190,9 +193,9 @@ pub fn lr_find_csv(result: &LrFindResult) -> String {
 
 /// Writes `lr-find.csv` and `lr-find.png` (loss and smoothed loss against the learning rate,
 /// log x axis, both suggestions marked) into `dir`.
-pub fn write_lr_find(dir: &Path, result: &LrFindResult) -> Result<(), String> {
+pub fn write_lr_find(dir: &Path, result: &LrFindResult) -> Result<(), Error> {
     write_atomic(&dir.join("lr-find.csv"), lr_find_csv(result).as_bytes())
-        .map_err(|e| format!("writing lr-find.csv: {e}"))?;
+        .map_err(|e| Error::io(format!("writing {}", dir.join("lr-find.csv").display()), e))?;
     let series = |name: &str, f: fn(&LrFindPoint) -> f64| Series {
         name: name.into(),
         points: result.points.iter().map(|p| (p.lr, f(p))).collect(),
@@ -280,6 +283,12 @@ mod tests {
             end: 0.1,
             ..LrFindConfig::default()
         };
-        assert!(config.validate().unwrap_err().contains("start < end"));
+        assert!(
+            config
+                .validate()
+                .unwrap_err()
+                .config()
+                .contains("start < end")
+        );
     }
 }

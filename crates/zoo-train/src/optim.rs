@@ -17,6 +17,7 @@ use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamConfig, AdamWConfig, ModuleOptimizer, RmsPropConfig, SgdConfig};
 
 use crate::config::{OptimizerConfig, OptimizerKind, ScheduleConfig, ScheduleKind};
+use crate::error::Error;
 
 /// Builds the optimizer the config names (gradient clipping is ours, not Burn's: see
 /// [`crate::clip_global_norm`]).
@@ -56,7 +57,7 @@ pub fn build_schedule(
     lr: f64,
     epochs: usize,
     steps_per_epoch: usize,
-) -> Result<ModuleLrScheduler, String> {
+) -> Result<ModuleLrScheduler, Error> {
     schedule.validate(lr, epochs)?;
     let steps_per_epoch = steps_per_epoch.max(1);
     let total = epochs * steps_per_epoch;
@@ -89,7 +90,12 @@ pub fn build_schedule(
             .init()
         }
     };
-    built.map_err(|error| format!("schedule.kind = \"{}\": {error}", schedule.kind.name()))
+    built.map_err(|error| {
+        Error::Config(format!(
+            "schedule.kind = \"{}\": {error}",
+            schedule.kind.name()
+        ))
+    })
 }
 
 /// The learning rate of each step `0..steps` of a schedule, for plots and tests.
@@ -98,7 +104,7 @@ pub fn schedule_values(
     lr: f64,
     epochs: usize,
     steps_per_epoch: usize,
-) -> Result<Vec<f64>, String> {
+) -> Result<Vec<f64>, Error> {
     let mut scheduler = build_schedule(schedule, lr, epochs, steps_per_epoch)?;
     Ok((0..epochs * steps_per_epoch.max(1))
         .map(|_| scheduler.step().base())
@@ -168,6 +174,7 @@ mod tests {
             build_schedule(&config, 0.1, 2, 2)
                 .err()
                 .unwrap()
+                .config()
                 .contains("schedule.step_epochs")
         );
         let config = schedule(ScheduleKind::Cosine);
@@ -175,6 +182,7 @@ mod tests {
             build_schedule(&config, 2.0, 2, 2)
                 .err()
                 .unwrap()
+                .config()
                 .contains("at most 1")
         );
         let mut config = schedule(ScheduleKind::WarmupCosine);
@@ -183,6 +191,7 @@ mod tests {
             build_schedule(&config, 0.1, 3, 2)
                 .err()
                 .unwrap()
+                .config()
                 .contains("warmup_epochs")
         );
     }

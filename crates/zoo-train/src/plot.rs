@@ -9,6 +9,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
+use crate::error::Error;
 use crate::run::write_atomic;
 
 /// DejaVu Sans, Bitstream Vera license (assets/DejaVuSans-LICENSE.txt).
@@ -67,19 +68,20 @@ pub fn render_png(
     panels: &[Panel],
     columns: usize,
     (width, height): (u32, u32),
-) -> Result<(), String> {
+) -> Result<(), Error> {
     register_font();
     let mut buffer = vec![0u8; width as usize * height as usize * 3];
     {
         let root = BitMapBackend::with_buffer(&mut buffer, (width, height)).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| e.to_string())?;
+        root.fill(&WHITE).map_err(|e| Error::Plot(e.to_string()))?;
         let columns = columns.max(1);
         let rows = panels.len().div_ceil(columns).max(1);
         let areas = root.split_evenly((rows, columns));
         for (area, panel) in areas.iter().zip(panels) {
-            draw_panel(area, panel).map_err(|e| format!("drawing `{}`: {e}", panel.title))?;
+            draw_panel(area, panel)
+                .map_err(|e| Error::Plot(format!("drawing `{}`: {e}", panel.title)))?;
         }
-        root.present().map_err(|e| e.to_string())?;
+        root.present().map_err(|e| Error::Plot(e.to_string()))?;
     }
     encode_png(path, width, height, buffer)
 }
@@ -94,14 +96,14 @@ fn register_font() {
 }
 
 /// PNG-encodes an RGB buffer and writes it atomically.
-fn encode_png(path: &Path, width: u32, height: u32, buffer: Vec<u8>) -> Result<(), String> {
+fn encode_png(path: &Path, width: u32, height: u32, buffer: Vec<u8>) -> Result<(), Error> {
     let image = image::RgbImage::from_raw(width, height, buffer)
-        .ok_or_else(|| "plot buffer has the wrong size".to_string())?;
+        .ok_or_else(|| Error::Plot("plot buffer has the wrong size".to_string()))?;
     let mut png = Vec::new();
     image
         .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
-        .map_err(|e| format!("encoding {}: {e}", path.display()))?;
-    write_atomic(path, &png).map_err(|e| format!("writing {}: {e}", path.display()))
+        .map_err(|e| Error::Plot(format!("encoding {}: {e}", path.display())))?;
+    write_atomic(path, &png).map_err(|e| Error::io(format!("writing {}", path.display()), e))
 }
 
 /// Tick labels: plain for moderate magnitudes, scientific otherwise (1e-5, not 9.99…e-6).
@@ -308,17 +310,18 @@ pub fn render_contours_png(
     path: &Path,
     panels: &[ContourPanel],
     (width, height): (u32, u32),
-) -> Result<(), String> {
+) -> Result<(), Error> {
     register_font();
     let mut buffer = vec![0u8; width as usize * height as usize * 3];
     {
         let root = BitMapBackend::with_buffer(&mut buffer, (width, height)).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| e.to_string())?;
+        root.fill(&WHITE).map_err(|e| Error::Plot(e.to_string()))?;
         let areas = root.split_evenly((1, panels.len().max(1)));
         for (area, panel) in areas.iter().zip(panels) {
-            draw_contours(area, panel).map_err(|e| format!("drawing `{}`: {e}", panel.title))?;
+            draw_contours(area, panel)
+                .map_err(|e| Error::Plot(format!("drawing `{}`: {e}", panel.title)))?;
         }
-        root.present().map_err(|e| e.to_string())?;
+        root.present().map_err(|e| Error::Plot(e.to_string()))?;
     }
     encode_png(path, width, height, buffer)
 }

@@ -6,6 +6,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::error::Error;
 use crate::monitor::{EpochRecord, short_name};
 
 /// The files of one run, by name.
@@ -38,12 +39,12 @@ impl RunDir {
     }
 
     /// An existing run directory (for `--resume`, `zoo eval`, `zoo predict`).
-    pub fn open(path: &Path) -> Result<RunDir, String> {
+    pub fn open(path: &Path) -> Result<RunDir, Error> {
         if !path.join("config.toml").is_file() {
-            return Err(format!(
-                "{} is not a run directory: it has no config.toml (expected \
+            return Err(Error::format(
+                path,
+                "not a run directory: it has no config.toml (expected \
                  artifacts/<experiment>/<YYYYmmdd-HHMMSS>/ written by `zoo train`)",
-                path.display()
             ));
         }
         Ok(RunDir {
@@ -119,7 +120,7 @@ impl RunDir {
                 let record = self.checkpoints().join(format!("{kind}-{epoch}.bpk"));
                 crate::checkpoint::verify(&record)
                     .err()
-                    .map(|message| format!("{kind}-{epoch}.bpk: {message}"))
+                    .map(|error| error.to_string())
             });
             match problem {
                 None => intact.push(epoch),

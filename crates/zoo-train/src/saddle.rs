@@ -3,6 +3,7 @@
 //! saddle f(x, y) = x³ − 3xy², and we count the steps each needs to leave the saddle's
 //! neighbourhood.
 
+use crate::error::Error;
 use burn::module::{Module, Param};
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, RmsPropConfig, SgdConfig};
@@ -124,26 +125,29 @@ pub struct SaddleConfig {
 impl SaddleConfig {
     /// Checks the settings: a positive learning rate and radius, at least one step, a finite
     /// start inside the disc.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), Error> {
         let positive = |x: f64| x.is_finite() && x > 0.0;
         if !positive(self.lr) {
-            return Err(format!("--lr must be a positive number, got {}", self.lr));
+            return Err(Error::Config(format!(
+                "--lr must be a positive number, got {}",
+                self.lr
+            )));
         }
         if !positive(self.radius) {
-            return Err(format!(
+            return Err(Error::Config(format!(
                 "--radius must be a positive number, got {}",
                 self.radius
-            ));
+            )));
         }
         if self.steps == 0 {
-            return Err("--steps must be at least 1".into());
+            return Err(Error::Config("--steps must be at least 1".to_string()));
         }
         let (x, y) = self.start;
         if !(x.is_finite() && y.is_finite() && x.hypot(y) < self.radius) {
-            return Err(format!(
+            return Err(Error::Config(format!(
                 "--start {x},{y} must be finite and inside the disc of --radius {}",
                 self.radius
-            ));
+            )));
         }
         Ok(())
     }
@@ -179,7 +183,7 @@ pub fn run_saddle(
     optimizer: SaddleOptimizer,
     config: &SaddleConfig,
     device: &Device,
-) -> Result<Trajectory, String> {
+) -> Result<Trajectory, Error> {
     config.validate()?;
     let device = device.clone().autodiff();
     let start = [config.start.0 as f32, config.start.1 as f32];
@@ -202,7 +206,7 @@ pub fn run_saddle(
             .into_data()
             .convert::<f32>()
             .try_into_vec()
-            .map_err(|e| format!("{e:?}"))?;
+            .map_err(|e| Error::Backend(format!("reading the point back: {e:?}")))?;
         let (x, y) = (xy[0] as f64, xy[1] as f64);
         points.push((x, y));
         if !(x.is_finite() && y.is_finite()) || (x * x + y * y).sqrt() > config.radius {

@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use crate::checkpoint::AtomicCheckpointer;
 use crate::config::{ClipConfig, GuardConfig, OptimizerConfig, ScheduleConfig, TrainConfig};
 use crate::data::Loaders;
+use crate::error::Error;
 use crate::eval::{EvalMetrics, evaluate};
 use crate::metrics::GradNormMetric;
 use crate::monitor::{
@@ -120,32 +121,19 @@ pub struct RunSummary {
 }
 
 /// How a run ended, when not well.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum TrainError {
     /// The divergence guard stopped training; the run directory's files are written.
+    #[error("{message}")]
     Diverged {
         /// The message for the user (epoch, step, gradient norm, learning rate, checkpoint).
         message: String,
         /// What was written.
         summary: Box<RunSummary>,
     },
-    /// Anything else (bad schedule, Burn error, I/O).
-    Failed(String),
-}
-
-impl std::fmt::Display for TrainError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            TrainError::Diverged { message, .. } => f.write_str(message),
-            TrainError::Failed(message) => f.write_str(message),
-        }
-    }
-}
-
-impl std::error::Error for TrainError {}
-
-fn failed(context: &str) -> impl FnOnce(String) -> TrainError + '_ {
-    move |error| TrainError::Failed(format!("{context}: {error}"))
+    /// Anything else (bad schedule, Burn error, I/O), by kind.
+    #[error(transparent)]
+    Failed(#[from] Error),
 }
 
 /// `history.json`: what the monitor recorded, kept after every epoch for `--resume`.
@@ -155,20 +143,20 @@ fn history_path(run: &RunDir) -> PathBuf {
 
 /// Everything a run's monitor recorded (`history.json`), guard marks included; `None` when the
 /// run has none (it stopped before its first split ended).
-pub fn read_history(run: &RunDir) -> Result<Option<History>, String> {
+pub fn read_history(run: &RunDir) -> Result<Option<History>, Error> {
     let path = history_path(run);
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(error) => return Err(format!("cannot read {}: {error}", path.display())),
+        Err(error) => return Err(Error::io(format!("cannot read {}", path.display()), error)),
     };
     serde_json::from_str(&text)
         .map(Some)
-        .map_err(|error| format!("{}: not a history file: {error}", path.display()))
+        .map_err(|error| Error::format(&path, format!("not a history file: {error}")))
 }
 
 /// The history of an earlier invocation, up to and including `epoch`.
-pub fn load_history(run: &RunDir, epoch: usize) -> Result<History, String> {
+pub fn load_history(run: &RunDir, epoch: usize) -> Result<History, Error> {
     let Some(mut history) = read_history(run)? else {
         return Ok(History::default());
     };
@@ -200,8 +188,7 @@ where
         plan.optimizer.lr,
         plan.train.epochs,
         steps_per_epoch,
-    )
-    .map_err(TrainError::Failed)?;
+    )?;
     let mut training =
         SupervisedTraining::new(&run.path, loaders.train.clone(), loaders.valid.clone())
             .metrics((AccuracyMetric::new(), LossMetric::new()))
@@ -245,7 +232,7 @@ where
     let (mut monitor, history) = Monitor::new(inner, plan.guard.clone(), interrupter);
     monitor = monitor.persist_to(run.path.clone());
     if let Some(epoch) = resume_after {
-        let earlier = load_history(run, epoch).map_err(TrainError::Failed)?;
+        let earlier = load_history(run, epoch)?;
         monitor = monitor.resume(earlier);
     }
     training = training.renderer(Box::new(monitor));
@@ -262,9 +249,7 @@ where
         }
     }
     if let Some(error) = &result.error {
-        return Err(TrainError::Failed(format!(
-            "training stopped by an error: {error}"
-        )));
+        return Err(Error::Backend(format!("training stopped by an error: {error}")).into());
     }
 
     // The best complete epoch by validation loss; its checkpoint becomes model.bpk.
@@ -287,14 +272,14 @@ where
             .clone()
             .try_load_file(run.model_checkpoint(epoch))
             .map_err(|error| {
-                TrainError::Failed(format!(
+                Error::Backend(format!(
                     "loading {}: {error:?}",
                     run.model_checkpoint(epoch).display()
                 ))
             })?;
-        save_weights(&best, &run.model()).map_err(failed("writing model.bpk"))?;
+        save_weights(&best, &run.model())?;
         if loaders.sizes.2 > 0 {
-            test = Some(evaluate(&best, loaders.test.as_ref()).map_err(failed("test split"))?);
+            test = Some(evaluate(&best, loaders.test.as_ref())?);
         }
     }
 
@@ -381,7 +366,7 @@ fn short_keys(metrics: &BTreeMap<String, f64>) -> BTreeMap<String, f64> {
 
 /// Writes `model`'s weights to `path` (burnpack) atomically: a temp file in the same directory
 /// (with the `.bpk` extension Burn writes), then a rename; the temp file is removed on failure.
-pub fn save_weights<M: Module>(model: &M, path: &Path) -> Result<(), String> {
+pub fn save_weights<M: Module>(model: &M, path: &Path) -> Result<(), Error> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
     let temp = dir
         .unwrap_or(Path::new("."))
@@ -389,10 +374,10 @@ pub fn save_weights<M: Module>(model: &M, path: &Path) -> Result<(), String> {
     let result = model
         .clone()
         .save_file(&temp)
-        .map_err(|error| format!("writing {}: {error:?}", temp.display()))
+        .map_err(|error| Error::Backend(format!("writing {}: {error:?}", temp.display())))
         .and_then(|()| {
             std::fs::rename(&temp, path)
-                .map_err(|error| format!("writing {}: {error}", path.display()))
+                .map_err(|error| Error::io(format!("writing {}", path.display()), error))
         });
     if result.is_err() {
         let _ = std::fs::remove_file(&temp);
@@ -429,14 +414,13 @@ fn write_outputs(
         });
     }
     write_atomic(&run.metrics_csv(), metrics_csv(&records).as_bytes())
-        .map_err(|e| TrainError::Failed(format!("writing metrics.csv: {e}")))?;
+        .map_err(|e| Error::io(format!("writing {}", run.metrics_csv().display()), e))?;
     write_atomic(&run.steps_csv(), steps_csv(history).as_bytes())
-        .map_err(|e| TrainError::Failed(format!("writing steps.csv: {e}")))?;
-    render_png(&run.curves(), &curve_panels(history), 2, (1200, 800))
-        .map_err(|e| TrainError::Failed(format!("drawing curves.png: {e}")))?;
+        .map_err(|e| Error::io(format!("writing {}", run.steps_csv().display()), e))?;
+    render_png(&run.curves(), &curve_panels(history), 2, (1200, 800))?;
     let json = serde_json::to_string_pretty(summary).expect("a summary serialises");
     write_atomic(&run.summary(), json.as_bytes())
-        .map_err(|e| TrainError::Failed(format!("writing summary.json: {e}")))?;
+        .map_err(|e| Error::io(format!("writing {}", run.summary().display()), e))?;
     Ok(())
 }
 
