@@ -174,7 +174,7 @@ fn conv_layer(c: &mut Criterion) {
     });
     // Its two gradient kernels alone, on the same values (compare with the `*_as_burn_does`).
     {
-        use zoo_kernels::im2col::{Conv2dGeometry, forward, input_grad, weight_grad};
+        use zoo_kernels::conv2d::{Conv2dGeometry, forward, input_grad, weight_grad};
         let geometry = Conv2dGeometry {
             batch: 64,
             channels_in: 96,

@@ -2,7 +2,7 @@
 //! gradient, weight gradient): `cargo build --release --workspace --examples &&
 //! target/release/examples/cifar_layers [batch] [reps]`.
 use std::time::Instant;
-use zoo_kernels::im2col::{Conv2dGeometry, forward, input_grad, weight_grad};
+use zoo_kernels::conv2d::{Conv2dGeometry, forward, input_grad, weight_grad};
 
 fn main() {
     // `cifar_layers [batch] [reps] [layer name]`

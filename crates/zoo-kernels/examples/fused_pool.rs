@@ -3,7 +3,7 @@
 //! repetitions, three rounds each): `cargo build --release --workspace --examples &&
 //! target/release/examples/fused_pool`.
 use std::time::Instant;
-use zoo_kernels::im2col::{Conv2dGeometry, forward_relu, forward_relu_pool};
+use zoo_kernels::conv2d::{Conv2dGeometry, forward_relu, forward_relu_pool};
 use zoo_kernels::pool::{Pool2dGeometry, max_pool2d};
 
 fn median_ms(reps: usize, f: &mut dyn FnMut()) -> f64 {

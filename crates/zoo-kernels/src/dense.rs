@@ -3,8 +3,9 @@
 //! split across threads, the ReLU applied in place.
 //!
 //! Why: Burn's `Linear` on Flex runs a matrix product, a broadcast bias add and a ReLU as three
-//! passes; for conv1d-classifier's 3776 → 128 layer at batch 32 that took 0.9 ms against 0.35 ms
-//! for the product alone (gemm's own threading of a 32-row product: ~0.5 ms).
+//! passes over the output, and gemm's own threading of a product with few rows (a batch) is
+//! poor; the layer took over twice the product's time (BENCHMARKS.md, "Kernel design
+//! measurements").
 
 use rayon::prelude::*;
 
@@ -12,9 +13,8 @@ use rayon::prelude::*;
 /// plus `bias`, then a ReLU when `relu` (NaN stays NaN, as in Flex's).
 ///
 /// The work is split across threads by output columns, so that each thread reads only its
-/// share of the weight (1.9 MB for conv1d-classifier's dense layer, read from memory on every
-/// pass): split by rows, every thread read all of it and the layer took 0.72–0.83 ms in the
-/// model against 0.42 ms with a warm cache.
+/// share of the weight (megabytes for conv1d-classifier's dense layer, read from memory on
+/// every pass): split by rows, every thread read all of it, about twice as slow in the model.
 pub fn forward(
     x: &[f32],
     weight: &[f32],

@@ -1,8 +1,8 @@
 //! Dropout masks drawn in parallel: each value `0` or `1 / (1 - p)`.
 //!
 //! Why: Burn's `Dropout` draws a Bernoulli tensor value by value on one thread (ChaCha), then
-//! multiplies twice (mask, then scale); for binary-cnn's ~6 M activations per training step
-//! that was about a seventh of the step on Flex. Here the mask is drawn with SplitMix64 in
+//! multiplies twice (mask, then scale); for binary-cnn's millions of activations per training
+//! step that was a large share of the step on Flex (BENCHMARKS.md). Here the mask is drawn with SplitMix64 in
 //! fixed-size chunks (one stream per chunk, so the values do not depend on the thread count)
 //! with the scale folded in, and the caller multiplies once.
 

@@ -1,7 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 #[cfg(feature = "kernels")]
-mod channels_last;
+pub mod conv2d;
 #[cfg(feature = "kernels")]
 pub mod dense;
 #[cfg(feature = "kernels")]
@@ -9,13 +9,15 @@ pub mod dropout;
 #[cfg(feature = "kernels")]
 mod extension;
 #[cfg(feature = "kernels")]
-pub mod im2col;
-#[cfg(feature = "kernels")]
 mod ops;
+#[cfg(feature = "kernels")]
+mod parallel;
 #[cfg(feature = "kernels")]
 pub mod pool;
 #[cfg(feature = "kernels")]
 mod served;
+#[cfg(feature = "kernels")]
+mod short;
 
 #[cfg(feature = "kernels")]
 pub use extension::serves;

@@ -2,12 +2,14 @@
 //! each maximum, and the backward pass that sends each output gradient to that position.
 //!
 //! Why: Flex 0.22.1 runs every max pool through a 3-D kernel that also fills an `i64` index
-//! tensor, even without autodiff; a 1-D pool is ~35× slower than PyTorch's (BENCHMARKS.md).
+//! tensor, even without autodiff; a 1-D pool was many times slower than PyTorch's
+//! (BENCHMARKS.md, "Kernel design measurements").
 //! Like PyTorch, the first maximum of a window wins a tie and a NaN counts as a maximum.
 
 use rayon::prelude::*;
 
-use crate::im2col::{par_chunks_filled, valid_range};
+use crate::conv2d::geometry::valid_range;
+use crate::parallel::par_chunks_filled;
 
 /// Shapes and options of one max pool over `planes` (batch × channels) planes. Padding is
 /// symmetric (`padding[i]` on both sides), and padded positions never win.
@@ -207,9 +209,8 @@ fn pool_plane(x: &[f32], plan: &PoolPlan, out: &mut [f32], mut argmax: Option<&m
 
 /// Windows of two side by side (`MaxPool1d(2)`, each row of a `MaxPool2d(2)`): on x86-64, 4
 /// outputs from 8 inputs at a time in SSE registers (the even and odd inputs split by two
-/// shuffles). Left to the compiler, the pairs became single-value loads and inserts; with these
-/// (and [`PoolPlan`]) conv1d-classifier's first pool went from 0.134 to 0.066 ms, forward and
-/// backward from 0.76 to 0.50 ms (`cargo bench --workspace --bench models -- max_pool1d`).
+/// shuffles). Left to the compiler, the pairs became single-value loads and inserts, about
+/// twice as slow (BENCHMARKS.md, "Kernel design measurements").
 #[inline(always)]
 fn pairs_pass(outs: &mut [f32], row: &[f32]) {
     fn pair(o: &mut f32, a: f32, b: f32) {

@@ -10,9 +10,9 @@ use burn::tensor::{Shape, TensorData};
 use rayon::prelude::*;
 use std::sync::Arc;
 
+use crate::conv2d::{self, Conv2dGeometry};
 use crate::count_call;
 use crate::dense;
-use crate::im2col::{self, Conv2dGeometry};
 use crate::ops::{ArgmaxPool, MaxPoolOptions, ZooKernels, conv_relu_pool_by_ops, linear_by_ops};
 use crate::pool::{self, Pool2dGeometry};
 
@@ -169,9 +169,9 @@ pub(crate) fn conv2d<B: Served>(
     let bias = bias.as_ref().map(KernelTensor::values);
     let (x, weight) = (x.values(), weight.values());
     let out = if relu {
-        im2col::forward_relu(&x, &weight, bias.as_deref(), &g)
+        conv2d::forward_relu(&x, &weight, bias.as_deref(), &g)
     } else {
-        im2col::forward(&x, &weight, bias.as_deref(), &g)
+        conv2d::forward(&x, &weight, bias.as_deref(), &g)
     };
     let [oh, ow] = g.output();
     KernelTensor::from_values(out, [g.batch, g.channels_out, oh, ow].into())
@@ -219,7 +219,7 @@ pub(crate) fn conv2d_relu_pool<B: Served>(
     };
     count_call();
     let (x, weight, bias) = (x.values(), weight.values(), bias.values());
-    let out = im2col::forward_relu_pool(&x, &weight, Some(&bias), &g, &p);
+    let out = conv2d::forward_relu_pool(&x, &weight, Some(&bias), &g, &p);
     let [ph, pw] = p.output().expect("checked above");
     KernelTensor::from_values(out, [g.batch, g.channels_out, ph, pw].into())
 }
@@ -234,7 +234,7 @@ pub(crate) fn conv2d_x_grad<B: Served>(
     match geometry(&x, &weight, &options).filter(|_| is_f32(&output_grad)) {
         Some(g) => {
             count_call();
-            let dx = im2col::input_grad(&weight.values(), &output_grad.values(), &g);
+            let dx = conv2d::input_grad(&weight.values(), &output_grad.values(), &g);
             KernelTensor::from_values(dx, x.shape())
         }
         None => B::conv2d_x_backward(x, weight, output_grad, options),
@@ -251,7 +251,7 @@ pub(crate) fn conv2d_weight_grad<B: Served>(
     match geometry(&x, &weight, &options).filter(|_| is_f32(&output_grad)) {
         Some(g) => {
             count_call();
-            let dw = im2col::weight_grad(&x.values(), &output_grad.values(), &g);
+            let dw = conv2d::weight_grad(&x.values(), &output_grad.values(), &g);
             KernelTensor::from_values(dw, weight.shape())
         }
         None => B::conv2d_weight_backward(x, weight, output_grad, options),
@@ -271,7 +271,7 @@ pub(crate) fn conv2d_bias_grad<B: Served>(
     // before summing it.
     count_call();
     let [batch, channels, oh, ow] = output_grad.shape().dims::<4>();
-    let db = im2col::bias_grad(&output_grad.values(), batch, channels, oh * ow);
+    let db = conv2d::bias_grad(&output_grad.values(), batch, channels, oh * ow);
     KernelTensor::from_values(db, [channels].into())
 }
 

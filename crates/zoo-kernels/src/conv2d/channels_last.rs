@@ -10,11 +10,12 @@
 
 use std::ops::Range;
 
-use crate::im2col::{Conv2dGeometry, add_short};
+use crate::conv2d::geometry::Conv2dGeometry;
+use crate::short::add_short;
 
 /// `dst[c * rows + r] = src[r * cols + c]`: the transpose of a row-major `rows × cols` matrix,
-/// in 4 × 4 tiles (SSE shuffles on x86-64: a value at a time cost 0.8 ns, 8 % of a
-/// cifar-inception training step), the edges value by value.
+/// in 4 × 4 tiles (SSE shuffles on x86-64: a value at a time was a visible share of a
+/// cifar-inception training step, BENCHMARKS.md), the edges value by value.
 pub(crate) fn transpose(src: &[f32], rows: usize, cols: usize, dst: &mut [f32]) {
     transpose_into::<false>(src, rows, cols, dst, rows);
 }

@@ -1,0 +1,179 @@
+//! The convolution's forward pass (optionally with its ReLU, or with ReLU and a max pool per
+//! sample while the output is in cache): per sample and block of output rows, the weight
+//! times the im2col matrix, accumulated onto the bias.
+
+use crate::conv2d::channels_last;
+use crate::conv2d::geometry::{Conv2dGeometry, Layout};
+use crate::conv2d::im2col::{block_cols, sample_input};
+use crate::conv2d::matmul::matmul;
+use crate::conv2d::scratch::{BLOCK_OUTPUT, SAMPLE_OUTPUT, blocks, with_scratch};
+use crate::parallel::{par_chunks_filled, par_chunks_rows_filled};
+use crate::pool::{Pool2dGeometry, PoolPlan, pool_planes};
+
+/// The convolution itself, `[batch, channels_out, oh, ow]` row-major: per sample and block of
+/// output rows, the weight (`[channels_out, patch]`) times the im2col matrix, plus the bias.
+pub fn forward(x: &[f32], weight: &[f32], bias: Option<&[f32]>, g: &Conv2dGeometry) -> Vec<f32> {
+    forward_in(x, weight, bias, g, g.layout(), false)
+}
+
+/// [`forward`] followed by a ReLU (as Flex's: NaN stays NaN), applied to each sample's output
+/// while it is still in cache rather than as a separate pass over the batch.
+pub fn forward_relu(
+    x: &[f32],
+    weight: &[f32],
+    bias: Option<&[f32]>,
+    g: &Conv2dGeometry,
+) -> Vec<f32> {
+    forward_in(x, weight, bias, g, g.layout(), true)
+}
+
+pub(crate) fn forward_in(
+    x: &[f32],
+    weight: &[f32],
+    bias: Option<&[f32]>,
+    g: &Conv2dGeometry,
+    layout: Layout,
+    relu: bool,
+) -> Vec<f32> {
+    check_forward_args(x, weight, bias, g);
+    let (ohw, cout) = (g.output_len(), g.channels_out);
+    if cout * ohw == 0 {
+        return Vec::new();
+    }
+    let weight = &layout_weight(weight, g, layout);
+    // the output starts as the bias (or zero), and the products are accumulated onto it
+    let start = |co: usize| bias.map_or(0.0, |b| b[co]);
+    par_chunks_rows_filled(g.batch * cout * ohw, cout * ohw, ohw, start, |n, outs| {
+        sample_forward(x, weight, g, layout, relu, n, outs)
+    })
+}
+
+/// [`forward_relu`] followed by a max pool of each output channel (`pool.planes` = channels
+/// out, `pool.input` = the convolution's output size): `[batch, channels_out, ph, pw]`. Each
+/// sample's convolution output stays in this thread's buffer and is pooled while in cache; it
+/// is never written out whole.
+pub fn forward_relu_pool(
+    x: &[f32],
+    weight: &[f32],
+    bias: Option<&[f32]>,
+    g: &Conv2dGeometry,
+    pool: &Pool2dGeometry,
+) -> Vec<f32> {
+    check_forward_args(x, weight, bias, g);
+    let (ohw, cout) = (g.output_len(), g.channels_out);
+    assert!(
+        pool.planes == cout && pool.input == g.output() && pool.output().is_some(),
+        "pool {pool:?} does not fit the convolution's output {:?}",
+        g.output()
+    );
+    let pooled = pool.output_len() * cout;
+    if pooled == 0 {
+        return Vec::new();
+    }
+    let layout = g.layout();
+    let weight = &layout_weight(weight, g, layout);
+    let plan = PoolPlan::new(pool);
+    par_chunks_filled(g.batch * pooled, pooled, f32::NEG_INFINITY, |n, out| {
+        let mut conv = SAMPLE_OUTPUT.take();
+        conv.clear();
+        for co in 0..cout {
+            conv.resize((co + 1) * ohw, bias.map_or(0.0, |b| b[co]));
+        }
+        sample_forward(x, weight, g, layout, true, n, &mut conv);
+        pool_planes(&conv, &plan, out);
+        SAMPLE_OUTPUT.set(conv);
+    })
+}
+
+/// The lengths a forward pass expects of its input, weight and bias.
+pub(crate) fn check_forward_args(
+    x: &[f32],
+    weight: &[f32],
+    bias: Option<&[f32]>,
+    g: &Conv2dGeometry,
+) {
+    assert_eq!(x.len(), g.batch * g.input_len(), "input length");
+    assert_eq!(weight.len(), g.channels_out * g.patch(), "weight length");
+    if let Some(bias) = bias {
+        assert_eq!(bias.len(), g.channels_out, "bias length");
+    }
+}
+
+/// Sample `n`'s convolution accumulated onto `outs` (`[channels_out, oh, ow]`, holding the
+/// bias or zeros), then the ReLU when `relu`; `weight` is already in `layout`'s order.
+pub(crate) fn sample_forward(
+    x: &[f32],
+    weight: &[f32],
+    g: &Conv2dGeometry,
+    layout: Layout,
+    relu: bool,
+    n: usize,
+    outs: &mut [f32],
+) {
+    let (patch, ohw, cout, ow) = (g.patch(), g.output_len(), g.channels_out, g.output()[1]);
+    with_scratch(g, layout, |cols, buf| {
+        let xs = sample_input(&x[n * g.input_len()..][..g.input_len()], g, layout, buf);
+        let mut transposed = BLOCK_OUTPUT.take();
+        for rows in blocks(g) {
+            let (at, len) = (rows.start * ow, rows.len() * ow);
+            let (block, (rs, cs)) = block_cols(xs, g, layout, rows, cols);
+            if layout == Layout::ChannelsLast && len >= cout {
+                // out[co, p] += Σ_r cols[r, p] · weight[co, r], as the product `[positions,
+                // channels]` added transposed onto the output: channels-last with at least as
+                // many positions as channels, gemm runs that orientation faster; with fewer
+                // (cifar-inception's conv4: 16 positions, 256 channels) slower. In the planar
+                // and pointwise layouts it was slower in the models, so they keep the product
+                // as `[channels, positions]` (BENCHMARKS.md, "Kernel design measurements").
+                transposed.resize(len * cout, 0.0);
+                matmul(
+                    len,
+                    cout,
+                    patch,
+                    &mut transposed,
+                    cout,
+                    false,
+                    block,
+                    (cs, rs),
+                    weight,
+                    (1, patch),
+                    g.gemm_threads(),
+                );
+                channels_last::transpose_add(&transposed, len, cout, &mut outs[at..], ohw);
+            } else {
+                // out[co, p] += Σ_r weight[co, r] · cols[r, p]
+                matmul(
+                    cout,
+                    len,
+                    patch,
+                    &mut outs[at..],
+                    ohw,
+                    true,
+                    weight,
+                    (patch, 1),
+                    block,
+                    (rs, cs),
+                    g.gemm_threads(),
+                );
+            }
+        }
+        BLOCK_OUTPUT.set(transposed);
+        if relu {
+            for v in outs.iter_mut() {
+                // positive or NaN stays, as in Flex's ReLU
+                *v = if v.is_nan() || *v > 0.0 { *v } else { 0.0 };
+            }
+        }
+    })
+}
+
+/// The weight in the column order of `layout`'s matrix (borrowed unless channels-last).
+pub(crate) fn layout_weight<'a>(
+    weight: &'a [f32],
+    g: &Conv2dGeometry,
+    layout: Layout,
+) -> std::borrow::Cow<'a, [f32]> {
+    match layout {
+        Layout::ChannelsLast => channels_last::weight_to_channels_last(weight, g).into(),
+        _ => weight.into(),
+    }
+}
