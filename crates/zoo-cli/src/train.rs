@@ -216,13 +216,8 @@ pub fn train_run(args: TrainArgs<'_>) -> Result<TrainOutcome> {
     let run = match run {
         Some(run) => run,
         None => {
-            let run = RunDir::create(args.out, &name).with_context(|| {
-                format!("creating a run directory under {}", args.out.display())
-            })?;
             let text = toml::to_string(&config).context("serialising the config")?;
-            zoo_train::write_atomic(&run.config(), text.as_bytes())
-                .with_context(|| format!("writing {}", run.config().display()))?;
-            run
+            RunDir::create(args.out, &name, &text)?
         }
     };
     let (stop, _registration) = crate::signals::stop_on_signals();

@@ -229,11 +229,8 @@ pub fn import(args: ImportArgs<'_>) -> Result<ExitCode> {
     let model = read_model(args.source, &kind, args.key, args.rename, &device)?;
     if to_run_dir {
         let config = experiment.expect("checked above");
-        std::fs::create_dir_all(args.to)
-            .with_context(|| format!("creating {}", args.to.display()))?;
         let text = toml::to_string(&config).context("serialising the config")?;
-        zoo_train::write_atomic(&run.config(), text.as_bytes())
-            .with_context(|| format!("writing {}", run.config().display()))?;
+        let run = RunDir::create_at(args.to, &text)?;
         save_bpk(model, &run.model())?;
         println!(
             "imported {} into the run directory {} ({}): try `zoo eval {}`",

@@ -7,15 +7,18 @@
 mod bench;
 mod checkpoint;
 mod config;
+mod curves;
 mod data;
 mod error;
 mod eval;
 mod grad;
 mod guard;
+mod history;
 mod lrfind;
 mod metrics;
 mod monitor;
 mod optim;
+mod plateau;
 pub mod plot;
 mod run;
 mod saddle;
@@ -28,6 +31,7 @@ pub use config::{
     BatchSize, ClipConfig, GuardConfig, OptimizerConfig, OptimizerKind, ScheduleConfig,
     ScheduleKind, TrainConfig,
 };
+pub use curves::{curve_panels, smoothed, smoothing_span};
 pub use data::Loaders;
 pub use error::Error;
 pub use eval::{BinaryMetrics, ClassCounts, EvalMetrics, binary_metrics, evaluate};
@@ -35,13 +39,18 @@ pub use grad::{
     clip_by_value, clip_global_norm, global_grad_norm, scale_to_global_norm, squared_grad_norm,
 };
 pub use guard::{DivergenceGuard, Verdict};
+pub use history::{
+    Divergence, EpochRecord, History, Plateau, StepRecord, load_history, metrics_csv, read_history,
+    short_name, steps_csv,
+};
 pub use lrfind::{
     LrFindConfig, LrFindPoint, LrFindResult, lr_find, lr_find_csv, suggestions, write_lr_find,
 };
 pub use metrics::{GRAD_NORM, GradNormMetric};
-pub use monitor::{Divergence, EpochRecord, History, Monitor, Plateau, StepRecord, short_name};
+pub use monitor::Monitor;
 pub use optim::{build_optimizer, build_schedule, schedule_values};
-pub use run::{RunDir, git_revision, metrics_csv, timestamp, write_atomic};
+pub use plateau::{PlateauWatch, Stall};
+pub use run::{RunDir, git_revision, timestamp, write_atomic};
 pub use saddle::{
     Point, SaddleConfig, SaddleOptimizer, Surface, Trajectory, run_saddle, saddle_csv,
 };
@@ -49,7 +58,4 @@ pub use step::{
     Classifier, ClassifierOutput, Classify, GradNormInput, LabeledBatch, Task, Weights,
     per_item_loss, probabilities,
 };
-pub use trainer::{
-    RunSummary, StopHandle, TrainError, TrainPlan, curve_panels, load_history, read_history,
-    save_weights, smoothed, smoothing_span, steps_csv, train,
-};
+pub use trainer::{RunSummary, StopHandle, TrainError, TrainPlan, save_weights, train};

@@ -1,12 +1,22 @@
-//! What watches a run: a burn-train renderer that records every epoch's metrics (for
-//! `metrics.csv`, `curves.png`, `summary.json`), prints one line per epoch when stdout is not a
-//! terminal (Burn's own non-terminal renderer prints no metric values), and runs the
-//! divergence guard and the plateau warning. On a terminal it forwards to Burn's TUI.
+//! The burn-train renderer that watches a run: it turns Burn's metric events into the run's
+//! [`History`] (steps and epochs), feeds the divergence guard ([`DivergenceGuard`]) and the
+//! plateau warning ([`PlateauWatch`]), prints one line per epoch when stdout is not a terminal
+//! (Burn's own non-terminal renderer prints no metric values), and forwards to Burn's TUI on a
+//! terminal. What it records, and how that is written, is in `history.rs`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use crate::config::GuardConfig;
+use crate::guard::{DivergenceGuard, Verdict};
+use crate::history::{
+    ACCURACY, Divergence, EpochRecord, History, LEARNING_RATE, LOSS, Plateau, StepRecord,
+    epoch_line,
+};
+use crate::metrics::GRAD_NORM;
+use crate::plateau::PlateauWatch;
+use crate::run::RunDir;
 use burn::train::Interrupter;
 use burn::train::LearnerSummary;
 use burn::train::logger::{EvaluationProgressLogger, TrainingProgressLogger};
@@ -15,131 +25,44 @@ use burn::train::renderer::{
     EvaluationName, MetricState, MetricsRenderer, MetricsRendererEvaluation,
     MetricsRendererTraining,
 };
-use serde::{Deserialize, Serialize};
-
-use crate::config::GuardConfig;
-use crate::guard::{DivergenceGuard, Verdict};
-use crate::metrics::GRAD_NORM;
-
-/// Burn's names of the metrics the guard reads.
-pub const LOSS: &str = "Loss";
-/// Burn's name of the learning-rate metric.
-pub const LEARNING_RATE: &str = "Learning Rate";
-/// Burn's name of the accuracy metric (percent).
-pub const ACCURACY: &str = "Accuracy";
-
-/// One epoch of one split: every numeric metric's epoch value.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct EpochRecord {
-    /// 1-based epoch.
-    pub epoch: usize,
-    /// `train` or `valid`.
-    pub split: String,
-    /// Metric name → epoch value (Burn's names: "Loss", "Accuracy", …).
-    pub metrics: BTreeMap<String, f64>,
-    /// Items of the split processed per second of wall time.
-    pub items_per_second: f64,
-    /// Wall time of the split.
-    pub seconds: f64,
-}
-
-/// One training step's loss, gradient norm and learning rate.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct StepRecord {
-    /// 1-based epoch.
-    pub epoch: usize,
-    /// 1-based step within the epoch.
-    pub step: usize,
-    /// Mean loss of the batch.
-    pub loss: f64,
-    /// Global gradient norm before clipping.
-    pub grad_norm: Option<f64>,
-    /// Learning rate of the step.
-    pub lr: Option<f64>,
-    /// Accuracy on the batch, in percent (absent in runs recorded before it was kept).
-    #[serde(default)]
-    pub accuracy: Option<f64>,
-}
-
-/// Why and where the divergence guard stopped a run.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Divergence {
-    /// 1-based epoch.
-    pub epoch: usize,
-    /// 1-based step within the epoch.
-    pub step: usize,
-    /// The step's loss.
-    pub loss: f64,
-    /// The step's gradient norm.
-    pub grad_norm: Option<f64>,
-    /// The step's learning rate.
-    pub lr: Option<f64>,
-    /// What tripped: "loss is NaN", "smoothed loss 12.1 above 5 × its minimum 0.4 for 10
-    /// steps", ...
-    pub reason: String,
-}
-
-/// The plateau warning: validation loss stalled.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Plateau {
-    /// The epoch at which it fired.
-    pub epoch: usize,
-    /// The best validation loss so far.
-    pub best: f64,
-    /// The learning rate then.
-    pub lr: Option<f64>,
-}
-
-/// Everything the monitor saw; shared with the caller, which reads it after the run.
-#[derive(Debug, Default, Clone, Serialize, Deserialize)]
-pub struct History {
-    /// Epoch values, train and valid, in order.
-    pub epochs: Vec<EpochRecord>,
-    /// Every training step.
-    pub steps: Vec<StepRecord>,
-    /// Set when the divergence guard stopped training.
-    pub divergence: Option<Divergence>,
-    /// Set when the plateau warning fired.
-    pub plateau: Option<Plateau>,
-    /// Lines printed (or, under the TUI, held back to print after it closes).
-    #[serde(skip)]
-    pub lines: Vec<String>,
-}
-
-impl History {
-    /// The record of `split` in `epoch`.
-    pub fn record(&self, epoch: usize, split: &str) -> Option<&EpochRecord> {
-        self.epochs
-            .iter()
-            .find(|record| record.epoch == epoch && record.split == split)
-    }
-
-    /// The value of `metric` for `split` in `epoch`.
-    pub fn value(&self, epoch: usize, split: &str, metric: &str) -> Option<f64> {
-        self.record(epoch, split)
-            .and_then(|record| record.metrics.get(metric).copied())
-    }
-}
 
 /// The renderer burn-train drives; see the module docs.
 pub struct Monitor {
     inner: Option<Box<dyn MetricsRenderer>>,
     history: Arc<Mutex<History>>,
-    guard: GuardConfig,
     divergence: DivergenceGuard,
+    plateau: PlateauWatch,
     interrupter: Interrupter,
     names: HashMap<MetricId, String>,
     epoch: usize,
     total_epochs: usize,
-    split: String,
-    split_started: Instant,
+    split: SplitProgress,
+    last_lr: Option<f64>,
+    persist: Option<RunDir>,
+}
+
+/// The split being run: its name, clock, items and the metric values of the current step and
+/// of the epoch so far.
+struct SplitProgress {
+    name: String,
+    started: Instant,
     items: usize,
     step: usize,
     step_values: HashMap<String, f64>,
     epoch_values: BTreeMap<String, f64>,
-    best_valid: Option<(f64, usize)>,
-    last_lr: Option<f64>,
-    persist: Option<std::path::PathBuf>,
+}
+
+impl SplitProgress {
+    fn new(name: &str) -> Self {
+        Self {
+            name: name.to_string(),
+            started: Instant::now(),
+            items: 0,
+            step: 0,
+            step_values: HashMap::new(),
+            epoch_values: BTreeMap::new(),
+        }
+    }
 }
 
 impl Monitor {
@@ -155,18 +78,12 @@ impl Monitor {
             inner,
             history: history.clone(),
             divergence: DivergenceGuard::new(&guard),
-            guard,
+            plateau: PlateauWatch::new(&guard),
             interrupter,
             names: HashMap::new(),
             epoch: 1,
             total_epochs: 0,
-            split: String::new(),
-            split_started: Instant::now(),
-            items: 0,
-            step: 0,
-            step_values: HashMap::new(),
-            epoch_values: BTreeMap::new(),
-            best_valid: None,
+            split: SplitProgress::new(""),
             last_lr: None,
             persist: None,
         };
@@ -175,8 +92,8 @@ impl Monitor {
 
     /// Writes `metrics.csv` and `history.json` into `dir` after every split, so a run killed
     /// mid-epoch keeps the epochs it finished.
-    pub fn persist_to(mut self, dir: std::path::PathBuf) -> Self {
-        self.persist = Some(dir);
+    pub fn persist_to(mut self, run: RunDir) -> Self {
+        self.persist = Some(run);
         self
     }
 
@@ -189,7 +106,8 @@ impl Monitor {
         }
         for record in earlier.epochs.iter().filter(|r| r.split == "valid") {
             if let Some(&loss) = record.metrics.get(LOSS) {
-                self.track_best_valid(loss, record.epoch);
+                self.plateau
+                    .replay(record.epoch, loss, earlier.plateau.is_some());
             }
         }
         self.last_lr = earlier.steps.last().and_then(|s| s.lr);
@@ -198,14 +116,10 @@ impl Monitor {
     }
 
     fn save(&self) {
-        let Some(dir) = &self.persist else { return };
-        let history = self.history.lock().unwrap();
-        let csv = crate::run::metrics_csv(&history.epochs);
-        let json = serde_json::to_string(&*history).expect("a history serialises");
+        let Some(run) = &self.persist else { return };
         // Losing these files is not worth stopping a training for; the end of the run
         // writes them again and reports errors then.
-        let _ = crate::run::write_atomic(&dir.join("metrics.csv"), csv.as_bytes());
-        let _ = crate::run::write_atomic(&dir.join("history.json"), json.as_bytes());
+        let _ = self.history.lock().unwrap().save(run);
     }
 
     fn say(&mut self, line: String) {
@@ -224,30 +138,32 @@ impl Monitor {
         };
         match value {
             NumericEntry::Final(value) => {
-                self.epoch_values.insert(name, *value);
+                self.split.epoch_values.insert(name, *value);
             }
             other => {
-                self.step_values.insert(name, other.current());
+                self.split.step_values.insert(name, other.current());
             }
         }
     }
 
     /// After each training step: record it and run the divergence guard.
     fn end_train_step(&mut self) {
-        self.step += 1;
-        let Some(&loss) = self.step_values.get(LOSS) else {
+        self.split.step += 1;
+        let values = &self.split.step_values;
+        let Some(&loss) = values.get(LOSS) else {
             return;
         };
-        let grad_norm = self.step_values.get(GRAD_NORM).copied();
-        let lr = self.step_values.get(LEARNING_RATE).copied();
+        let grad_norm = values.get(GRAD_NORM).copied();
+        let lr = values.get(LEARNING_RATE).copied();
+        let accuracy = values.get(ACCURACY).copied();
         self.last_lr = lr.or(self.last_lr);
         let record = StepRecord {
             epoch: self.epoch,
-            step: self.step,
+            step: self.split.step,
             loss,
             grad_norm,
             lr,
-            accuracy: self.step_values.get(ACCURACY).copied(),
+            accuracy,
         };
         self.history.lock().unwrap().steps.push(record);
         if self.history.lock().unwrap().divergence.is_some() {
@@ -260,7 +176,7 @@ impl Monitor {
         if let Some(reason) = reason {
             let divergence = Divergence {
                 epoch: self.epoch,
-                step: self.step,
+                step: self.split.step,
                 loss,
                 grad_norm,
                 lr: self.last_lr,
@@ -275,28 +191,29 @@ impl Monitor {
     }
 
     fn end_split_record(&mut self) {
-        if self.items == 0 {
+        let split = &mut self.split;
+        if split.items == 0 {
             // An empty split (`data.valid_fraction = 0`): Burn still runs it and reports NaN
             // metrics; a run without validation simply has no validation rows, as in Keras.
-            self.step_values.clear();
-            self.epoch_values.clear();
+            split.step_values.clear();
+            split.epoch_values.clear();
             return;
         }
-        let seconds = self.split_started.elapsed().as_secs_f64();
+        let seconds = split.started.elapsed().as_secs_f64();
         // Epoch-level metrics without a per-step value (AUROC) arrive as plain values after the
         // last step; everything else as `Final`.
-        for (name, value) in self.step_values.drain() {
-            self.epoch_values.entry(name).or_insert(value);
+        for (name, value) in split.step_values.drain() {
+            split.epoch_values.entry(name).or_insert(value);
         }
-        let metrics = std::mem::take(&mut self.epoch_values);
+        let metrics = std::mem::take(&mut split.epoch_values);
         let record = EpochRecord {
             epoch: self.epoch,
-            split: self.split.clone(),
+            split: split.name.clone(),
             metrics,
-            items_per_second: self.items as f64 / seconds.max(1e-9),
+            items_per_second: split.items as f64 / seconds.max(1e-9),
             seconds,
         };
-        if self.split == "valid" {
+        if record.split == "valid" {
             self.check_plateau(&record);
         }
         let line = epoch_line(&record, self.total_epochs);
@@ -305,82 +222,30 @@ impl Monitor {
         self.save();
     }
 
-    /// Records `loss` as the best validation loss when it improves on the best by at least
-    /// `plateau_min_delta`; says whether it did.
-    fn track_best_valid(&mut self, loss: f64, epoch: usize) -> bool {
-        let improved = self
-            .best_valid
-            .is_none_or(|(best, _)| loss < best - self.guard.plateau_min_delta);
-        if improved {
-            self.best_valid = Some((loss, epoch));
-        }
-        improved
-    }
-
     fn check_plateau(&mut self, record: &EpochRecord) {
         let Some(&loss) = record.metrics.get(LOSS) else {
             return;
         };
-        if self.track_best_valid(loss, record.epoch) {
+        let Some(stall) = self.plateau.observe(record.epoch, loss) else {
             return;
-        }
-        let (best, best_epoch) = self.best_valid.unwrap();
-        let stalled = record.epoch - best_epoch;
-        let already = self.history.lock().unwrap().plateau.is_some();
-        if self.guard.plateau_epochs > 0 && stalled >= self.guard.plateau_epochs && !already {
-            let lr = self.last_lr;
-            let lr_text = lr.map_or("unknown".to_string(), |lr| format!("{lr:.3e}"));
-            self.history.lock().unwrap().plateau = Some(Plateau {
-                epoch: record.epoch,
-                best,
-                lr,
-            });
-            self.say(format!(
-                "warning: validation loss has not improved by {} for {stalled} epochs (best {best:.4} \
-                 at epoch {best_epoch}); learning rate {lr_text} may be too low to make progress, \
-                 or too high to settle — try an LR range test (zoo lr-find) or a schedule",
-                self.guard.plateau_min_delta
-            ));
-        }
+        };
+        let lr = self.last_lr;
+        let lr_text = lr.map_or("unknown".to_string(), |lr| format!("{lr:.3e}"));
+        self.history.lock().unwrap().plateau = Some(Plateau {
+            epoch: stall.epoch,
+            best: stall.best,
+            lr,
+        });
+        self.say(format!(
+            "warning: validation loss has not improved by {} for {} epochs (best {:.4} \
+             at epoch {}); learning rate {lr_text} may be too low to make progress, \
+             or too high to settle — try an LR range test (zoo lr-find) or a schedule",
+            self.plateau.min_delta(),
+            stall.epochs(),
+            stall.best,
+            stall.best_epoch
+        ));
     }
-}
-
-/// "epoch 2/10 train  loss 0.4123  accuracy 85.21 %  ...  1234 img/s  12.3 s".
-fn epoch_line(record: &EpochRecord, total: usize) -> String {
-    let mut line = format!("epoch {}/{} {:<5}", record.epoch, total, record.split);
-    for (name, value) in &record.metrics {
-        let short = short_name(name);
-        // Burn reports Accuracy in percent already; other ratios stay as they are.
-        if value.abs() >= 1e4 || (value.abs() < 1e-3 && *value != 0.0) {
-            line.push_str(&format!("  {short} {value:.3e}"));
-        } else {
-            line.push_str(&format!("  {short} {value:.4}"));
-        }
-    }
-    line.push_str(&format!(
-        "  {:.1} items/s  {:.1} s",
-        record.items_per_second, record.seconds
-    ));
-    line
-}
-
-/// A metric's column name: lower case, words joined by `_`, Burn's settings left out
-/// ("Learning Rate" → learning_rate, "Precision @ Threshold(0.5) [Macro]" → precision,
-/// "FBetaScore ..." → f1, as burn-zoo only uses β = 1).
-pub fn short_name(name: &str) -> String {
-    let base = name.split(['@', '[', '(']).next().unwrap_or(name).trim();
-    if base.to_ascii_lowercase().starts_with("fbetascore") {
-        return "f1".to_string();
-    }
-    let mut out = String::new();
-    for c in base.chars() {
-        if c.is_ascii_alphanumeric() {
-            out.push(c.to_ascii_lowercase());
-        } else if !out.ends_with('_') && !out.is_empty() {
-            out.push('_');
-        }
-    }
-    out.trim_end_matches('_').to_string()
 }
 
 impl MetricsRendererTraining for Monitor {
@@ -441,22 +306,18 @@ impl TrainingProgressLogger for Monitor {
     }
 
     fn start_split(&mut self, split: &str, total_items: usize) {
-        self.split = split.to_string();
-        self.split_started = Instant::now();
-        self.items = 0;
-        self.step = 0;
-        self.epoch_values.clear();
+        self.split = SplitProgress::new(split);
         if let Some(inner) = &mut self.inner {
             inner.start_split(split, total_items);
         }
     }
 
     fn update_split(&mut self, items_processed: usize) {
-        self.items = items_processed;
-        if self.split == "train" {
+        self.split.items = items_processed;
+        if self.split.name == "train" {
             self.end_train_step();
         }
-        self.step_values.clear();
+        self.split.step_values.clear();
         if let Some(inner) = &mut self.inner {
             inner.update_split(items_processed);
         }
@@ -533,23 +394,5 @@ impl MetricsRenderer for Monitor {
         if let Some(inner) = &mut self.inner {
             inner.register_metric(definition);
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn column_names_are_snake_case() {
-        assert_eq!(short_name("Learning Rate"), "learning_rate");
-        assert_eq!(short_name("AUROC [Macro]"), "auroc");
-        assert_eq!(
-            short_name("Precision @ Threshold(0.5) [Macro]"),
-            "precision"
-        );
-        assert_eq!(short_name("FBetaScore (β=1) @ Threshold(0.5)"), "f1");
-        assert_eq!(short_name("Gradient Norm"), "gradient_norm");
-        assert_eq!(short_name("Loss"), "loss");
     }
 }

@@ -1,13 +1,11 @@
 //! The run directory `artifacts/<experiment>/<YYYYmmdd-HHMMSS>/` and the files in it, every
 //! one written atomically (temp file in the same directory, then rename).
 
-use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::error::Error;
-use crate::monitor::{EpochRecord, short_name};
 
 /// The files of one run, by name.
 #[derive(Debug, Clone)]
@@ -17,11 +15,41 @@ pub struct RunDir {
 }
 
 impl RunDir {
-    /// Creates `root/<experiment>/<YYYYmmdd-HHMMSS>` (UTC); a second run within the same
-    /// second gets a `-2`, `-3`, ... suffix rather than sharing a directory.
-    pub fn create(root: &Path, experiment: &str) -> std::io::Result<RunDir> {
+    /// Creates `root/<experiment>/<YYYYmmdd-HHMMSS>` (UTC) holding `config` (the resolved
+    /// experiment, TOML) as `config.toml`; a second run within the same second gets a `-2`,
+    /// `-3`, ... suffix rather than sharing a directory. Every file of a run directory is
+    /// written by this crate (this, the trainer and [`crate::save_weights`]).
+    pub fn create(root: &Path, experiment: &str, config: &str) -> Result<RunDir, Error> {
         let base = root.join(experiment);
-        std::fs::create_dir_all(&base)?;
+        let run = Self::new_directory(&base).map_err(|error| {
+            Error::io(
+                format!("creating a run directory under {}", base.display()),
+                error,
+            )
+        })?;
+        run.write_config(config)?;
+        Ok(run)
+    }
+
+    /// `path` (created if missing) as a run directory holding `config` as `config.toml`:
+    /// `zoo import --to DIR`, whose weights then go to [`model`](Self::model).
+    pub fn create_at(path: &Path, config: &str) -> Result<RunDir, Error> {
+        std::fs::create_dir_all(path)
+            .map_err(|error| Error::io(format!("creating {}", path.display()), error))?;
+        let run = RunDir {
+            path: path.to_path_buf(),
+        };
+        run.write_config(config)?;
+        Ok(run)
+    }
+
+    fn write_config(&self, config: &str) -> Result<(), Error> {
+        write_atomic(&self.config(), config.as_bytes())
+            .map_err(|error| Error::io(format!("writing {}", self.config().display()), error))
+    }
+
+    fn new_directory(base: &Path) -> std::io::Result<RunDir> {
+        std::fs::create_dir_all(base)?;
         let stamp = timestamp(SystemTime::now());
         for attempt in 1.. {
             let name = match attempt {
@@ -150,36 +178,6 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     result
 }
 
-/// `metrics.csv`: `epoch,split,<metric columns…>,items_per_second,seconds`, one row per epoch
-/// and split; a metric a split lacks is an empty cell.
-pub fn metrics_csv(records: &[EpochRecord]) -> String {
-    let mut columns: Vec<String> = Vec::new();
-    for record in records {
-        for name in record.metrics.keys() {
-            if !columns.contains(name) {
-                columns.push(name.clone());
-            }
-        }
-    }
-    let mut out = String::from("epoch,split");
-    for column in &columns {
-        out.push(',');
-        out.push_str(&short_name(column));
-    }
-    out.push_str(",items_per_second,seconds\n");
-    for record in records {
-        let _ = write!(out, "{},{}", record.epoch, record.split);
-        for column in &columns {
-            out.push(',');
-            if let Some(value) = record.metrics.get(column) {
-                let _ = write!(out, "{value}");
-            }
-        }
-        let _ = writeln!(out, ",{:.3},{:.3}", record.items_per_second, record.seconds);
-    }
-    out
-}
-
 /// `YYYYmmdd-HHMMSS` in UTC.
 pub fn timestamp(time: SystemTime) -> String {
     let secs = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
@@ -235,7 +233,6 @@ pub fn git_revision() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::BTreeMap;
     use std::time::Duration;
 
     #[test]
@@ -252,10 +249,11 @@ mod tests {
     #[test]
     fn run_dirs_never_collide() {
         let root = tempfile::tempdir().unwrap();
-        let a = RunDir::create(root.path(), "exp").unwrap();
-        let b = RunDir::create(root.path(), "exp").unwrap();
+        let a = RunDir::create(root.path(), "exp", "description = \"\"\n").unwrap();
+        let b = RunDir::create(root.path(), "exp", "description = \"\"\n").unwrap();
         assert_ne!(a.path, b.path);
         assert!(a.path.is_dir() && b.path.is_dir());
+        assert_eq!(std::fs::read_to_string(a.config()).unwrap(), "description = \"\"\n");
     }
 
     #[test]
@@ -267,28 +265,5 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "two");
         let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(names.len(), 1);
-    }
-
-    #[test]
-    fn metrics_csv_has_a_column_per_metric_and_empty_cells_for_missing_ones() {
-        let record = |split: &str, metrics: &[(&str, f64)]| EpochRecord {
-            epoch: 1,
-            split: split.into(),
-            metrics: metrics
-                .iter()
-                .map(|(k, v)| (k.to_string(), *v))
-                .collect::<BTreeMap<_, _>>(),
-            items_per_second: 10.0,
-            seconds: 2.0,
-        };
-        let csv = metrics_csv(&[
-            record("train", &[("Loss", 0.5), ("Learning Rate", 0.001)]),
-            record("valid", &[("Loss", 0.25)]),
-        ]);
-        assert_eq!(
-            csv,
-            "epoch,split,learning_rate,loss,items_per_second,seconds\n\
-             1,train,0.001,0.5,10.000,2.000\n1,valid,,0.25,10.000,2.000\n"
-        );
     }
 }
