@@ -1,17 +1,13 @@
-//! The `zoo` command line: argument parsing and one function per subcommand.
+//! The `zoo` command line: the arguments (clap) and the dispatch to each command's function
+//! (in `info.rs`, `train.rs`, `tools.rs`, `bench.rs`, `weights.rs`, `data.rs`, `plot.rs`).
 
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result, bail};
-use burn::tensor::Device;
+use anyhow::{Result, bail};
 use clap::{Args, Parser, Subcommand};
 
-use crate::backend::{self, BackendConfig, BackendKind};
-use crate::config::{self, ConfigError};
-use crate::grad_example;
-use crate::registry::ModelKind;
-use crate::summary::thousands;
+use crate::backend::BackendKind;
 
 /// burn-zoo: the HW3 architectures as trainable Burn models.
 #[derive(Debug, Parser)]
@@ -305,24 +301,25 @@ pub fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::List { json } => list(json),
+        Command::List { json } => crate::info::list(json),
         Command::Config {
             experiment,
             overrides,
-        } => show_config(&experiment, &overrides),
-        Command::Devices { json } => devices(json),
+        } => crate::info::show_config(&experiment, &overrides.set, overrides.backend),
+        Command::Devices { json } => crate::info::devices(json),
         Command::Summary {
             model,
             input,
             channels_first,
             json,
             overrides,
-        } => summary(
+        } => crate::info::summary(
             &model,
             input.map(|shape| shape.0),
             channels_first,
             json,
-            &overrides,
+            &overrides.set,
+            overrides.backend,
         ),
         Command::Data {
             experiment,
@@ -334,7 +331,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             crate::data::show(&experiment, &overrides.set, preview.as_deref())
         }
-        Command::GradExample { backend } => grad_example(backend),
+        Command::GradExample { backend } => crate::info::grad_example(backend),
         Command::Plot { runs, out } => {
             if let Some(path) = &out {
                 png_path("--out", path)?;
@@ -452,203 +449,6 @@ fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-/// The device for summaries and listings: the configured backend, else flex, else ndarray.
-fn device_for(kind: Option<BackendKind>) -> Result<Device> {
-    let kinds = match kind {
-        Some(kind) => vec![kind],
-        None => vec![BackendKind::Flex, BackendKind::Ndarray],
-    };
-    let mut last_error = None;
-    for kind in kinds {
-        match backend::open_device(&BackendConfig {
-            kind,
-            index: None,
-            devices: Vec::new(),
-        }) {
-            Ok(device) => return Ok(device),
-            Err(error) => last_error = Some(error),
-        }
-    }
-    Err(last_error.expect("at least one kind was tried").into())
-}
-
-fn list(json: bool) -> Result<ExitCode> {
-    let device = device_for(None)?;
-    let mut models = Vec::new();
-    for model in ModelKind::all() {
-        let summary = model.summarize(&device, 1).map_err(anyhow::Error::msg)?;
-        models.push(serde_json::json!({
-            "name": model.name(),
-            "description": model.description(),
-            "input_shape": model.input_shape(),
-            "output": model.output_description(),
-            "classes": model.output().classes(),
-            "params": summary.total_params,
-        }));
-    }
-    let mut experiments = Vec::new();
-    let mut failed = false;
-    for name in config::experiment_names() {
-        match config::load_experiment(&name, None, &[]) {
-            Ok(resolved) => {
-                let model = &resolved.config.model;
-                let summary = model.summarize(&device, 1).map_err(anyhow::Error::msg)?;
-                experiments.push(serde_json::json!({
-                    "name": name,
-                    "model": model.name(),
-                    "description": resolved.config.description,
-                    "input_shape": model.input_shape(),
-                    "output": model.output_description(),
-                    "params": summary.total_params,
-                    "path": resolved.path,
-                }));
-            }
-            Err(error) => {
-                failed = true;
-                experiments.push(serde_json::json!({ "name": name, "error": error.to_string() }));
-            }
-        }
-    }
-    if json {
-        let all = serde_json::json!({ "models": models, "experiments": experiments });
-        println!("{}", serde_json::to_string_pretty(&all)?);
-    } else {
-        print_list("Models", &models);
-        println!();
-        print_list("Experiments (configs/<name>.toml)", &experiments);
-    }
-    Ok(if failed {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
-}
-
-/// Prints `zoo list` rows as an aligned table.
-fn print_list(title: &str, rows: &[serde_json::Value]) {
-    println!("{title}:");
-    let text = |row: &serde_json::Value, key: &str| match &row[key] {
-        serde_json::Value::String(s) => s.clone(),
-        serde_json::Value::Null => String::new(),
-        serde_json::Value::Array(dims) => {
-            let dims: Vec<String> = dims.iter().map(|d| d.to_string()).collect();
-            format!("[{}]", dims.join(", "))
-        }
-        serde_json::Value::Number(n) => thousands(n.as_u64().unwrap_or_default()),
-        other => other.to_string(),
-    };
-    let columns = ["name", "input_shape", "output", "params"];
-    let widths: Vec<usize> = columns
-        .iter()
-        .map(|key| {
-            rows.iter()
-                .map(|row| text(row, key).len())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    for row in rows {
-        if let Some(error) = row["error"].as_str() {
-            println!("  {:<w$}  error: {error}", text(row, "name"), w = widths[0]);
-            continue;
-        }
-        println!(
-            "  {:<w0$}  {:<w1$}  {:<w2$}  {:>w3$} params  {}",
-            text(row, "name"),
-            text(row, "input_shape"),
-            text(row, "output"),
-            text(row, "params"),
-            text(row, "description"),
-            w0 = widths[0],
-            w1 = widths[1],
-            w2 = widths[2],
-            w3 = widths[3],
-        );
-    }
-}
-
-fn show_config(experiment: &str, overrides: &Overrides) -> Result<ExitCode> {
-    let resolved = config::load_experiment(experiment, overrides.backend, &overrides.set)?;
-    println!(
-        "# experiment `{}` from {}",
-        resolved.name,
-        resolved.path.display()
-    );
-    for assignment in &resolved.overrides {
-        println!("# --set {assignment}");
-    }
-    print!("{}", toml::to_string(&resolved.config)?);
-    Ok(ExitCode::SUCCESS)
-}
-
-fn devices(json: bool) -> Result<ExitCode> {
-    let reports = backend::report_devices();
-    if json {
-        println!("{}", serde_json::to_string_pretty(&reports)?);
-        return Ok(ExitCode::SUCCESS);
-    }
-    println!("{:<9} {:<8} {:<9} detail", "backend", "compiled", "usable");
-    for report in &reports {
-        println!(
-            "{:<9} {:<8} {:<9} {}",
-            report.kind.name(),
-            if report.compiled { "yes" } else { "no" },
-            if report.usable { "yes" } else { "no" },
-            report.detail
-        );
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// The model for `zoo summary NAME`: a registry model (with `--set model.KEY=…` applied) or
-/// an experiment's `[model]` table.
-fn summary_model(name: &str, overrides: &Overrides) -> Result<(ModelKind, Option<BackendKind>)> {
-    model_or_experiment(name, &overrides.set, overrides.backend)
-}
-
-/// A registry model by name (with `--set model.KEY=…` applied), else an experiment's `[model]`
-/// (and its backend); an unknown name is an error suggesting the closest one.
-pub(crate) fn model_or_experiment(
-    name: &str,
-    set: &[String],
-    backend: Option<BackendKind>,
-) -> Result<(ModelKind, Option<BackendKind>)> {
-    if let Some(model) = ModelKind::by_name(name) {
-        let table = toml::to_string(&serde_json::json!({ "model": model }))?;
-        #[derive(serde::Serialize, serde::Deserialize)]
-        #[serde(deny_unknown_fields)]
-        struct ModelOnly {
-            model: ModelKind,
-        }
-        let parsed: ModelOnly =
-            config::parse_with_overrides(std::path::Path::new(name), &table, set)?;
-        parsed.model.validate().map_err(anyhow::Error::msg)?;
-        return Ok((parsed.model, backend));
-    }
-    match config::load_experiment(name, backend, set) {
-        Ok(resolved) => Ok((resolved.config.model, Some(resolved.config.backend.kind))),
-        Err(ConfigError::UnknownExperiment { .. }) => {
-            let models: Vec<ModelKind> = ModelKind::all();
-            let names: Vec<&str> = models.iter().map(ModelKind::name).collect();
-            let experiments = config::experiment_names();
-            let candidates = names
-                .iter()
-                .copied()
-                .chain(experiments.iter().map(String::as_str));
-            match config::closest(name, candidates) {
-                Some(close) => {
-                    bail!("no model or experiment named `{name}`; did you mean `{close}`?")
-                }
-                None => bail!(
-                    "no model or experiment named `{name}`; models: {}",
-                    names.join(", ")
-                ),
-            }
-        }
-        Err(error) => Err(error.into()),
-    }
-}
-
 /// Refuses a picture path that does not end in `.png`: zoo writes PNG files, and PNG bytes
 /// under another extension would be a file that lies about its format.
 fn png_path(flag: &str, path: &Path) -> Result<()> {
@@ -662,59 +462,4 @@ fn png_path(flag: &str, path: &Path) -> Result<()> {
         "{flag} {}: zoo draws PNG pictures; give a file name ending in .png",
         path.display()
     )
-}
-
-fn summary(
-    name: &str,
-    input: Option<Vec<usize>>,
-    channels_first: bool,
-    json: bool,
-    overrides: &Overrides,
-) -> Result<ExitCode> {
-    let (mut model, backend) = summary_model(name, overrides)?;
-    if let Some(shape) = input {
-        model = model
-            .with_input_shape(&shape)
-            .map_err(anyhow::Error::msg)
-            .with_context(|| format!("--input {shape:?}"))?;
-    }
-    let device = device_for(backend)?;
-    crate::limits::check_training_fits(&model, 1, "--input (or the model's input size)", &device)
-        .map_err(anyhow::Error::msg)?;
-    let mut summary = model.summarize(&device, 1).map_err(anyhow::Error::msg)?;
-    summary.channels_last = !channels_first;
-    if json {
-        println!("{}", serde_json::to_string_pretty(&summary)?);
-    } else {
-        print!("{summary}");
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-fn grad_example(kind: BackendKind) -> Result<ExitCode> {
-    let device = device_for(Some(kind))?;
-    let comparisons = grad_example::run(&device);
-    println!("HW3 Q2 on {kind}: X = [[3,4,5],[2,1,-3],[4,-2,0]], F = [[2,0],[-3,1]], dL/dG = 1");
-    let mut all_agree = true;
-    for comparison in &comparisons {
-        let verdict = if comparison.agrees() { "ok" } else { "DIFFERS" };
-        all_agree &= comparison.agrees();
-        println!("{}:", comparison.name);
-        println!("  burn: {}", grad_example::matrix_text(&comparison.burn));
-        println!(
-            "  hand: {}",
-            grad_example::matrix_text(&comparison.expected)
-        );
-        println!(
-            "  max |burn - hand| = {:e}  {verdict}",
-            comparison.max_error()
-        );
-    }
-    if all_agree {
-        println!("all four agree within {:e}", grad_example::TOLERANCE);
-        Ok(ExitCode::SUCCESS)
-    } else {
-        eprintln!("error: Burn's values differ from the hand-derived ones");
-        Ok(ExitCode::FAILURE)
-    }
 }

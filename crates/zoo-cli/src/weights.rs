@@ -69,7 +69,7 @@ fn resolve_model(name: &str, set: &[String]) -> Result<(ModelKind, Option<Experi
     match config::load_experiment(name, None, set) {
         Ok(resolved) => Ok((resolved.config.model.clone(), Some(resolved.config))),
         Err(config::ConfigError::UnknownExperiment { .. }) => {
-            let (kind, _) = crate::cli::model_or_experiment(name, set, None)?;
+            let (kind, _) = crate::lookup::model_or_experiment(name, set, None)?;
             Ok((kind, None))
         }
         Err(error) => Err(error.into()),

@@ -1,3 +1,6 @@
+//! The `[data]` table: which data set, where, how it is split and normalised, and which keys
+//! each kind reads.
+
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};

@@ -7,6 +7,15 @@ use std::path::{Component, Path, PathBuf};
 
 use crate::error::DataError;
 
+/// Where downloadable sets are cached: `ZOO_DATA_DIR`, else `~/.cache/burn-zoo`.
+pub fn cache_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("ZOO_DATA_DIR") {
+        return PathBuf::from(dir);
+    }
+    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from);
+    home.join(".cache").join("burn-zoo")
+}
+
 /// What to fetch and how to check it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Archive {

@@ -1,3 +1,5 @@
+//! zoo-data's error type: why data could not be loaded, by kind.
+
 use std::path::PathBuf;
 
 /// Why data could not be loaded. Every variant names the file (or key) and what was expected.

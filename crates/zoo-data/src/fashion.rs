@@ -9,9 +9,8 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::config::DataConfig;
-use crate::download;
+use crate::download::{self, cache_dir};
 use crate::error::DataError;
-use crate::load::cache_dir;
 
 /// Where Debian's `dataset-fashion-mnist` puts the files.
 pub const DEBIAN_DIR: &str = "/usr/share/datasets/fashion-mnist";

@@ -21,9 +21,10 @@ pub use batch::{
     SequenceBatch, SequenceBatcher, SequenceItem,
 };
 pub use config::{DataConfig, DataKind, NormalizeKind};
+pub use download::cache_dir;
 pub use error::DataError;
 pub use load::{
     CIFAR10_MD5, CIFAR10_SHA256, CIFAR10_URL, DataSpec, ImageSplits, SequenceSplits, Splits,
-    cache_dir, channel_stats, cifar_archive, load, sequence_stats, split_validation,
+    channel_stats, cifar_archive, load, sequence_stats, split_validation,
 };
 pub use rng::SplitMix64;

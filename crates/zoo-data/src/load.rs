@@ -6,7 +6,7 @@ use burn::data::dataset::InMemDataset;
 
 use crate::batch::{CIFAR10_MEAN, CIFAR10_STD, ImageItem, Normalization, SequenceItem};
 use crate::config::{DataConfig, DataKind, NormalizeKind};
-use crate::download::{self, Archive};
+use crate::download::{self, Archive, cache_dir};
 use crate::error::DataError;
 use crate::rng::SplitMix64;
 use crate::{cifar, folder, idx, synthetic, ts};
@@ -84,15 +84,6 @@ impl Splits {
             Splits::Sequences(sequences) => (sequences.train.len(), sequences.valid.len()),
         }
     }
-}
-
-/// Where downloadable sets are cached: `ZOO_DATA_DIR`, else `~/.cache/burn-zoo`.
-pub fn cache_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("ZOO_DATA_DIR") {
-        return PathBuf::from(dir);
-    }
-    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from);
-    home.join(".cache").join("burn-zoo")
 }
 
 /// Splits `items` into (train, valid): a seeded shuffle, then the last `fraction` held out,

@@ -1,3 +1,5 @@
+//! The seeded random numbers of every split, shuffle and augmentation.
+
 /// SplitMix64: a tiny, fast generator whose stream never changes with a dependency's version,
 /// so a seed means the same split, order and augmentation in every build.
 #[derive(Debug, Clone)]

@@ -79,7 +79,7 @@ impl<R: Checkpoint> Checkpointer<R> for AtomicCheckpointer {
         ));
         record.save(temp.clone())?;
         let sum = sha256_hex(&temp).map_err(CheckpointerError::IOError)?;
-        crate::run::write_atomic(&checksum_path(&path), format!("{sum}\n").as_bytes())
+        crate::atomic::write_atomic(&checksum_path(&path), format!("{sum}\n").as_bytes())
             .map_err(CheckpointerError::IOError)?;
         std::fs::rename(&temp, &path).map_err(CheckpointerError::IOError)
     }

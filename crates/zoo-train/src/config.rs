@@ -1,5 +1,9 @@
-use crate::error::Error;
+//! The `[train]`, `[optimizer]`, `[schedule]`, `[clip]` and `[guard]` tables, with the keys
+//! each optimizer and schedule kind reads, and their checks.
+
 use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
 
 /// How long and in what batches to train: the `[train]` table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -8,8 +8,9 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::atomic::write_atomic;
 use crate::error::Error;
-use crate::run::{RunDir, write_atomic};
+use crate::run::RunDir;
 
 /// Burn's names of the metrics the guard reads.
 pub const LOSS: &str = "Loss";

@@ -4,6 +4,7 @@
 //! divergence guard and plateau warning ([`Monitor`]), and the run directory ([`RunDir`]).
 //! zoo-train never names a concrete model or dataset.
 
+mod atomic;
 mod bench;
 mod checkpoint;
 mod config;
@@ -25,6 +26,7 @@ mod saddle;
 mod step;
 mod trainer;
 
+pub use atomic::write_atomic;
 pub use bench::{BenchConfig, BenchReport, Throughput, bench, peak_rss_mib};
 pub use checkpoint::AtomicCheckpointer;
 pub use config::{
@@ -50,7 +52,7 @@ pub use metrics::{GRAD_NORM, GradNormMetric};
 pub use monitor::Monitor;
 pub use optim::{build_optimizer, build_schedule, schedule_values};
 pub use plateau::{PlateauWatch, Stall};
-pub use run::{RunDir, git_revision, timestamp, write_atomic};
+pub use run::{RunDir, git_revision, timestamp};
 pub use saddle::{
     Point, SaddleConfig, SaddleOptimizer, Surface, Trajectory, run_saddle, saddle_csv,
 };

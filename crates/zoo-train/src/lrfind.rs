@@ -9,9 +9,9 @@ use burn::data::dataloader::DataLoader;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use serde::Serialize;
 
+use crate::atomic::write_atomic;
 use crate::error::Error;
 use crate::plot::{Panel, Series, render_png};
-use crate::run::write_atomic;
 use crate::step::{Classifier, Classify, LabeledBatch};
 
 /// The range and length of the test.

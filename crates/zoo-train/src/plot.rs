@@ -9,8 +9,8 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
+use crate::atomic::write_atomic;
 use crate::error::Error;
-use crate::run::write_atomic;
 
 /// DejaVu Sans, Bitstream Vera license (assets/DejaVuSans-LICENSE.txt).
 static FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");

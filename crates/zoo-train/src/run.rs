@@ -1,10 +1,10 @@
 //! The run directory `artifacts/<experiment>/<YYYYmmdd-HHMMSS>/` and the files in it, every
 //! one written atomically (temp file in the same directory, then rename).
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::atomic::write_atomic;
 use crate::error::Error;
 
 /// The files of one run, by name.
@@ -159,25 +159,6 @@ impl RunDir {
     }
 }
 
-/// Writes `bytes` to `path` atomically: a temp file next to it, flushed, then renamed.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map_or("out".into(), |name| name.to_string_lossy().into_owned());
-    let temp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut file = std::fs::File::create(&temp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&temp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
-    result
-}
-
 /// `YYYYmmdd-HHMMSS` in UTC.
 pub fn timestamp(time: SystemTime) -> String {
     let secs = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
@@ -253,17 +234,9 @@ mod tests {
         let b = RunDir::create(root.path(), "exp", "description = \"\"\n").unwrap();
         assert_ne!(a.path, b.path);
         assert!(a.path.is_dir() && b.path.is_dir());
-        assert_eq!(std::fs::read_to_string(a.config()).unwrap(), "description = \"\"\n");
-    }
-
-    #[test]
-    fn atomic_writes_leave_no_temp_files() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("x.txt");
-        write_atomic(&path, b"one").unwrap();
-        write_atomic(&path, b"two").unwrap();
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "two");
-        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
-        assert_eq!(names.len(), 1);
+        assert_eq!(
+            std::fs::read_to_string(a.config()).unwrap(),
+            "description = \"\"\n"
+        );
     }
 }

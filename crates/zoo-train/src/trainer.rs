@@ -20,6 +20,7 @@ use burn::train::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::atomic::write_atomic;
 use crate::checkpoint::AtomicCheckpointer;
 use crate::config::{ClipConfig, GuardConfig, OptimizerConfig, ScheduleConfig, TrainConfig};
 use crate::curves::curve_panels;
@@ -34,7 +35,7 @@ use crate::metrics::GradNormMetric;
 use crate::monitor::Monitor;
 use crate::optim::{build_optimizer, build_schedule};
 use crate::plot::render_png;
-use crate::run::{RunDir, git_revision, write_atomic};
+use crate::run::{RunDir, git_revision};
 use crate::step::{Classifier, Classify, LabeledBatch, Task};
 
 /// Stops a training from outside (a signal handler): [`StopHandle::stop`] ends it after the

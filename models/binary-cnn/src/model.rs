@@ -1,3 +1,5 @@
+//! The binary CNN (HW3 Q4): its configuration, its module and its forward pass.
+
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};

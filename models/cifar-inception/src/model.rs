@@ -1,3 +1,6 @@
+//! The CIFAR-10 CNN with an Inception module (HW3 Q7): its configuration, its module and its
+//! forward pass.
+
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};

@@ -1,3 +1,6 @@
+//! Conv 2×2 + global average pooling (HW3 Q2): its configuration, its module, its forward
+//! pass and the homework's worked example.
+
 use burn::module::{Module, Param};
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig};

@@ -1,3 +1,6 @@
+//! The Conv1D sequence classifier (HW3 Q3): its configuration, its module and its forward
+//! pass.
+
 use burn::module::Module;
 use burn::nn::conv::{Conv1d, Conv1dConfig};
 use burn::nn::pool::{MaxPool1d, MaxPool1dConfig};

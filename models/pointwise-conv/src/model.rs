@@ -1,3 +1,5 @@
+//! The 1×1 convolution (HW3 Q6): its configuration, its module and its forward pass.
+
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::serde::{Deserialize, Serialize};
