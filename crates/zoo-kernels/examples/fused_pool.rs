@@ -29,16 +29,7 @@ fn main() {
         ("binary-cnn conv2", 16, 16, 32, [126, 126], [5, 5], 5),
     ];
     for (name, batch, cin, cout, input, kernel, reps) in stages {
-        let g = Conv2dGeometry {
-            batch,
-            channels_in: cin,
-            channels_out: cout,
-            input,
-            kernel,
-            stride: [1, 1],
-            padding: [(0, 0), (0, 0)],
-            dilation: [1, 1],
-        };
+        let g = Conv2dGeometry::valid(batch, cin, cout, input, kernel);
         let x: Vec<f32> = (0..batch * cin * input[0] * input[1])
             .map(|i| ((i * 7919) % 113) as f32 * 0.01 - 0.5)
             .collect();

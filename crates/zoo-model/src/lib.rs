@@ -171,9 +171,17 @@ pub trait Architecture:
             Output::Features => "features".to_string(),
         }
     }
-    /// The same architecture for another item shape (channels first), for
-    /// `zoo summary --input` and memory estimates; validated.
-    fn with_input_shape(&self, shape: &[usize]) -> Result<Self, String>;
+    /// Sets the item shape (channels first) the architecture takes; an error when it takes
+    /// another kind of input (see [`square_image`], [`sequence`]).
+    fn set_input_shape(&mut self, shape: &[usize]) -> Result<(), String>;
+    /// The same architecture for another item shape (channels first), validated: for
+    /// `zoo summary --input` and memory estimates.
+    fn with_input_shape(&self, shape: &[usize]) -> Result<Self, String> {
+        let mut config = self.clone();
+        config.set_input_shape(shape)?;
+        config.validate()?;
+        Ok(config)
+    }
     /// The dense layer that takes a flattened feature map, with that map's channels-first
     /// shape: Keras flattens channels last, so importing Keras weights reorders this layer's
     /// rows. `None` for models without one.

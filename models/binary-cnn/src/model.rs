@@ -294,11 +294,9 @@ impl zoo_model::Architecture for BinaryCnnConfig {
     fn output(&self) -> zoo_model::Output {
         zoo_model::Output::BinaryLogit
     }
-    fn with_input_shape(&self, shape: &[usize]) -> Result<Self, String> {
-        let mut config = self.clone();
-        (config.in_channels, config.image_size) = zoo_model::square_image(Self::NAME, shape)?;
-        config.validate()?;
-        Ok(config)
+    fn set_input_shape(&mut self, shape: &[usize]) -> Result<(), String> {
+        (self.in_channels, self.image_size) = zoo_model::square_image(Self::NAME, shape)?;
+        Ok(())
     }
 
     fn flattened(&self) -> Option<(&'static str, Vec<usize>)> {

@@ -182,11 +182,9 @@ impl zoo_model::Architecture for ConvGapConfig {
     fn output_description(&self) -> String {
         format!("{} average(s), no classes", self.filters)
     }
-    fn with_input_shape(&self, shape: &[usize]) -> Result<Self, String> {
-        let mut config = self.clone();
-        (config.in_channels, config.image_size) = zoo_model::square_image(Self::NAME, shape)?;
-        config.validate()?;
-        Ok(config)
+    fn set_input_shape(&mut self, shape: &[usize]) -> Result<(), String> {
+        (self.in_channels, self.image_size) = zoo_model::square_image(Self::NAME, shape)?;
+        Ok(())
     }
     fn init(&self, device: &Device) -> ConvGap {
         ConvGapConfig::init(self, device)

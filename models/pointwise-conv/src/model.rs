@@ -136,11 +136,9 @@ impl zoo_model::Architecture for PointwiseConvConfig {
     fn output_description(&self) -> String {
         format!("feature map, {} channels", self.out_channels)
     }
-    fn with_input_shape(&self, shape: &[usize]) -> Result<Self, String> {
-        let mut config = self.clone();
-        (config.in_channels, config.image_size) = zoo_model::square_image(Self::NAME, shape)?;
-        config.validate()?;
-        Ok(config)
+    fn set_input_shape(&mut self, shape: &[usize]) -> Result<(), String> {
+        (self.in_channels, self.image_size) = zoo_model::square_image(Self::NAME, shape)?;
+        Ok(())
     }
     fn init(&self, device: &Device) -> PointwiseConv {
         PointwiseConvConfig::init(self, device)

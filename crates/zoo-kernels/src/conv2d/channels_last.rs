@@ -252,16 +252,7 @@ mod tests {
                 }
             }
         }
-        let g = Conv2dGeometry {
-            batch: 1,
-            channels_in: 3,
-            channels_out: 2,
-            input: [5, 5],
-            kernel: [2, 2],
-            stride: [1, 1],
-            padding: [(0, 0), (0, 0)],
-            dilation: [1, 1],
-        };
+        let g = Conv2dGeometry::valid(1, 3, 2, [5, 5], [2, 2]);
         let w: Vec<f32> = (0..24).map(|v| v as f32).collect();
         let last = weight_to_channels_last(&w, &g);
         // [co 0, ki 0, kj 1, c 2] (index (kj 1) * 3 channels + 2) = w[co 0, c 2, ki 0, kj 1]

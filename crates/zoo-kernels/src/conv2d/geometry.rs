@@ -16,6 +16,27 @@ pub struct Conv2dGeometry {
 }
 
 impl Conv2dGeometry {
+    /// A "valid" convolution (no padding, stride and dilation 1): Keras' default, and the
+    /// shape of most examples and tests.
+    pub fn valid(
+        batch: usize,
+        channels_in: usize,
+        channels_out: usize,
+        input: [usize; 2],
+        kernel: [usize; 2],
+    ) -> Self {
+        Self {
+            batch,
+            channels_in,
+            channels_out,
+            input,
+            kernel,
+            stride: [1, 1],
+            padding: [(0, 0), (0, 0)],
+            dilation: [1, 1],
+        }
+    }
+
     /// Output height and width, as Burn and PyTorch compute them.
     pub fn output(&self) -> [usize; 2] {
         std::array::from_fn(|i| {

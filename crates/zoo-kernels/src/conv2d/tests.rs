@@ -128,16 +128,7 @@ fn geometry(
     input: [usize; 2],
     kernel: [usize; 2],
 ) -> Conv2dGeometry {
-    Conv2dGeometry {
-        batch,
-        channels_in: cin,
-        channels_out: cout,
-        input,
-        kernel,
-        stride: [1, 1],
-        padding: [(0, 0), (0, 0)],
-        dilation: [1, 1],
-    }
+    Conv2dGeometry::valid(batch, cin, cout, input, kernel)
 }
 
 #[test]
