@@ -125,6 +125,7 @@ impl ExperimentConfig {
         if sequences {
             let pixel_keys = [
                 ("augment", self.data.augment),
+                ("random_erasing", self.data.random_erasing > 0.0),
                 ("mean", self.data.mean.is_some()),
                 (
                     "normalize",

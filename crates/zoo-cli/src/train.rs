@@ -82,13 +82,20 @@ pub(crate) fn spec_of(model: &ModelKind) -> Result<zoo_data::DataSpec> {
     })
 }
 
-/// The training split's augmentation: crop with zero padding of 1/8 of the side (4 pixels
-/// for 32×32, as the standard CIFAR recipe) and horizontal flips, seeded by `data.seed`.
+/// The training split's augmentation, seeded by `data.seed`: with `data.augment`, crop with
+/// zero padding of 1/8 of the side (4 pixels for 32×32, as the standard CIFAR recipe) and
+/// horizontal flips; with `data.random_erasing`, random erasing (either key alone works).
 pub(crate) fn augmentation(config: &ExperimentConfig, shape: [usize; 3]) -> Option<Augmentation> {
-    config.data.augment.then(|| Augmentation {
-        padding: (shape[1] / 8).max(1),
-        flip: true,
-        seed: config.data.seed,
+    let data = &config.data;
+    (data.augment || data.random_erasing > 0.0).then(|| Augmentation {
+        padding: if data.augment {
+            (shape[1] / 8).max(1)
+        } else {
+            0
+        },
+        flip: data.augment,
+        erase: data.random_erasing,
+        seed: data.seed,
     })
 }
 

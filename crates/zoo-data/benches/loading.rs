@@ -31,6 +31,7 @@ fn loading(c: &mut Criterion) {
         .with_augmentation(Augmentation {
             padding: 4,
             flip: true,
+            erase: 0.0,
             seed: 1,
         });
     group.bench_function("batch 64 with augmentation (flex)", |b| {

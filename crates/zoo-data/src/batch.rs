@@ -99,13 +99,16 @@ impl Normalization {
     }
 }
 
-/// Random crop with zero padding and horizontal flip (the standard CIFAR augmentation).
+/// Random crop with zero padding and horizontal flip (the standard CIFAR augmentation), and
+/// random erasing.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Augmentation {
     /// Zero padding on each side before cropping back to the original size (4 for CIFAR).
     pub padding: usize,
     /// Flip left-right with probability 1/2.
     pub flip: bool,
+    /// Probability of random erasing (see `DataConfig::random_erasing`); 0: off.
+    pub erase: f64,
     /// Seed of the per-item streams.
     pub seed: u64,
 }
@@ -141,7 +144,7 @@ impl ImageBatcher {
     pub fn item_values(&self, item: &ImageItem) -> Vec<f32> {
         let [channels, height, width] = self.shape;
         let affine = self.normalization.affine(channels);
-        let (mut dy, mut dx, mut flip) = (0isize, 0isize, false);
+        let (mut dy, mut dx, mut flip, mut erase) = (0isize, 0isize, false, None);
         if let Some(aug) = self.augmentation {
             let visit = self
                 .visits
@@ -152,6 +155,9 @@ impl ImageBatcher {
             dy = rng.below(span) as isize - aug.padding as isize;
             dx = rng.below(span) as isize - aug.padding as isize;
             flip = aug.flip && rng.below(2) == 1;
+            if aug.erase > 0.0 && f64::from(rng.next_f32()) < aug.erase {
+                erase = erasing_rectangle(&mut rng, height, width);
+            }
         }
         let mut values = Vec::with_capacity(channels * height * width);
         for (c, &(scale, offset)) in affine.iter().enumerate() {
@@ -172,8 +178,39 @@ impl ImageBatcher {
                 }
             }
         }
+        if let Some((top, left, h, w)) = erase {
+            for plane in values.chunks_exact_mut(height * width) {
+                for row in plane[top * width..(top + h) * width].chunks_exact_mut(width) {
+                    row[left..left + w].fill(0.0);
+                }
+            }
+        }
         values
     }
+}
+
+/// The rectangle random erasing blanks, `(top, left, height, width)`, as torchvision's
+/// `RandomErasing` draws it: 2–33 % of the image's area, aspect ratio log-uniform in
+/// [0.3, 3.3], up to ten tries to fit inside; `None` when none fits.
+fn erasing_rectangle(
+    rng: &mut SplitMix64,
+    height: usize,
+    width: usize,
+) -> Option<(usize, usize, usize, usize)> {
+    let area = (height * width) as f64;
+    let (low, high) = (0.3f64.ln(), 3.3f64.ln());
+    for _ in 0..10 {
+        let target = area * (0.02 + 0.31 * f64::from(rng.next_f32()));
+        let aspect = (low + (high - low) * f64::from(rng.next_f32())).exp();
+        let h = (target * aspect).sqrt().round() as usize;
+        let w = (target / aspect).sqrt().round() as usize;
+        if h >= 1 && w >= 1 && h < height && w < width {
+            let top = rng.below(height - h + 1);
+            let left = rng.below(width - w + 1);
+            return Some((top, left, h, w));
+        }
+    }
+    None
 }
 
 impl Batcher<ImageItem, ImageBatch> for ImageBatcher {
@@ -261,6 +298,7 @@ mod tests {
                 Augmentation {
                     padding: 2,
                     flip: true,
+                    erase: 0.0,
                     seed,
                 },
             );
@@ -283,6 +321,45 @@ mod tests {
                     .all(|&v| v == 0.0 || (1.0..=16.0).contains(&v))
             );
         }
+    }
+
+    #[test]
+    fn random_erasing_blanks_one_rectangle_of_every_channel() {
+        // Pixels 1..=255 (no zero), two channels, 20×20; no crop, no flip, always erase.
+        let pixels: Vec<u8> = (0..800).map(|i| (i % 255 + 1) as u8).collect();
+        let batcher =
+            ImageBatcher::new([2, 20, 20], Normalization::Raw, 1).with_augmentation(Augmentation {
+                padding: 0,
+                flip: false,
+                erase: 1.0,
+                seed: 7,
+            });
+        for _ in 0..50 {
+            let values = batcher.item_values(&item(pixels.clone()));
+            let zeros: Vec<usize> = (0..400).filter(|&i| values[i] == 0.0).collect();
+            // The same rectangle in both channels.
+            let second: Vec<usize> = (0..400).filter(|&i| values[400 + i] == 0.0).collect();
+            assert_eq!(zeros, second);
+            // 2–33 % of the area (rounding of the sides can reach a little past either end).
+            assert!((4..=150).contains(&zeros.len()), "{} pixels", zeros.len());
+            // A rectangle: rows × columns of the zeros' bounding box.
+            let rows: std::collections::BTreeSet<usize> = zeros.iter().map(|i| i / 20).collect();
+            let cols: std::collections::BTreeSet<usize> = zeros.iter().map(|i| i % 20).collect();
+            assert_eq!(rows.len() * cols.len(), zeros.len());
+            // Every other pixel is untouched.
+            for i in (0..400).filter(|i| !zeros.contains(i)) {
+                assert_eq!(values[i], pixels[i] as f32);
+            }
+        }
+        let never =
+            ImageBatcher::new([2, 20, 20], Normalization::Raw, 1).with_augmentation(Augmentation {
+                padding: 0,
+                flip: false,
+                erase: 0.0,
+                seed: 7,
+            });
+        let values = never.item_values(&item(pixels.clone()));
+        assert!(values.iter().zip(&pixels).all(|(&v, &p)| v == p as f32));
     }
 
     #[test]

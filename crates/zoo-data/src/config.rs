@@ -30,6 +30,10 @@ pub struct DataConfig {
     /// Random crop (zero padding of 1/8 of the side: 4 pixels at 32×32) and horizontal flip
     /// for image sets.
     pub augment: bool,
+    /// Probability of erasing one random rectangle of each training image (random erasing,
+    /// Zhong et al. 2017, as torchvision's `RandomErasing` after `Normalize`: 2–33 % of the
+    /// area, aspect 0.3–3.3, set to 0 = the mean when standardised); 0 turns it off.
+    pub random_erasing: f64,
     /// How pixels become floats: `standardize` (per-channel mean/std), `unit` (÷255) or `raw`
     /// (0–255, for models that rescale themselves).
     pub normalize: NormalizeKind,
@@ -63,6 +67,7 @@ impl Default for DataConfig {
             valid_fraction: 0.1,
             seed: 42,
             augment: false,
+            random_erasing: 0.0,
             normalize: NormalizeKind::Standardize,
             mean: None,
             std: None,
@@ -93,6 +98,8 @@ struct DataToml {
     #[serde(skip_serializing_if = "Option::is_none")]
     augment: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    random_erasing: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     normalize: Option<NormalizeKind>,
     #[serde(skip_serializing_if = "Option::is_none")]
     mean: Option<Vec<f32>>,
@@ -121,6 +128,7 @@ impl DataToml {
             ("valid_fraction", self.valid_fraction.is_some()),
             ("seed", self.seed.is_some()),
             ("augment", self.augment.is_some()),
+            ("random_erasing", self.random_erasing.is_some()),
             ("normalize", self.normalize.is_some()),
             ("mean", self.mean.is_some()),
             ("std", self.std.is_some()),
@@ -157,6 +165,7 @@ impl<'de> Deserialize<'de> for DataConfig {
             valid_fraction: raw.valid_fraction.unwrap_or(default.valid_fraction),
             seed: raw.seed.unwrap_or(default.seed),
             augment: raw.augment.unwrap_or(default.augment),
+            random_erasing: raw.random_erasing.unwrap_or(default.random_erasing),
             normalize: raw.normalize.unwrap_or(default.normalize),
             mean: raw.mean,
             std: raw.std,
@@ -182,6 +191,7 @@ impl Serialize for DataConfig {
             valid_fraction: Some(self.valid_fraction),
             seed: Some(self.seed),
             augment: when("augment").map(|_| self.augment),
+            random_erasing: when("random_erasing").map(|_| self.random_erasing),
             normalize: when("normalize").map(|_| self.normalize),
             mean: when("mean").and(self.mean.clone()),
             std: when("std").and(self.std.clone()),
@@ -203,6 +213,12 @@ impl DataConfig {
             return Err(DataError::Config(format!(
                 "data.valid_fraction must be in [0, 1), got {}",
                 self.valid_fraction
+            )));
+        }
+        if !(0.0..=1.0).contains(&self.random_erasing) {
+            return Err(DataError::Config(format!(
+                "data.random_erasing is a probability in [0, 1], got {}",
+                self.random_erasing
             )));
         }
         if self.limit == Some(0) {
@@ -326,7 +342,7 @@ impl DataKind {
     /// pixel keys do not apply to them.
     pub fn keys(self) -> Vec<&'static str> {
         const SPLIT: [&str; 3] = ["limit", "valid_fraction", "seed"];
-        const PIXELS: [&str; 4] = ["augment", "normalize", "mean", "std"];
+        const PIXELS: [&str; 5] = ["augment", "random_erasing", "normalize", "mean", "std"];
         let (dir, pixels, own): (bool, bool, &[&'static str]) = match self {
             DataKind::Cifar10 => (true, true, &["url", "md5", "sha256"]),
             DataKind::Idx => (true, true, &[]),
