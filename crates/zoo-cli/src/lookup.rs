@@ -50,8 +50,7 @@ pub(crate) fn model_or_experiment(
     match config::load_experiment(name, backend, set) {
         Ok(resolved) => Ok((resolved.config.model, Some(resolved.config.backend.kind))),
         Err(ConfigError::UnknownExperiment { .. }) => {
-            let models: Vec<ModelKind> = ModelKind::all();
-            let names: Vec<&str> = models.iter().map(ModelKind::name).collect();
+            let names = ModelKind::names();
             let experiments = config::experiment_names();
             let candidates = names
                 .iter()
