@@ -1,8 +1,10 @@
 //! burn-zoo's one training loop on burn-train's `SupervisedTraining`: the generic
 //! [`Classifier`] wrapper (train and inference steps for any model that maps inputs to
-//! logits), metrics with the global gradient norm, optimizers and schedules from config, the
-//! divergence guard and plateau warning ([`Monitor`]), and the run directory ([`RunDir`]).
-//! zoo-train never names a concrete model or dataset.
+//! logits, its [`Task`] given), metrics with the global gradient norm, optimizers and
+//! schedules from config, the divergence guard ([`DivergenceGuard`]) and plateau warning
+//! ([`PlateauWatch`]) fed by the renderer ([`Monitor`]), the run's [`History`] and the run
+//! directory ([`RunDir`]), errors as [`Error`]. zoo-train never names a concrete model or
+//! dataset.
 
 mod atomic;
 mod bench;
