@@ -201,10 +201,17 @@ impl ModelKind {
     /// [`task`](Self::task), or an error naming the model for the commands that train.
     pub fn classifier_task(&self) -> Result<Task, String> {
         self.task().ok_or_else(|| {
+            let classifiers: Vec<&str> = Self::all()
+                .into_iter()
+                .filter(|kind| kind.task().is_some())
+                .map(|kind| kind.name())
+                .collect();
             format!(
-                "model `{}` is not a classifier ({}): only classifiers are trained",
+                "model `{}` is not a classifier ({}): zoo train, eval and predict need a model \
+                 with classes ({})",
                 self.name(),
-                self.output_description()
+                self.output_description(),
+                classifiers.join(", ")
             )
         })
     }

@@ -67,19 +67,10 @@ fn check_same_experiment(run: &RunDir, experiment: &str) -> Result<()> {
 
 /// The model kind's data needs, or an error for models without classes.
 pub(crate) fn spec_of(model: &ModelKind) -> Result<zoo_data::DataSpec> {
-    model.data_spec().with_context(|| {
-        let classifiers: Vec<&str> = ModelKind::all()
-            .into_iter()
-            .filter(|kind| kind.task().is_some())
-            .map(|kind| kind.name())
-            .collect();
-        format!(
-            "model `{}` is not a classifier: zoo train, eval and predict need a model with \
-             classes ({})",
-            model.name(),
-            classifiers.join(", ")
-        )
-    })
+    model.classifier_task().map_err(anyhow::Error::msg)?;
+    model
+        .data_spec()
+        .context("a classifier has a data spec (ModelKind::data_spec)")
 }
 
 /// The training split's augmentation, seeded by `data.seed`: with `data.augment`, crop with

@@ -11,7 +11,6 @@ use burn::tensor::activation::{log_softmax, sigmoid, softmax};
 use burn::tensor::{Int, Tensor};
 use burn::train::metric::{AccuracyInput, Adaptor, ConfusionStatsInput, ItemLazy, LossInput};
 use burn::train::{InferenceStep, TrainOutput, TrainStep};
-use serde::{Deserialize, Serialize};
 use zoo_data::{ImageBatch, SequenceBatch};
 
 use crate::config::ClipConfig;
@@ -40,7 +39,7 @@ impl LabeledBatch for SequenceBatch {
 }
 
 /// What a classifier's logits mean.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Task {
     /// One logit per item: sigmoid, binary cross-entropy with logits, binary metrics.
     Binary,
@@ -53,14 +52,6 @@ impl Task {
     pub fn logit_columns(self) -> usize {
         match self {
             Task::Binary => 1,
-            Task::MultiClass(classes) => classes,
-        }
-    }
-
-    /// Classes (2 for a binary task).
-    pub fn classes(self) -> usize {
-        match self {
-            Task::Binary => 2,
             Task::MultiClass(classes) => classes,
         }
     }
