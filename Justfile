@@ -14,6 +14,11 @@ default:
 build:
     cargo build --release -p zoo-cli
 
+# target/release/zoo-cuda: zoo with the CUDA backend, built offline on Debian's LLVM 22
+# (installs llvm-22-dev, libpolly-22-dev, libzstd-dev as root; ~25 min over `just build`)
+build-cuda *ARGS:
+    scripts/build-cuda {{ARGS}}
+
 # Train an experiment: just train cifar-inception --set train.epochs=1
 # (as root on Debian/Ubuntu, first installs the data's package when it is missing)
 train experiment *ARGS:

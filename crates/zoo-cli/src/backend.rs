@@ -333,14 +333,50 @@ fn on_probe_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) ->
         Some(value) => Ok(value),
         None => Err(panics.first().map_or_else(
             || format!("no answer within {} s", PROBE_TIMEOUT.as_secs()),
-            |first| adapter_reason(first),
+            |first| runtime_reason(first),
         )),
     }
 }
 
-/// The useful part of a runtime's panic: cubecl reports `AdapterUnavailable { .., message:
-/// "No Discrete GPU device found, adapters [..]" }`; keep the message without the adapter dump.
-fn adapter_reason(panic: &str) -> String {
+/// The useful part of a runtime's panic, on one line a user can act on.
+///
+/// - cubecl (wgpu) reports `AdapterUnavailable { .., message: "No Discrete GPU device found,
+///   adapters [..]" }`: the message without the adapter dump.
+/// - cudarc, with no NVIDIA driver, lists the ~30 library names it tried: say which library is
+///   missing and where it comes from instead.
+/// - cubecl-cuda unwraps CUDA driver errors: name the CUDA error (no device, bad ordinal).
+fn runtime_reason(panic: &str) -> String {
+    const LOAD: &str = "Unable to dynamically load the \"";
+    if let Some(start) = panic.find(LOAD) {
+        let rest = &panic[start + LOAD.len()..];
+        let library = &rest[..rest.find('"').unwrap_or(rest.len())];
+        return if library == "cuda" {
+            "no CUDA driver: libcuda.so (installed with the NVIDIA driver) was not found; \
+             install the driver, or add the directory holding libcuda.so to LD_LIBRARY_PATH"
+                .to_string()
+        } else {
+            format!(
+                "the `{library}` shared library was not found (install it, or add its \
+                 directory to LD_LIBRARY_PATH)"
+            )
+        };
+    }
+    for (code, meaning) in [
+        ("CUDA_ERROR_NO_DEVICE", "the CUDA driver found no GPU"),
+        ("CUDA_ERROR_INVALID_DEVICE", "no CUDA GPU with that index"),
+        (
+            "CUDA_ERROR_INSUFFICIENT_DRIVER",
+            "the NVIDIA driver is older than this build's CUDA needs",
+        ),
+        (
+            "CUDA_ERROR_NOT_INITIALIZED",
+            "the CUDA driver could not be initialised",
+        ),
+    ] {
+        if panic.contains(code) {
+            return format!("{meaning} ({code})");
+        }
+    }
     let Some(start) = panic.find("message: \"") else {
         return panic.to_string();
     };
@@ -463,6 +499,32 @@ pub fn report_devices() -> Vec<DeviceReport> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn runtime_panics_become_one_short_reason() {
+        // cudarc 0.19's message without libcuda (the list of names shortened here).
+        let no_driver = "Unable to dynamically load the \"cuda\" shared library - searched for \
+            library names: [\"cuda\", \"nvcuda\", \"libcuda.so\", \"libcuda.so.1\"]. Ensure that \
+            `LD_LIBRARY_PATH` has the correct path to the installed library.";
+        let reason = runtime_reason(no_driver);
+        assert!(reason.starts_with("no CUDA driver: libcuda.so"), "{reason}");
+        assert!(!reason.contains("nvcuda"), "{reason}");
+        let nvrtc = runtime_reason("Unable to dynamically load the \"nvrtc\" shared library - x");
+        assert!(
+            nvrtc.starts_with("the `nvrtc` shared library was not found"),
+            "{nvrtc}"
+        );
+        let no_device = "called `Result::unwrap()` on an `Err` value: \
+            DriverError(CUDA_ERROR_NO_DEVICE, \"no CUDA-capable device is detected\")";
+        assert_eq!(
+            runtime_reason(no_device),
+            "the CUDA driver found no GPU (CUDA_ERROR_NO_DEVICE)"
+        );
+        let wgpu = "AdapterUnavailable { kind: DiscreteGpu(0), message: \"No Discrete GPU device \
+            found, adapters [Cpu lavapipe]\" }";
+        assert_eq!(runtime_reason(wgpu), "No Discrete GPU device found");
+        assert_eq!(runtime_reason("something else"), "something else");
+    }
 
     #[test]
     fn backend_kind_names_round_trip_through_serde() {
