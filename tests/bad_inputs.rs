@@ -509,6 +509,12 @@ fn every_bad_input_is_a_clear_error() {
                 "positive number of items or \"full\"",
             ),
             set(
+                "last batch word",
+                fashion,
+                "train.last_batch=\"pad\"",
+                "unknown variant `pad`, expected one of `auto`, `keep`, `drop`",
+            ),
+            set(
                 "early stopping 0",
                 fashion,
                 "train.early_stopping=0",

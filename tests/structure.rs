@@ -109,3 +109,46 @@ fn no_two_files_import_each_other() {
         "files that import each other: {cycles:#?}"
     );
 }
+
+/// The files a training step's values pass through on their way to the metrics, the guard and
+/// the history. A read of a device tensor waits for the GPU; the step reads once, in
+/// `ClassifierOutput::sync` through `zoo_train::host` (counted by `tests/host_reads.rs`), and
+/// these files must not read again behind the counter's back.
+#[test]
+fn the_training_step_reads_the_device_only_through_the_host_module() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates/zoo-train/src");
+    let reads = [
+        "into_data(",
+        "to_data(",
+        "into_scalar",
+        "try_into_scalar",
+        ".execute(",
+        "try_execute(",
+        "into_data_async",
+    ];
+    let mut found = Vec::new();
+    for file in [
+        "step.rs",
+        "trainer.rs",
+        "monitor.rs",
+        "guard.rs",
+        "plateau.rs",
+        "history.rs",
+        "checkpoint.rs",
+        "data.rs",
+    ] {
+        let text = std::fs::read_to_string(src.join(file)).unwrap();
+        // Unit tests may read what they like.
+        let code = text.split("#[cfg(test)]").next().unwrap();
+        for (number, line) in code.lines().enumerate() {
+            if reads.iter().any(|read| line.contains(read)) {
+                found.push(format!("{file}:{}: {}", number + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "reads of tensors outside host.rs on the training step's path:\n{}",
+        found.join("\n")
+    );
+}

@@ -3,7 +3,8 @@
 #   bash bench/gpu/run.sh         builds `zoo` with the cuda and vulkan features, results in bench/gpu/out
 #   ZOO=path/to/zoo BACKENDS="vulkan wgpu" OUT=dir bash bench/gpu/run.sh   a `zoo` built elsewhere
 #   (BACKENDS below says how to give each backend its own build)
-# (the cuda feature's build downloads an LLVM bundle from GitHub: cubecl-cuda needs tracel-llvm).
+# (the cuda feature is built offline by scripts/build-cuda, as root on Debian 12; a machine without
+# Rust gets binaries built elsewhere through ZOO and BACKENDS).
 # In order of importance, each step under its own time limit and all under one deadline
 # (BUDGET seconds, default 1500; lower it to fit a time-limited machine), so a slow or failing
 # step cannot take the others with it:
@@ -18,8 +19,8 @@ out=${OUT:-bench/gpu/out}
 mkdir -p "$out"
 deadline=$(( $(date +%s) + ${BUDGET:-1500} ))
 if [ -z "${ZOO:-}" ]; then
-  cargo build --release --workspace --features zoo-cli/cuda,zoo-cli/vulkan || exit 1
-  ZOO=./target/release/zoo
+  scripts/build-cuda --features zoo-cli/vulkan || exit 1
+  ZOO=./target/release/zoo-cuda
 fi
 # CUDA's runtime compiler (NVRTC) is loaded at run time: let the loader find the toolkit's or
 # the pip wheel's copy.
@@ -72,11 +73,16 @@ for b in "${backends[@]}"; do train "$b" 64 240; done
 for b in "${backends[@]}"; do train "$b" 512 300; done
 # `zoo bench` last: its warm-up steps tune the same shapes again in a new process.
 for b in "${backends[@]}"; do bench "$b" 64 180 50; done
-# Each run's trainer log as run-KIND-BATCH.log (what summary.py reads), and its epoch rows.
-for log in "$out"/runs-*/cifar-inception/*/experiment.log; do
-  [ -f "$log" ] || continue
-  name=$(basename "$(dirname "$(dirname "$(dirname "$log")")")")
-  cp "$log" "$out/run-${name#runs-}.log"
-  grep -E '^[0-9]+,train,' "$(dirname "$log")/metrics.csv" 2>/dev/null | sed "s/^/${name#runs-}: /"
+# Each run's per-step times as run-KIND-BATCH.steps.csv (what summary.py reads; a run cut off
+# by its limit has only history.json, saved after each split), and its epoch rows.
+for dir in "$out"/runs-*/cifar-inception/*/; do
+  [ -d "$dir" ] || continue
+  name=$(basename "$(dirname "$(dirname "$dir")")")
+  if [ -f "$dir/steps.csv" ]; then
+    cp "$dir/steps.csv" "$out/run-${name#runs-}.steps.csv"
+  elif [ -f "$dir/history.json" ]; then
+    cp "$dir/history.json" "$out/run-${name#runs-}.history.json"
+  fi
+  grep -E '^[0-9]+,train,' "$dir/metrics.csv" 2>/dev/null | sed "s/^/${name#runs-}: /"
 done
 python3 "$(dirname "$0")/summary.py" "$out" || true

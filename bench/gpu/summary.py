@@ -2,10 +2,12 @@
 """The GPU table of BENCHMARKS.md from the files bench/gpu/run.sh leaves (kept under
 bench/gpu/results/<date-card>/): `python3 bench/gpu/summary.py bench/gpu/results/2026-11-27-h100`.
 
-For Burn it reads the trainer's log (`experiment.log`, one "Iteration N" line as each step
-starts): the first step's seconds (kernel compilation and autotune: Burn tunes each new shape on
-its first use), and per epoch the steady rate from step 2 to the end of the epoch's training. A
-run cut short by its time limit still gives what its log holds. For PyTorch it reads peer.py's
+For Burn it reads each run's `steps.csv` (`run-KIND-BATCH.steps.csv`, or `.history.json` of a
+run cut short; the `seconds` column: from the epoch's start to when each step's values were
+read back), or, in results recorded before that column existed, the trainer's log
+(`run-KIND-BATCH.log`, Burn's "Iteration N" line as each step started): the first step's
+seconds (kernel compilation and autotune: Burn tunes each new shape on its first use), and per
+epoch the steady rate from step 2 to the end of the epoch's training. For PyTorch it reads peer.py's
 JSON: the step's median images/s and the two whole epochs."""
 
 import datetime as dt
@@ -57,6 +59,53 @@ def burn_log(path, batch):
     return epochs
 
 
+def burn_steps(rows, batch, complete):
+    """As burn_log, from steps.csv rows or history.json steps: (epoch, step, seconds)."""
+    epochs = {}
+    by_epoch = {}
+    for epoch, _step, seconds in rows:
+        if seconds is not None:
+            by_epoch.setdefault(epoch, []).append(seconds)
+    last_epoch = max(by_epoch) if by_epoch else None
+    for epoch, times in sorted(by_epoch.items()):
+        cut = not complete and epoch == last_epoch
+        first = times[0]
+        steady = (len(times) - 1) * batch / (times[-1] - times[0]) if len(times) > 1 else None
+        epochs[epoch] = (len(times), first, steady, None if cut else times[-1], cut)
+    return epochs
+
+
+def steps_rows(path):
+    """(epoch, step, seconds) from steps.csv or history.json."""
+    if path.name.endswith(".history.json"):
+        steps = json.loads(path.read_text()).get("steps", [])
+        return [(s["epoch"], s["step"], s.get("seconds")) for s in steps]
+    lines = path.read_text().splitlines()
+    header = lines[0].split(",")
+    at = {name: i for i, name in enumerate(header)}
+    rows = []
+    for line in lines[1:]:
+        cells = line.split(",")
+        seconds = cells[at["seconds"]] if "seconds" in at else ""
+        rows.append((int(cells[at["epoch"]]), int(cells[at["step"]]), float(seconds) if seconds else None))
+    return rows
+
+
+def burn_runs(root):
+    """(name, batch, epochs) per Burn run: steps files first, old logs otherwise."""
+    runs = {}
+    for path in sorted(root.glob("run*-*-*.log")):
+        name = path.stem
+        batch = int(name.rsplit("-", 1)[1])
+        runs[name] = (batch, burn_log(path, batch))
+    for suffix, complete in ((".history.json", False), (".steps.csv", True)):
+        for path in sorted(root.glob(f"run*-*-*{suffix}")):
+            name = path.name[: -len(suffix)]
+            batch = int(name.rsplit("-", 1)[1])
+            runs[name] = (batch, burn_steps(steps_rows(path), batch, complete))
+    return sorted(runs.items())
+
+
 def fmt(value, digits=1):
     return "–" if value is None else f"{value:,.{digits}f}"
 
@@ -66,10 +115,7 @@ def main():
     print("| run | batch | first step (compile + autotune) | epoch 1 s | epoch 1 images/s after step 1 "
           "| epoch 2 s | epoch 2 images/s after step 1 |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for log in sorted(root.glob("run*-*-*.log")):
-        name = log.stem
-        batch = int(name.rsplit("-", 1)[1])
-        epochs = burn_log(log, batch)
+    for name, (batch, epochs) in burn_runs(root):
         e1, e2 = epochs.get(1), epochs.get(2)
         first = fmt(e1[1] if e1 else None)
         if e1 and e1[0] == 1 and e1[4]:

@@ -87,9 +87,11 @@ fn models(c: &mut Criterion) {
                     backend,
                     model,
                     task,
-                    |d: &Device| ImageBatch {
-                        images: Tensor::random([BATCH, ch, h, w], Distribution::Default, d),
-                        targets: targets(classes, d),
+                    |d: &Device| {
+                        ImageBatch::new(
+                            Tensor::random([BATCH, ch, h, w], Distribution::Default, d),
+                            targets(classes, d),
+                        )
                     },
                     &device,
                 ),
@@ -99,9 +101,11 @@ fn models(c: &mut Criterion) {
                     backend,
                     model,
                     task,
-                    |d: &Device| SequenceBatch {
-                        sequences: Tensor::random([BATCH, ch, l], Distribution::Default, d),
-                        targets: targets(classes, d),
+                    |d: &Device| {
+                        SequenceBatch::new(
+                            Tensor::random([BATCH, ch, l], Distribution::Default, d),
+                            targets(classes, d),
+                        )
                     },
                     &device,
                 ),

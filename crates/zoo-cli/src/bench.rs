@@ -102,9 +102,11 @@ pub fn bench_command(args: BenchArgs<'_>) -> Result<ExitCode> {
             bench(
                 classifier,
                 optim,
-                |device: &Device| ImageBatch {
-                    images: Tensor::random([batch, c, h, w], Distribution::Default, device),
-                    targets: labels(batch, classes, device),
+                |device: &Device| {
+                    ImageBatch::new(
+                        Tensor::random([batch, c, h, w], Distribution::Default, device),
+                        labels(batch, classes, device),
+                    )
                 },
                 batch,
                 &settings,
@@ -116,9 +118,11 @@ pub fn bench_command(args: BenchArgs<'_>) -> Result<ExitCode> {
             bench(
                 classifier,
                 optim,
-                |device: &Device| SequenceBatch {
-                    sequences: Tensor::random([batch, c, l], Distribution::Default, device),
-                    targets: labels(batch, classes, device),
+                |device: &Device| {
+                    SequenceBatch::new(
+                        Tensor::random([batch, c, l], Distribution::Default, device),
+                        labels(batch, classes, device),
+                    )
                 },
                 batch,
                 &settings,

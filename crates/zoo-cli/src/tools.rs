@@ -29,7 +29,9 @@ pub fn lr_find_command(
     out: Option<&Path>,
 ) -> Result<ExitCode> {
     range.validate().map_err(anyhow::Error::msg)?;
-    let resolved = config::load_experiment(experiment, backend, overrides)?;
+    let mut resolved = config::load_experiment(experiment, backend, overrides)?;
+    let gpu = resolved.config.backend.kind.is_gpu();
+    resolved.config.train.last_batch = resolved.config.train.last_batch.resolve(gpu);
     let config = &resolved.config;
     let spec = spec_of(&config.model)?;
     let device = open_device(&BackendConfig {

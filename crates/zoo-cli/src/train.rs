@@ -178,6 +178,12 @@ pub fn train_run(args: TrainArgs<'_>) -> Result<TrainOutcome> {
             (name, config, Some(run), Some(last))
         }
     };
+    let mut config = config;
+    // `auto` becomes what this backend gets (drop on GPU backends); config.toml records it.
+    config.train.last_batch = config
+        .train
+        .last_batch
+        .resolve(config.backend.kind.is_gpu());
     let spec = spec_of(&config.model)?;
     let devices = config.backend.open_all()?;
     let device = devices[0].clone();
@@ -387,6 +393,8 @@ fn open_run(
         config.backend.kind = kind;
     }
     config.backend.devices.clear();
+    // Evaluation scores every item, the training split's partial batch included.
+    config.train.last_batch = zoo_train::LastBatch::Keep;
     let spec = spec_of(&config.model)?;
     let device = backend::open_device(&config.backend)?;
     Ok((run, config, spec, device))

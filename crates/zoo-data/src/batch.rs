@@ -42,6 +42,22 @@ pub struct ImageBatch {
     pub images: Tensor<4>,
     /// Class indices.
     pub targets: Tensor<1, Int>,
+    /// The first `items` rows are data; rows past them repeat earlier rows so that a GPU
+    /// backend sees one batch shape (zoo-train pads the last evaluation batch) and are left
+    /// out of every metric.
+    pub items: usize,
+}
+
+impl ImageBatch {
+    /// A batch whose rows are all data.
+    pub fn new(images: Tensor<4>, targets: Tensor<1, Int>) -> Self {
+        let items = targets.dims()[0];
+        Self {
+            images,
+            targets,
+            items,
+        }
+    }
 }
 
 /// A batch of sequences: `sequences` `[N, C, L]`, `targets` `[N]`.
@@ -51,6 +67,20 @@ pub struct SequenceBatch {
     pub sequences: Tensor<3>,
     /// Class indices.
     pub targets: Tensor<1, Int>,
+    /// Rows that are data, as [`ImageBatch::items`].
+    pub items: usize,
+}
+
+impl SequenceBatch {
+    /// A batch whose rows are all data.
+    pub fn new(sequences: Tensor<3>, targets: Tensor<1, Int>) -> Self {
+        let items = targets.dims()[0];
+        Self {
+            sequences,
+            targets,
+            items,
+        }
+    }
 }
 
 /// How 0–255 pixels become the floats a model sees.
@@ -222,10 +252,10 @@ impl Batcher<ImageItem, ImageBatch> for ImageBatcher {
             .collect();
         let labels: Vec<i64> = items.iter().map(|item| item.label as i64).collect();
         let shape = [items.len(), channels, height, width];
-        ImageBatch {
-            images: Tensor::from_data(TensorData::new(values, shape), device),
-            targets: Tensor::from_data(TensorData::new(labels, [items.len()]), device),
-        }
+        ImageBatch::new(
+            Tensor::from_data(TensorData::new(values, shape), device),
+            Tensor::from_data(TensorData::new(labels, [items.len()]), device),
+        )
     }
 }
 
@@ -250,13 +280,13 @@ impl Batcher<SequenceItem, SequenceBatch> for SequenceBatcher {
             .flat_map(|item| item.values.iter().copied())
             .collect();
         let labels: Vec<i64> = items.iter().map(|item| item.label as i64).collect();
-        SequenceBatch {
-            sequences: Tensor::from_data(
+        SequenceBatch::new(
+            Tensor::from_data(
                 TensorData::new(values, [items.len(), channels, length]),
                 device,
             ),
-            targets: Tensor::from_data(TensorData::new(labels, [items.len()]), device),
-        }
+            Tensor::from_data(TensorData::new(labels, [items.len()]), device),
+        )
     }
 }
 

@@ -184,6 +184,7 @@ mod tests {
             grad_norm: Some(1.0),
             lr: Some(1e-3),
             accuracy: Some(50.0),
+            seconds: Some(0.1 * step as f64),
         }
     }
 

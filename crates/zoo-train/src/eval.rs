@@ -2,9 +2,11 @@
 //! tasks precision, recall, F1 and AUROC (threshold 0.5 on the sigmoid).
 
 use burn::data::dataloader::DataLoader;
+use burn::tensor::{TensorData, Transaction};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
+use crate::host;
 use crate::step::{Classifier, Classify, LabeledBatch, probabilities};
 
 /// Metrics of one split.
@@ -67,11 +69,25 @@ where
     for batch in loader.iter() {
         let batch = batch.map_err(|error| Error::Batch(error.to_string()))?;
         let output = model.forward_batch(batch);
-        let [n, _] = output.logits.dims();
-        let probs: Vec<f32> = values(probabilities(model.task, output.logits).into_data())?;
-        let targets: Vec<i64> = values(output.targets.into_data())?;
-        let losses: Vec<f32> = values(output.losses.into_data())?;
-        let columns = probs.len() / n.max(1);
+        let probabilities = probabilities(model.task, output.logits);
+        // Two columns for a binary task's one logit.
+        let [rows, columns] = probabilities.dims();
+        // One read per batch; padding rows (past `items`) are not scored.
+        let n = output.items.min(rows);
+        let transaction = Transaction::default()
+            .register(probabilities)
+            .register(output.targets)
+            .register(output.losses);
+        let [probs, targets, losses]: [TensorData; 3] = host::read(transaction)
+            .map_err(|error| Error::Backend(format!("reading a batch's outputs: {error:?}")))?
+            .try_into()
+            .expect("a transaction returns what was registered");
+        let mut probs: Vec<f32> = values(probs)?;
+        let mut targets: Vec<i64> = values(targets)?;
+        let mut losses: Vec<f32> = values(losses)?;
+        probs.truncate(n * columns);
+        targets.truncate(n);
+        losses.truncate(n);
         for (i, &target) in targets.iter().enumerate() {
             let row = &probs[i * columns..(i + 1) * columns];
             let predicted = row
@@ -107,7 +123,7 @@ where
 }
 
 /// A tensor's values as `T`, on the host.
-fn values<T: burn::tensor::Element>(data: burn::tensor::TensorData) -> Result<Vec<T>, Error> {
+fn values<T: burn::tensor::Element>(data: TensorData) -> Result<Vec<T>, Error> {
     data.convert::<T>()
         .try_into_vec()
         .map_err(|error| Error::Backend(format!("reading a tensor: {error:?}")))

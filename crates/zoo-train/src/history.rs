@@ -50,6 +50,11 @@ pub struct StepRecord {
     /// Accuracy on the batch, in percent (absent in runs recorded before it was kept).
     #[serde(default)]
     pub accuracy: Option<f64>,
+    /// Seconds from the start of the epoch's training to when the step's values were read
+    /// back, i.e. the step had finished on the device (absent in runs recorded before it was
+    /// kept). Step 1 includes kernel compilation and autotune on a GPU.
+    #[serde(default)]
+    pub seconds: Option<f64>,
 }
 
 /// Why and where the divergence guard stopped a run.
@@ -184,19 +189,20 @@ pub fn metrics_csv(records: &[EpochRecord]) -> String {
     out
 }
 
-/// `steps.csv`: epoch,step,loss,grad_norm,lr,accuracy for every training step.
+/// `steps.csv`: epoch,step,loss,grad_norm,lr,accuracy,seconds for every training step.
 pub fn steps_csv(history: &History) -> String {
-    let mut out = String::from("epoch,step,loss,grad_norm,lr,accuracy\n");
+    let mut out = String::from("epoch,step,loss,grad_norm,lr,accuracy,seconds\n");
     let cell = |v: Option<f64>| v.map_or(String::new(), |v| v.to_string());
     for s in &history.steps {
         out.push_str(&format!(
-            "{},{},{},{},{},{}\n",
+            "{},{},{},{},{},{},{}\n",
             s.epoch,
             s.step,
             s.loss,
             cell(s.grad_norm),
             cell(s.lr),
-            cell(s.accuracy)
+            cell(s.accuracy),
+            s.seconds.map_or(String::new(), |v| format!("{v:.6}"))
         ));
     }
     out

@@ -17,6 +17,8 @@ mod eval;
 mod grad;
 mod guard;
 mod history;
+mod host;
+mod logfile;
 mod lrfind;
 mod metrics;
 mod monitor;
@@ -32,7 +34,7 @@ pub use atomic::write_atomic;
 pub use bench::{BenchConfig, BenchReport, Throughput, bench, peak_rss_mib};
 pub use checkpoint::AtomicCheckpointer;
 pub use config::{
-    BatchSize, ClipConfig, GuardConfig, OptimizerConfig, OptimizerKind, ScheduleConfig,
+    BatchSize, ClipConfig, GuardConfig, LastBatch, OptimizerConfig, OptimizerKind, ScheduleConfig,
     ScheduleKind, TrainConfig,
 };
 pub use curves::{curve_panels, smoothed, smoothing_span};
@@ -47,6 +49,7 @@ pub use history::{
     Divergence, EpochRecord, History, Plateau, StepRecord, load_history, metrics_csv, read_history,
     short_name, steps_csv,
 };
+pub use host::{host_device, reads as host_reads};
 pub use lrfind::{
     LrFindConfig, LrFindPoint, LrFindResult, lr_find, lr_find_csv, suggestions, write_lr_find,
 };

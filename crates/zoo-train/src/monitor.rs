@@ -164,6 +164,7 @@ impl Monitor {
             grad_norm,
             lr,
             accuracy,
+            seconds: Some(self.split.started.elapsed().as_secs_f64()),
         };
         self.history.lock().unwrap().steps.push(record);
         if self.history.lock().unwrap().divergence.is_some() {

@@ -8,13 +8,14 @@ use std::marker::PhantomData;
 
 use burn::module::{Module, ModuleDisplay};
 use burn::tensor::activation::{log_softmax, sigmoid, softmax};
-use burn::tensor::{Int, Tensor};
+use burn::tensor::{Int, Tensor, TensorData, Transaction};
 use burn::train::metric::{AccuracyInput, Adaptor, ConfusionStatsInput, ItemLazy, LossInput};
 use burn::train::{InferenceStep, TrainOutput, TrainStep};
 use zoo_data::{ImageBatch, SequenceBatch};
 
 use crate::config::ClipConfig;
 use crate::grad::{clip_by_value, scale_to_global_norm, squared_grad_norm};
+use crate::host;
 
 /// A batch of inputs with class targets.
 pub trait LabeledBatch: Clone + std::fmt::Debug + Send + Sync + 'static {
@@ -22,6 +23,24 @@ pub trait LabeledBatch: Clone + std::fmt::Debug + Send + Sync + 'static {
     type Inputs;
     /// (inputs, targets).
     fn into_parts(self) -> (Self::Inputs, Tensor<1, Int>);
+    /// Rows that are data (the first ones); the rest pad the batch and are not scored.
+    fn items(&self) -> usize;
+    /// Pads to `rows` rows by repeating the batch's rows (on its device), keeping
+    /// [`LabeledBatch::items`]; a batch of `rows` or more rows is returned as it is.
+    fn pad_to(self, rows: usize) -> Self;
+}
+
+/// `rows` rows of `tensor` along dimension 0, repeating its rows cyclically.
+fn repeat_rows<const D: usize, K>(tensor: Tensor<D, K>, rows: usize) -> Tensor<D, K>
+where
+    K: burn::tensor::kind::Basic,
+{
+    let have = tensor.dims()[0];
+    if have == 0 || have >= rows {
+        return tensor;
+    }
+    let copies = rows.div_ceil(have);
+    Tensor::cat(vec![tensor; copies], 0).narrow(0, 0, rows)
 }
 
 impl LabeledBatch for ImageBatch {
@@ -29,12 +48,32 @@ impl LabeledBatch for ImageBatch {
     fn into_parts(self) -> (Tensor<4>, Tensor<1, Int>) {
         (self.images, self.targets)
     }
+    fn items(&self) -> usize {
+        self.items
+    }
+    fn pad_to(self, rows: usize) -> Self {
+        Self {
+            images: repeat_rows(self.images, rows),
+            targets: repeat_rows(self.targets, rows),
+            items: self.items,
+        }
+    }
 }
 
 impl LabeledBatch for SequenceBatch {
     type Inputs = Tensor<3>;
     fn into_parts(self) -> (Tensor<3>, Tensor<1, Int>) {
         (self.sequences, self.targets)
+    }
+    fn items(&self) -> usize {
+        self.items
+    }
+    fn pad_to(self, rows: usize) -> Self {
+        Self {
+            sequences: repeat_rows(self.sequences, rows),
+            targets: repeat_rows(self.targets, rows),
+            items: self.items,
+        }
     }
 }
 
@@ -116,13 +155,16 @@ where
     B: LabeledBatch,
     M: Classify<B::Inputs>,
 {
-    /// Logits, per-item losses and targets of a batch.
+    /// Logits, per-item losses and targets of a batch (padding rows included: see
+    /// [`ClassifierOutput::items`]).
     pub fn forward_batch(&self, batch: B) -> ClassifierOutput {
+        let items = batch.items();
         let (inputs, targets) = batch.into_parts();
         let logits = self.model.logits(inputs);
         let losses = per_item_loss(self.task, logits.clone(), targets.clone());
         ClassifierOutput {
             task: self.task,
+            items,
             losses,
             logits,
             targets,
@@ -157,10 +199,14 @@ pub fn probabilities(task: Task, logits: Tensor<2>) -> Tensor<2> {
     }
 }
 
-/// What one step hands to the metrics.
+/// What one step hands to the metrics: tensors on the training device until burn-train's
+/// metrics thread calls [`ItemLazy::sync`], which reads them back in one transfer and leaves
+/// host copies of the data rows only.
 pub struct ClassifierOutput {
     /// What the logits mean.
     pub task: Task,
+    /// Rows that are data; rows past them pad the batch (never in the metrics after `sync`).
+    pub items: usize,
     /// Per-item losses `[batch]`.
     pub losses: Tensor<1>,
     /// Logits `[batch, classes]`.
@@ -172,14 +218,50 @@ pub struct ClassifierOutput {
 }
 
 impl ItemLazy for ClassifierOutput {
+    /// One read of the step's device tensors ([`host::read`]); the metrics then compute on
+    /// host copies (Flex), so Burn's loss, accuracy and binary metrics and the gradient norm
+    /// cost no further device syncs. Padding rows are dropped here.
     fn sync(self) -> Result<Self, burn::tensor::ExecutionError> {
-        self.losses.device().flush()?;
+        let [rows, columns] = self.logits.dims();
+        let items = self.items.min(rows);
+        let mut transaction = Transaction::default()
+            .register(self.losses.without_autodiff())
+            .register(self.logits.without_autodiff())
+            .register(self.targets.without_autodiff());
+        let has_norm = self.grad_norm.is_some();
+        if let Some(norm) = self.grad_norm {
+            transaction = transaction.register(norm.without_autodiff());
+        }
+        let mut data = host::read(transaction)?.into_iter();
+        let mut next = || {
+            data.next()
+                .expect("a transaction returns what was registered")
+        };
+        let device = host::host_device();
+        let floats = |data: TensorData, keep: usize| -> Vec<f32> {
+            let mut values: Vec<f32> = data
+                .convert::<f32>()
+                .try_into_vec()
+                .expect("converted to f32");
+            values.truncate(keep);
+            values
+        };
+        let losses = floats(next(), items);
+        let logits = floats(next(), items * columns);
+        let mut targets: Vec<i64> = next()
+            .convert::<i64>()
+            .try_into_vec()
+            .expect("converted to i64");
+        targets.truncate(items);
+        let grad_norm =
+            has_norm.then(|| Tensor::from_data(TensorData::new(floats(next(), 1), [1]), &device));
         Ok(ClassifierOutput {
             task: self.task,
-            losses: self.losses.without_autodiff(),
-            logits: self.logits.without_autodiff(),
-            targets: self.targets.without_autodiff(),
-            grad_norm: self.grad_norm.map(|norm| norm.without_autodiff()),
+            items,
+            losses: Tensor::from_data(TensorData::new(losses, [items]), &device),
+            logits: Tensor::from_data(TensorData::new(logits, [items, columns]), &device),
+            targets: Tensor::from_data(TensorData::new(targets, [items]), &device),
+            grad_norm,
         })
     }
 }
@@ -238,7 +320,14 @@ where
 
     fn step(&self, batch: B) -> TrainOutput<ClassifierOutput> {
         let mut output = self.forward_batch(batch);
-        let grads = output.losses.clone().mean().backward();
+        // A padded batch (never made for training, but possible) averages its data rows only.
+        let rows = output.losses.dims()[0];
+        let losses = if output.items < rows {
+            output.losses.clone().narrow(0, 0, output.items)
+        } else {
+            output.losses.clone()
+        };
+        let grads = losses.mean().backward();
         let grads = burn::optim::GradientsParams::from_grads(grads, self);
         let squared = squared_grad_norm(self, &grads);
         let mut grads = grads;

@@ -31,6 +31,7 @@ use crate::history::{
     Divergence, EpochRecord, History, LOSS, Plateau, load_history, metrics_csv, short_keys,
     steps_csv,
 };
+use crate::logfile::WarningsLog;
 use crate::metrics::GradNormMetric;
 use crate::monitor::Monitor;
 use crate::optim::{build_optimizer, build_schedule};
@@ -156,7 +157,7 @@ where
     Classifier<M, B>: std::fmt::Display,
 {
     let started = Instant::now();
-    let steps_per_epoch = loaders.steps_per_epoch(plan.train.batch_size);
+    let steps_per_epoch = loaders.steps_per_epoch(&plan.train);
     let optimizer = build_optimizer(&plan.optimizer);
     let scheduler = build_schedule(
         &plan.schedule,
@@ -174,7 +175,10 @@ where
                 AtomicCheckpointer::new(&run.checkpoints(), "optim"),
                 AtomicCheckpointer::new(&run.checkpoints(), "scheduler"),
             )
-            .num_epochs(plan.train.epochs);
+            .num_epochs(plan.train.epochs)
+            .with_application_logger(Some(Box::new(WarningsLog {
+                path: run.path.join("experiment.log"),
+            })));
     if plan.task == Task::Binary {
         training = training.metrics((
             PrecisionMetric::binary(0.5),

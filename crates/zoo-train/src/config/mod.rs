@@ -15,4 +15,4 @@ pub use clip::ClipConfig;
 pub use guard::GuardConfig;
 pub use optimizer::{OptimizerConfig, OptimizerKind};
 pub use schedule::{ScheduleConfig, ScheduleKind};
-pub use train::{BatchSize, TrainConfig};
+pub use train::{BatchSize, LastBatch, TrainConfig};

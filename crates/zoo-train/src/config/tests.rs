@@ -9,6 +9,7 @@ fn train_and_optimizer_configs_round_trip_through_toml() {
         batch_size: BatchSize::Items(16),
         seed: 1,
         num_workers: 0,
+        last_batch: LastBatch::Drop,
         early_stopping: Some(2),
     };
     let optimizer = OptimizerConfig {

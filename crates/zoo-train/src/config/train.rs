@@ -19,6 +19,12 @@ pub struct TrainConfig {
     /// repeatable: Burn's multi-threaded loader hands out its workers' batches in the order
     /// they finish, so with workers the batch order (and the run) depends on timing.
     pub num_workers: usize,
+    /// What to do with an epoch's partial last training batch: `"keep"` it (every item every
+    /// epoch), `"drop"` it (PyTorch's `drop_last=True`: one batch shape, which GPU backends
+    /// otherwise autotune again for), or `"auto"`: drop on GPU backends, keep on CPU ones.
+    /// Dropping also pads the last validation and test batches to the training batch size
+    /// (padding rows are left out of every metric).
+    pub last_batch: LastBatch,
     /// Stop when validation loss has not improved for this many epochs (absent: never).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub early_stopping: Option<usize>,
@@ -31,6 +37,7 @@ impl Default for TrainConfig {
             batch_size: BatchSize::Items(64),
             seed: 42,
             num_workers: 0,
+            last_batch: LastBatch::Auto,
             early_stopping: None,
         }
     }
@@ -55,6 +62,36 @@ impl TrainConfig {
             ));
         }
         Ok(())
+    }
+}
+
+/// `train.last_batch`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LastBatch {
+    /// Drop on GPU backends, keep on CPU backends (resolved with [`LastBatch::resolve`]).
+    Auto,
+    /// Train on the smaller last batch.
+    Keep,
+    /// Skip the smaller last batch; the order is reshuffled every epoch, so the items skipped
+    /// differ from epoch to epoch.
+    Drop,
+}
+
+impl LastBatch {
+    /// `Auto` made `Drop` for a GPU backend and `Keep` otherwise; the others unchanged.
+    pub fn resolve(self, gpu: bool) -> Self {
+        match self {
+            LastBatch::Auto if gpu => LastBatch::Drop,
+            LastBatch::Auto => LastBatch::Keep,
+            chosen => chosen,
+        }
+    }
+
+    /// Whether batches keep one shape: the partial training batch dropped, evaluation batches
+    /// padded. `Auto` not yet resolved counts as `Keep`.
+    pub fn fixed_shapes(self) -> bool {
+        self == LastBatch::Drop
     }
 }
 
