@@ -15,7 +15,7 @@ build:
     cargo build --release -p zoo-cli
 
 # target/release/zoo-cuda: zoo with the CUDA backend, built offline on Debian's LLVM 22
-# (installs llvm-22-dev, libpolly-22-dev, libzstd-dev as root; ~25 min over `just build`)
+# (installs llvm-22-dev, libpolly-22-dev, libzstd-dev as root; ~27 min over `just build`)
 build-cuda *ARGS:
     scripts/build-cuda {{ARGS}}
 
