@@ -257,31 +257,13 @@ impl Loaders<ImageBatch> {
         let (valid_batcher, test_batcher) = (batcher(sizes.1), batcher(sizes.2));
         let classes = splits.classes.clone();
         let [train_set, valid_set, test_set] = splits.into_datasets();
+        let split = |batcher, set, items, shuffle| {
+            loader(batcher, set, (items, sizes.0), train, shuffle, device)
+        };
         Self {
-            train: loader(
-                train_batcher,
-                train_set,
-                (sizes.0, sizes.0),
-                train,
-                true,
-                device,
-            ),
-            valid: loader(
-                valid_batcher,
-                valid_set,
-                (sizes.1, sizes.0),
-                train,
-                false,
-                device,
-            ),
-            test: loader(
-                test_batcher,
-                test_set,
-                (sizes.2, sizes.0),
-                train,
-                false,
-                device,
-            ),
+            train: split(train_batcher, train_set, sizes.0, true),
+            valid: split(valid_batcher, valid_set, sizes.1, false),
+            test: split(test_batcher, test_set, sizes.2, false),
             sizes,
             classes,
         }
@@ -295,24 +277,20 @@ impl Loaders<SequenceBatch> {
         let batcher = SequenceBatcher::new(splits.shape);
         let classes = splits.classes.clone();
         let [train_set, valid_set, test_set] = splits.into_datasets();
+        let split = |set, items, shuffle| {
+            loader(
+                batcher.clone(),
+                set,
+                (items, sizes.0),
+                train,
+                shuffle,
+                device,
+            )
+        };
         Self {
-            train: loader(
-                batcher.clone(),
-                train_set,
-                (sizes.0, sizes.0),
-                train,
-                true,
-                device,
-            ),
-            valid: loader(
-                batcher.clone(),
-                valid_set,
-                (sizes.1, sizes.0),
-                train,
-                false,
-                device,
-            ),
-            test: loader(batcher, test_set, (sizes.2, sizes.0), train, false, device),
+            train: split(train_set, sizes.0, true),
+            valid: split(valid_set, sizes.1, false),
+            test: split(test_set, sizes.2, false),
             sizes,
             classes,
         }
