@@ -6,6 +6,8 @@
 //! (BENCHMARKS.md, "Kernel design measurements").
 //! Like PyTorch, the first maximum of a window wins a tie and a NaN counts as a maximum.
 
+use std::cell::Cell;
+
 use rayon::prelude::*;
 
 use crate::conv2d::geometry::valid_range;
@@ -58,6 +60,9 @@ pub(crate) struct PoolPlan<'g> {
     tiled: bool,
     /// A 3-wide stride-1 window: the outputs whose three taps all lie in the row.
     interior: Option<(usize, usize)>,
+    /// A stride-1 window of odd size padded to keep the plane's size (Inception's 3 × 3
+    /// branch pool): its half heights and widths, for [`same_plane`].
+    same: Option<[usize; 2]>,
 }
 
 impl<'g> PoolPlan<'g> {
@@ -79,12 +84,17 @@ impl<'g> PoolPlan<'g> {
         } else {
             None
         };
+        let same = (g.stride == [1, 1]
+            && g.dilation == [1, 1]
+            && (0..2).all(|i| g.kernel[i] == 2 * g.padding[i] + 1))
+        .then_some(g.padding);
         Self {
             g,
             output: g.output().expect("checked by the caller"),
             columns,
             tiled: sw == kw && dw == 1 && pw == 0,
             interior,
+            same,
         }
     }
 
@@ -118,6 +128,9 @@ pub(crate) fn pool_planes(x: &[f32], plan: &PoolPlan, out: &mut [f32]) {
 /// `argmax` with `u32::MAX` (no tap yet), as [`max_pool2d`] allocates them.
 fn pool_plane(x: &[f32], plan: &PoolPlan, out: &mut [f32], mut argmax: Option<&mut [u32]>) {
     let g = plan.g;
+    if let (None, Some(half)) = (&argmax, plan.same) {
+        return same_plane(x, g.input, half, out);
+    }
     let [h, w] = g.input;
     let [oh, ow] = plan.output;
     let [kh, kw] = g.kernel;
@@ -205,6 +218,64 @@ fn pool_plane(x: &[f32], plan: &PoolPlan, out: &mut [f32], mut argmax: Option<&m
             }
         }
     }
+}
+
+thread_local! {
+    /// [`same_plane`]'s maxima along the rows, one plane, reused by each thread.
+    static ROW_MAXIMA: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
+}
+
+/// A stride-1 pool whose odd window (half sizes `[a, b]`) is padded to keep the plane's `[h, w]`,
+/// without argmax: the maximum along each row's window first, then along the columns of that,
+/// each a few passes over the whole plane as one flat slice (the window's offsets are the same
+/// for every interior output), the border rows and columns redone with their valid taps. Two
+/// passes of 2 taps for a 3 × 3 window instead of 8 merges per output, and no per-row calls on
+/// 14-wide rows: cifar-inception's branch pool ran ~3 ms per batch of 64 as rows of taps.
+/// Each pass keeps its first maximum, so the result is the first maximum in row-major order,
+/// as [`pool_plane`] computes it.
+fn same_plane(x: &[f32], [h, w]: [usize; 2], [a, b]: [usize; 2], out: &mut [f32]) {
+    let hw = h * w;
+    let mut rows = ROW_MAXIMA.take();
+    rows.clear();
+    rows.resize(hw, f32::NEG_INFINITY);
+    // along the rows: every position whose window lies inside the flat plane, as if the rows
+    // ran on into each other; the columns within `b` of a row's ends are redone below
+    if hw > 2 * b {
+        let inner = &mut rows[b..hw - b];
+        inner.copy_from_slice(&x[..hw - 2 * b]);
+        for d in 1..=2 * b {
+            max_pass(inner, x[d..].iter());
+        }
+    }
+    let borders = (0..b.min(w)).chain(w.saturating_sub(b).max(b.min(w))..w);
+    for ox in borders {
+        let taps = ox.saturating_sub(b)..(ox + b + 1).min(w);
+        for y in 0..h {
+            let row = &x[y * w..(y + 1) * w];
+            let best = &mut rows[y * w + ox];
+            *best = row[taps.start];
+            for &v in &row[taps.start + 1..taps.end] {
+                *best = if wins(v, *best) { v } else { *best };
+            }
+        }
+    }
+    // along the columns: the same, with rows as the unit
+    if h > 2 * a {
+        let inner = &mut out[a * w..(h - a) * w];
+        inner.copy_from_slice(&rows[..(h - 2 * a) * w]);
+        for d in 1..=2 * a {
+            max_pass(inner, rows[d * w..].iter());
+        }
+    }
+    for oy in (0..a.min(h)).chain(h.saturating_sub(a).max(a.min(h))..h) {
+        let taps = oy.saturating_sub(a)..(oy + a + 1).min(h);
+        let line = &mut out[oy * w..(oy + 1) * w];
+        line.copy_from_slice(&rows[taps.start * w..(taps.start + 1) * w]);
+        for y in taps.start + 1..taps.end {
+            max_pass(line, rows[y * w..(y + 1) * w].iter());
+        }
+    }
+    ROW_MAXIMA.set(rows);
 }
 
 /// Windows of two side by side (`MaxPool1d(2)`, each row of a `MaxPool2d(2)`): on x86-64, 4
@@ -622,6 +693,13 @@ mod tests {
             (2, [4, 19], [2, 2], [2, 2], [0, 0]),
             (2, [5, 23], [3, 3], [1, 1], [1, 1]),
             (2, [3, 30], [1, 3], [1, 1], [0, 0]),
+            // stride-1 windows padded to the plane's size (`same_plane`), down to planes
+            // smaller than the window
+            (64, [14, 14], [3, 3], [1, 1], [1, 1]),
+            (2, [7, 4], [5, 3], [1, 1], [2, 1]),
+            (2, [6, 9], [1, 3], [1, 1], [0, 1]),
+            (2, [2, 3], [5, 5], [1, 1], [2, 2]),
+            (3, [1, 1], [3, 3], [1, 1], [1, 1]),
         ] {
             let g = Pool2dGeometry {
                 planes,

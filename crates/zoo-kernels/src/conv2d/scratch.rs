@@ -17,6 +17,8 @@ thread_local! {
     /// Each thread's buffer for a channels-last block's product, `[positions, channels_out]`,
     /// before it is added transposed onto the output.
     pub(crate) static BLOCK_OUTPUT: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
+    /// Each thread's stacked channels-last matrices of a group of samples (`group_forward`).
+    pub(crate) static GROUP_COLS: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
 }
 
 /// Runs `f` with this thread's scratch space split into an im2col block and a sample-sized

@@ -1,7 +1,7 @@
 //! The convolution kernels against the definition (direct loops), in every layout.
 
 use super::backward::{bias_grad, input_grad_in, weight_grad_in};
-use super::forward::forward_in;
+use super::forward::{forward_in, group_size};
 use super::geometry::{Conv2dGeometry, Layout};
 use super::im2col::{merge_columns, split_column, split_columns};
 use super::scratch::block_rows;
@@ -177,6 +177,25 @@ fn matches_the_definition_on_valid_same_strided_dilated_and_pointwise_convolutio
     // with edges of the 4 × 4 tiles both ways)
     check(geometry(2, 3, 9, [3, 4], [2, 2]));
     check(geometry(2, 5, 6, [5, 7], [2, 3]));
+    // channels-last with few positions and many samples: the forward pass in groups of
+    // samples stacked into one product (`group_size`), the last group shorter; on two
+    // threads, so that the groups form whatever this machine's core count
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .expect("a 2-thread pool")
+        .install(|| {
+            for (batch, group) in [(11, 2), (37, 9)] {
+                let g = Conv2dGeometry {
+                    stride: [2, 2],
+                    padding: [(1, 0), (0, 1)],
+                    ..geometry(batch, 6, 20, [5, 5], [3, 3])
+                };
+                assert_eq!((g.output(), g.layout()), ([2, 2], Layout::ChannelsLast));
+                assert_eq!(group_size(&g, Layout::ChannelsLast), group);
+                check(g);
+            }
+        });
     // kernel wider than the padded input in one direction's border rows
     check(Conv2dGeometry {
         padding: [(3, 3), (0, 0)],
