@@ -67,8 +67,11 @@ train() {
     --set 'data.kind="synthetic"' --set data.synthetic_items="${ITEMS:-50176}" --set data.valid_fraction=0 \
     --set train.epochs=2 --set train.batch_size="$2" --out "$out/runs-$(kind "$1")-$2"
 }
-step pytorch-64 90 python3 bench/peer/peer.py cifar-inception --device cuda --batch 64 --steps 50 --warmup 5 --epoch-items 50000
-step pytorch-512 60 python3 bench/peer/peer.py cifar-inception --device cuda --batch 512 --steps 20 --warmup 5 --epoch-items 50000
+# PEER=0 leaves PyTorch out (a second device call that measured it in the first).
+if [ "${PEER:-1}" != 0 ]; then
+  step pytorch-64 90 python3 bench/peer/peer.py cifar-inception --device cuda --batch 64 --steps 50 --warmup 5 --epoch-items 50000
+  step pytorch-512 60 python3 bench/peer/peer.py cifar-inception --device cuda --batch 512 --steps 20 --warmup 5 --epoch-items 50000
+fi
 for b in "${backends[@]}"; do train "$b" 64 240; done
 for b in "${backends[@]}"; do train "$b" 512 300; done
 # `zoo bench` last: its warm-up steps tune the same shapes again in a new process.

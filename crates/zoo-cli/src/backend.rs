@@ -92,7 +92,7 @@ impl Default for BackendConfig {
 #[serde(rename_all = "kebab-case")]
 #[value(rename_all = "kebab-case")]
 pub enum BackendKind {
-    /// burn-ndarray on the CPU (deprecated upstream; slow convolution backward).
+    /// burn-ndarray on the CPU (deprecated upstream), running burn-zoo's kernels like Flex.
     Ndarray,
     /// burn-flex: pure-Rust CPU backend, multi-threaded and vectorised.
     Flex,
