@@ -7,7 +7,7 @@ use crate::conv2d::geometry::{Conv2dGeometry, Layout};
 use crate::conv2d::im2col::{block_cols, sample_input};
 use crate::conv2d::matmul::matmul;
 use crate::conv2d::scratch::{
-    BLOCK_OUTPUT, GROUP_COLS, SAMPLE_OUTPUT, block_rows, blocks, with_scratch,
+    BLOCK_OUTPUT, SAMPLE_OUTPUT, block_rows, blocks, with_group_scratch, with_scratch,
 };
 use crate::parallel::{par_chunks_filled, par_chunks_rows_filled};
 use crate::pool::{Pool2dGeometry, PoolPlan, pool_planes};
@@ -94,39 +94,37 @@ fn group_forward(
 ) {
     let (patch, ohw, cout, oh) = (g.patch(), g.output_len(), g.channels_out, g.output()[0]);
     let samples = outs.len() / (cout * ohw);
-    let mut cols = GROUP_COLS.take();
-    cols.resize(samples * ohw * patch, 0.0);
-    with_scratch(g, Layout::ChannelsLast, |_, buf| {
+    with_group_scratch(g, Layout::ChannelsLast, samples, |cols, buf| {
+        // `group_size` groups only samples whose whole output is one im2col block
+        let cols = &mut cols[..samples * ohw * patch];
         for (s, cols) in cols.chunks_exact_mut(ohw * patch).enumerate() {
-            let n = first + s;
-            let xs = &x[n * g.input_len()..][..g.input_len()];
+            let xs = &x[(first + s) * g.input_len()..][..g.input_len()];
             let xs = sample_input(xs, g, Layout::ChannelsLast, buf);
             channels_last::im2col(xs, g, 0..oh, cols);
         }
+        let mut product = BLOCK_OUTPUT.take();
+        product.resize(samples * ohw * cout, 0.0);
+        matmul(
+            samples * ohw,
+            cout,
+            patch,
+            &mut product,
+            cout,
+            false,
+            cols,
+            (patch, 1),
+            weight,
+            (1, patch),
+            g.gemm_threads(),
+        );
+        for (part, outs) in product
+            .chunks_exact(ohw * cout)
+            .zip(outs.chunks_exact_mut(cout * ohw))
+        {
+            channels_last::transpose_add(part, ohw, cout, outs, ohw);
+        }
+        BLOCK_OUTPUT.set(product);
     });
-    let mut product = BLOCK_OUTPUT.take();
-    product.resize(samples * ohw * cout, 0.0);
-    matmul(
-        samples * ohw,
-        cout,
-        patch,
-        &mut product,
-        cout,
-        false,
-        &cols,
-        (patch, 1),
-        weight,
-        (1, patch),
-        g.gemm_threads(),
-    );
-    for (part, outs) in product
-        .chunks_exact(ohw * cout)
-        .zip(outs.chunks_exact_mut(cout * ohw))
-    {
-        channels_last::transpose_add(part, ohw, cout, outs, ohw);
-    }
-    BLOCK_OUTPUT.set(product);
-    GROUP_COLS.set(cols);
     if relu {
         relu_in_place(outs);
     }

@@ -17,8 +17,6 @@ thread_local! {
     /// Each thread's buffer for a channels-last block's product, `[positions, channels_out]`,
     /// before it is added transposed onto the output.
     pub(crate) static BLOCK_OUTPUT: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
-    /// Each thread's stacked channels-last matrices of a group of samples (`group_forward`).
-    pub(crate) static GROUP_COLS: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
 }
 
 /// Runs `f` with this thread's scratch space split into an im2col block and a sample-sized
@@ -30,10 +28,21 @@ pub(crate) fn with_scratch<R>(
     layout: Layout,
     f: impl FnOnce(&mut [f32], &mut [f32]) -> R,
 ) -> R {
+    with_group_scratch(g, layout, 1, f)
+}
+
+/// [`with_scratch`] with room for the im2col blocks of `samples` samples side by side (the
+/// forward pass in groups of samples, `group_forward`).
+pub(crate) fn with_group_scratch<R>(
+    g: &Conv2dGeometry,
+    layout: Layout,
+    samples: usize,
+    f: impl FnOnce(&mut [f32], &mut [f32]) -> R,
+) -> R {
     let cols = if layout == Layout::Pointwise {
         0
     } else {
-        g.patch() * block_rows(g) * g.output()[1]
+        samples * g.patch() * block_rows(g) * g.output()[1]
     };
     let split = if needs_sample_buffer(g, layout) {
         g.input_len()
