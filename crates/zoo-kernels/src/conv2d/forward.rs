@@ -3,6 +3,7 @@
 //! times the im2col matrix, accumulated onto the bias.
 
 use crate::conv2d::channels_last;
+use crate::conv2d::direct;
 use crate::conv2d::geometry::{Conv2dGeometry, Layout};
 use crate::conv2d::im2col::{block_cols, sample_input};
 use crate::conv2d::matmul::matmul;
@@ -15,7 +16,7 @@ use crate::pool::{Pool2dGeometry, PoolPlan, pool_planes};
 /// The convolution itself, `[batch, channels_out, oh, ow]` row-major: per sample and block of
 /// output rows, the weight (`[channels_out, patch]`) times the im2col matrix, plus the bias.
 pub fn forward(x: &[f32], weight: &[f32], bias: Option<&[f32]>, g: &Conv2dGeometry) -> Vec<f32> {
-    forward_in(x, weight, bias, g, g.layout(), false)
+    forward_chosen(x, weight, bias, g, false)
 }
 
 /// [`forward`] followed by a ReLU (as Flex's: NaN stays NaN), applied to each sample's output
@@ -26,7 +27,45 @@ pub fn forward_relu(
     bias: Option<&[f32]>,
     g: &Conv2dGeometry,
 ) -> Vec<f32> {
-    forward_in(x, weight, bias, g, g.layout(), true)
+    forward_chosen(x, weight, bias, g, true)
+}
+
+/// The direct kernel where it [`applies`](direct::applies), else im2col in `g`'s layout.
+fn forward_chosen(
+    x: &[f32],
+    weight: &[f32],
+    bias: Option<&[f32]>,
+    g: &Conv2dGeometry,
+    relu: bool,
+) -> Vec<f32> {
+    match direct::applies(g) {
+        true => forward_direct(x, weight, bias, g, relu),
+        false => forward_in(x, weight, bias, g, g.layout(), relu),
+    }
+}
+
+/// [`forward_in`] by the direct kernel ([`direct`]), a sample per task.
+pub(crate) fn forward_direct(
+    x: &[f32],
+    weight: &[f32],
+    bias: Option<&[f32]>,
+    g: &Conv2dGeometry,
+    relu: bool,
+) -> Vec<f32> {
+    check_forward_args(x, weight, bias, g);
+    let sample = g.channels_out * g.output_len();
+    if sample == 0 {
+        return Vec::new();
+    }
+    let packed = direct::pack_weight(weight, g);
+    let start = |row: usize| bias.map_or(0.0, |b| b[row % g.channels_out]);
+    par_chunks_rows_filled(
+        g.batch * sample,
+        sample,
+        g.output_len(),
+        start,
+        |n, outs| direct::sample_forward(x, &packed, g, relu, n, outs),
+    )
 }
 
 pub(crate) fn forward_in(
@@ -42,9 +81,9 @@ pub(crate) fn forward_in(
     if cout * ohw == 0 {
         return Vec::new();
     }
-    let weight = &layout_weight(weight, g, layout);
     // the output starts as the bias (or zero), and the products are accumulated onto it
     let start = |row: usize| bias.map_or(0.0, |b| b[row % cout]);
+    let weight = &layout_weight(weight, g, layout);
     let group = group_size(g, layout);
     par_chunks_rows_filled(
         g.batch * cout * ohw,
@@ -148,6 +187,18 @@ pub fn forward_relu_pool(
     g: &Conv2dGeometry,
     pool: &Pool2dGeometry,
 ) -> Vec<f32> {
+    forward_relu_pool_in(x, weight, bias, g, pool, direct::applies(g))
+}
+
+/// [`forward_relu_pool`] by the direct kernel when `direct`, else by im2col in `g`'s layout.
+pub(crate) fn forward_relu_pool_in(
+    x: &[f32],
+    weight: &[f32],
+    bias: Option<&[f32]>,
+    g: &Conv2dGeometry,
+    pool: &Pool2dGeometry,
+    direct: bool,
+) -> Vec<f32> {
     check_forward_args(x, weight, bias, g);
     let (ohw, cout) = (g.output_len(), g.channels_out);
     assert!(
@@ -160,7 +211,10 @@ pub fn forward_relu_pool(
         return Vec::new();
     }
     let layout = g.layout();
-    let weight = &layout_weight(weight, g, layout);
+    let weight = &match direct {
+        true => direct::pack_weight(weight, g).into(),
+        false => layout_weight(weight, g, layout),
+    };
     let plan = PoolPlan::new(pool);
     par_chunks_filled(g.batch * pooled, pooled, f32::NEG_INFINITY, |n, out| {
         let mut conv = SAMPLE_OUTPUT.take();
@@ -168,7 +222,10 @@ pub fn forward_relu_pool(
         for co in 0..cout {
             conv.resize((co + 1) * ohw, bias.map_or(0.0, |b| b[co]));
         }
-        sample_forward(x, weight, g, layout, true, n, &mut conv);
+        match direct {
+            true => direct::sample_forward(x, weight, g, true, n, &mut conv),
+            false => sample_forward(x, weight, g, layout, true, n, &mut conv),
+        }
         pool_planes(&conv, &plan, out);
         SAMPLE_OUTPUT.set(conv);
     })

@@ -7,10 +7,12 @@
 //!
 //! One job per file: [`geometry`] (shapes, the layout chosen), `im2col` and `channels_last`
 //! (the two ways to build the matrix), `scratch` (per-thread buffers, row blocks), `matmul`
-//! (the product), [`forward`] and [`backward`] (the passes).
+//! (the product), [`forward`] and [`backward`] (the passes), `direct` (the forward pass of
+//! valid stride-1 convolutions without im2col, AVX2 + FMA).
 
 mod backward;
 mod channels_last;
+mod direct;
 mod forward;
 pub mod geometry;
 mod im2col;

@@ -251,3 +251,83 @@ fn output_size_follows_burn() {
     );
     assert!(!geometry(0, 1, 1, [5, 5], [3, 3]).is_supported());
 }
+
+/// The direct kernel (`direct.rs`) against the definition: rows that end after 24, 16 or 8
+/// positions or a few scalar ones, blocks of 4, 3, 2 or 1 output channels, 1-D (height 1) and
+/// 2-D windows, the ReLU with NaN, and the fused pool against the im2col path. Skipped, with a
+/// line saying so, on a CPU without AVX2 and FMA (the kernel is never chosen there).
+#[test]
+fn direct_kernel_matches_the_definition() {
+    use super::direct;
+    use super::forward::{forward_direct, forward_relu_pool_in};
+    use crate::pool::Pool2dGeometry;
+    if !direct::has_avx2_fma() {
+        eprintln!("skipped: this CPU has no AVX2 + FMA, the direct kernel's instructions");
+        return;
+    }
+    let geometries = [
+        geometry(2, 7, 16, [1, 500], [1, 3]),
+        geometry(3, 16, 5, [1, 249], [1, 5]),
+        geometry(2, 3, 6, [1, 32], [1, 1]),
+        geometry(1, 2, 7, [1, 47], [1, 5]),
+        geometry(2, 3, 9, [6, 33], [3, 3]),
+        geometry(1, 4, 2, [5, 12], [2, 5]),
+        geometry(2, 1, 3, [4, 8], [1, 1]),
+        geometry(1, 2, 1, [3, 57], [3, 2]),
+    ];
+    for g in geometries {
+        assert!(direct::shape_fits(&g), "{g:?}");
+        let mut x = values(g.batch * g.input_len(), 11);
+        x[3] = f32::NAN;
+        let w = values(g.channels_out * g.patch(), 12);
+        let bias = values(g.channels_out, 13);
+        let want = reference_forward(&x, &w, &bias, &g);
+        for relu in [false, true] {
+            let got = forward_direct(&x, &w, Some(&bias), &g, relu);
+            assert_eq!(got.len(), want.len(), "{g:?}");
+            for (i, (&a, &b)) in got.iter().zip(&want).enumerate() {
+                let b = if relu && !(b.is_nan() || b > 0.0) {
+                    0.0
+                } else {
+                    b
+                };
+                let same = (a.is_nan() && b.is_nan()) || (a - b).abs() <= 1e-4 * (1.0 + b.abs());
+                assert!(same, "[{i}]: {a} vs {b} for {g:?}, relu {relu}");
+            }
+        }
+        let [oh, ow] = g.output();
+        let pool = Pool2dGeometry {
+            planes: g.channels_out,
+            input: [oh, ow],
+            kernel: [1.min(oh), 2],
+            stride: [1, 2],
+            padding: [0, 0],
+            dilation: [1, 1],
+        };
+        let fused = forward_relu_pool_in(&x, &w, Some(&bias), &g, &pool, true);
+        let im2col = forward_relu_pool_in(&x, &w, Some(&bias), &g, &pool, false);
+        assert_eq!(fused.len(), im2col.len());
+        for (a, b) in fused.iter().zip(&im2col) {
+            assert!((a.is_nan() && b.is_nan()) || (a - b).abs() <= 1e-4 * (1.0 + b.abs()));
+        }
+    }
+    // what it does not compute: padding, strides, dilation, rows shorter than a vector
+    let valid = geometry(1, 2, 4, [5, 12], [3, 3]);
+    for g in [
+        Conv2dGeometry {
+            padding: [(1, 1), (1, 1)],
+            ..valid
+        },
+        Conv2dGeometry {
+            stride: [1, 2],
+            ..valid
+        },
+        Conv2dGeometry {
+            dilation: [2, 1],
+            ..valid
+        },
+        geometry(1, 2, 4, [5, 9], [3, 3]),
+    ] {
+        assert!(!direct::shape_fits(&g), "{g:?}");
+    }
+}

@@ -1,0 +1,296 @@
+//! The forward pass of "valid" stride-1 convolutions straight from the planar sample, without
+//! an im2col matrix: a register-blocked AVX2 + FMA kernel (6 output channels × 16 positions of
+//! one output row, accumulated over every input channel and kernel tap).
+//!
+//! Why: with short patches the im2col matrix costs as much as the product. conv1d-classifier's
+//! layers (patches of 21, 80 and 160 values; 498, 245 and 118 positions) ran at 20–55 % of
+//! this CPU's peak through im2col + gemm; every row of that matrix is a shifted view of an
+//! input row, so the kernel reads the input rows themselves (BENCHMARKS.md, "Kernel design
+//! measurements").
+
+use crate::conv2d::geometry::Conv2dGeometry;
+
+/// Output channels per block: 6 channels × 2 vectors = 12 accumulators, plus 2 input vectors
+/// and a broadcast weight, within AVX2's 16 registers (4 × 3 ran at half the speed: its 16
+/// live registers left the compiler shuffling and spilling them in the inner loop).
+const CHANNELS: usize = 6;
+/// Vectors of 8 positions per block.
+const VECTORS: usize = 2;
+const LANES: usize = 8;
+
+/// Whether the forward pass takes this kernel here: a shape it computes ([`shape_fits`]) where
+/// it measured faster than im2col + gemm, every thread with a sample of its own (the kernel
+/// runs a sample on one thread; at batch 1 gemm spreads one product over all of them), and a
+/// CPU with AVX2 and FMA but not AVX-512 (where gemm runs its 512-bit kernels; this 256-bit
+/// kernel has only been measured on an AVX2-only CPU).
+///
+/// Faster (`examples/fwd_only`, 2-core AMD EPYC Zen 3, AVX2): 1-D convolutions
+/// (conv1d-classifier's three, 1.2–2×) and 2-D ones with rows of ≥ 96 positions
+/// (binary-cnn's conv2, 122 per row: ~1.2×; its conv1, memory-bound, the same). Slower with
+/// short rows (cifar-inception's conv2, 28 per row; binary-cnn's conv3 and conv4, 59 and 27):
+/// a row ends in an 8-wide and a masked vector, and the sample's planes outgrow L1.
+pub(crate) fn applies(g: &Conv2dGeometry) -> bool {
+    let [oh, ow] = g.output();
+    shape_fits(g)
+        && (oh == 1 || ow >= 96)
+        && g.batch >= rayon::current_num_threads()
+        && !avx512()
+        && has_avx2_fma()
+}
+
+/// The shapes the kernel computes (whatever the CPU).
+pub(crate) fn shape_fits(g: &Conv2dGeometry) -> bool {
+    g.stride == [1, 1]
+        && g.dilation == [1, 1]
+        && g.padding == [(0, 0), (0, 0)]
+        && g.output()[1] >= LANES
+        && g.input[0] >= g.kernel[0]
+        && g.input[1] >= g.kernel[1]
+}
+
+fn avx512() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return std::arch::is_x86_feature_detected!("avx512f");
+    #[cfg(not(target_arch = "x86_64"))]
+    false
+}
+
+/// AVX2 and FMA, which the kernel needs.
+pub(crate) fn has_avx2_fma() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return std::arch::is_x86_feature_detected!("avx2")
+        && std::arch::is_x86_feature_detected!("fma");
+    #[cfg(not(target_arch = "x86_64"))]
+    false
+}
+
+/// The weight `[channels_out, channels_in, kh, kw]` in the kernel's order: per block of
+/// [`CHANNELS`] output channels, per tap (channel in, kernel row, kernel column), the block's
+/// values side by side (a short last block holds only its channels).
+pub(crate) fn pack_weight(weight: &[f32], g: &Conv2dGeometry) -> Vec<f32> {
+    let (patch, cout) = (g.patch(), g.channels_out);
+    let mut packed = Vec::with_capacity(weight.len());
+    for first in (0..cout).step_by(CHANNELS) {
+        let channels = CHANNELS.min(cout - first);
+        for tap in 0..patch {
+            for co in first..first + channels {
+                packed.push(weight[co * patch + tap]);
+            }
+        }
+    }
+    packed
+}
+
+/// Sample `n`'s convolution accumulated onto `outs` (`[channels_out, oh, ow]`, holding the
+/// bias or zeros), then the ReLU (Flex's: NaN stays) when `relu`. `packed` is
+/// [`pack_weight`]'s.
+///
+/// # Panics
+/// Unless [`shape_fits`] and the CPU has AVX2 and FMA (callers check [`applies`]).
+pub(crate) fn sample_forward(
+    x: &[f32],
+    packed: &[f32],
+    g: &Conv2dGeometry,
+    relu: bool,
+    n: usize,
+    outs: &mut [f32],
+) {
+    assert!(
+        shape_fits(g) && has_avx2_fma(),
+        "direct convolution of {g:?}"
+    );
+    let xs = &x[n * g.input_len()..][..g.input_len()];
+    assert_eq!(
+        packed.len(),
+        g.patch() * g.channels_out,
+        "packed weight length"
+    );
+    assert_eq!(outs.len(), g.channels_out * g.output_len(), "output length");
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: AVX2 and FMA are present (asserted); every read and write stays inside `xs`,
+    // `packed` and `outs` (`avx2::sample`'s bounds, from the asserted lengths).
+    unsafe {
+        avx2::sample(xs, packed, g, relu, outs)
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use super::{CHANNELS, LANES, VECTORS};
+    use crate::conv2d::geometry::Conv2dGeometry;
+    use std::arch::x86_64::*;
+
+    /// The whole sample: blocks of output channels, then output rows, then 16 or 8
+    /// positions at a time, and the last few positions of a row in one masked vector.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn sample(
+        xs: &[f32],
+        packed: &[f32],
+        g: &Conv2dGeometry,
+        relu: bool,
+        outs: &mut [f32],
+    ) {
+        let [oh, ow] = g.output();
+        let cout = g.channels_out;
+        let taps = Taps {
+            channels: g.channels_in,
+            kernel: g.kernel,
+            row: g.input[1],
+            plane: g.input[0] * g.input[1],
+        };
+        let plane = oh * ow;
+        let (x, out) = (xs.as_ptr(), outs.as_mut_ptr());
+        for first in (0..cout).step_by(CHANNELS) {
+            let channels = CHANNELS.min(cout - first);
+            let w = unsafe { packed.as_ptr().add(first * g.patch()) };
+            for oy in 0..oh {
+                let mut ox = 0;
+                let at = |ox: usize| {
+                    (
+                        unsafe { x.add(oy * taps.row + ox) },
+                        first * plane + oy * ow + ox,
+                    )
+                };
+                let block = |ox: usize, lanes: usize| {
+                    let (x, o) = at(ox);
+                    let mask = _mm256_cmpgt_epi32(
+                        _mm256_set1_epi32(lanes as i32),
+                        _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+                    );
+                    let out = unsafe { out.add(o) };
+                    Block {
+                        x,
+                        w,
+                        out,
+                        plane,
+                        relu,
+                        mask,
+                    }
+                };
+                while ox + VECTORS * LANES <= ow {
+                    unsafe { block_any::<VECTORS, false>(channels, &taps, &block(ox, LANES)) };
+                    ox += VECTORS * LANES;
+                }
+                if ox + LANES <= ow {
+                    unsafe { block_any::<1, false>(channels, &taps, &block(ox, LANES)) };
+                    ox += LANES;
+                }
+                if ox < ow {
+                    // the last few positions: one vector, its loads and stores masked to them
+                    // (masked-out lanes are never read)
+                    unsafe { block_any::<1, true>(channels, &taps, &block(ox, ow - ox)) };
+                }
+            }
+        }
+    }
+
+    /// The input taps of one output position: `channels` planes of `plane` values, rows of
+    /// `row` values, a `kernel` window.
+    struct Taps {
+        channels: usize,
+        kernel: [usize; 2],
+        row: usize,
+        plane: usize,
+    }
+
+    /// One block's input (its first position), packed weights, output (its first channel's
+    /// first position; channels `plane` apart), ReLU or not, and the lanes it covers when
+    /// masked.
+    struct Block {
+        x: *const f32,
+        w: *const f32,
+        out: *mut f32,
+        plane: usize,
+        relu: bool,
+        mask: __m256i,
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn block_any<const V: usize, const MASKED: bool>(
+        channels: usize,
+        taps: &Taps,
+        at: &Block,
+    ) {
+        unsafe {
+            match channels {
+                6 => block::<6, V, MASKED>(taps, at),
+                5 => block::<5, V, MASKED>(taps, at),
+                4 => block::<4, V, MASKED>(taps, at),
+                3 => block::<3, V, MASKED>(taps, at),
+                2 => block::<2, V, MASKED>(taps, at),
+                _ => block::<1, V, MASKED>(taps, at),
+            }
+        }
+    }
+
+    /// `C` output channels × `V` vectors of positions: `out[c][v] += Σ_tap w[tap][c] ·
+    /// x[tap offset + v]`, the accumulators in registers for the whole patch; every load and
+    /// store under `at.mask` when `MASKED` (then `V` is 1).
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    unsafe fn block<const C: usize, const V: usize, const MASKED: bool>(taps: &Taps, at: &Block) {
+        unsafe {
+            let mut w = at.w;
+            let mut acc = [[_mm256_setzero_ps(); V]; C];
+            for (c, acc) in acc.iter_mut().enumerate() {
+                for (v, acc) in acc.iter_mut().enumerate() {
+                    *acc = load::<MASKED>(at.out.add(c * at.plane + v * LANES), at.mask);
+                }
+            }
+            let [kh, kw] = taps.kernel;
+            for ci in 0..taps.channels {
+                for ky in 0..kh {
+                    let row = at.x.add(ci * taps.plane + ky * taps.row);
+                    for kx in 0..kw {
+                        let mut xv = [_mm256_setzero_ps(); V];
+                        for (v, xv) in xv.iter_mut().enumerate() {
+                            *xv = load::<MASKED>(row.add(kx + v * LANES), at.mask);
+                        }
+                        for (c, acc) in acc.iter_mut().enumerate() {
+                            let wv = _mm256_broadcast_ss(&*w.add(c));
+                            for (acc, &xv) in acc.iter_mut().zip(&xv) {
+                                *acc = _mm256_fmadd_ps(xv, wv, *acc);
+                            }
+                        }
+                        w = w.add(C);
+                    }
+                }
+            }
+            for (c, acc) in acc.iter().enumerate() {
+                for (v, &acc) in acc.iter().enumerate() {
+                    let y = if at.relu { relu_keep_nan(acc) } else { acc };
+                    store::<MASKED>(at.out.add(c * at.plane + v * LANES), at.mask, y);
+                }
+            }
+        }
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    unsafe fn load<const MASKED: bool>(p: *const f32, mask: __m256i) -> __m256 {
+        unsafe {
+            match MASKED {
+                true => _mm256_maskload_ps(p, mask),
+                false => _mm256_loadu_ps(p),
+            }
+        }
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    unsafe fn store<const MASKED: bool>(p: *mut f32, mask: __m256i, v: __m256) {
+        unsafe {
+            match MASKED {
+                true => _mm256_maskstore_ps(p, mask, v),
+                false => _mm256_storeu_ps(p, v),
+            }
+        }
+    }
+
+    /// Flex's ReLU: positives and NaN (unordered: not ≤ 0) stay, the rest is +0.
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    fn relu_keep_nan(v: __m256) -> __m256 {
+        _mm256_and_ps(_mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_NLE_UQ), v)
+    }
+}
