@@ -350,6 +350,17 @@ pub(crate) fn max_pool2d(
     ))
 }
 
+/// Routes a concatenation of four tensors along the channels, on a served device without
+/// autodiff, through [`ZooKernels`].
+pub(crate) fn cat_channels4([a, b, c, d]: [Tensor<4>; 4]) -> Tensor<4> {
+    Tensor::from_dispatch(<Dispatch as ZooKernels>::zoo_cat_channels4(
+        a.into_dispatch(),
+        b.into_dispatch(),
+        c.into_dispatch(),
+        d.into_dispatch(),
+    ))
+}
+
 /// Routes a dense layer with a bias (followed by a ReLU when `relu`) on a served device through
 /// [`ZooKernels`].
 pub(crate) fn linear(x: Tensor<2>, weight: Tensor<2>, bias: Tensor<1>, relu: bool) -> Tensor<2> {

@@ -83,6 +83,19 @@ pub trait ZooKernels: Backend {
         conv_relu_pool_by_ops::<Self>(x, weight, bias, options, pool)
     }
 
+    /// Four `[N, C_i, H, W]` tensors (an Inception module's branches) concatenated along the
+    /// channels (Burn's `float_cat` on dimension 1). Not through autodiff: callers use it
+    /// without one. (Four tensors rather than a `Vec`: the extension macro of Burn 0.22.1 does
+    /// not convert a `Vec` of tensors for the backends it routes to.)
+    fn zoo_cat_channels4(
+        a: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+        c: FloatTensor<Self>,
+        d: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        Self::float_cat(vec![a, b, c, d], 1)
+    }
+
     /// The gradient before a ReLU, from the ReLU's output: zero where the output is not positive,
     /// kept where it is NaN (Burn's `relu_backward`, which NdArray runs as a comparison into a
     /// mask tensor and a masked fill: two passes and an allocation).

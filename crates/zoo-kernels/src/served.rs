@@ -315,6 +315,43 @@ pub(crate) fn relu_backward<B: Served>(
     KernelTensor::from_values(masked, shape)
 }
 
+/// [`ZooKernels::zoo_cat_channels4`] (for any number of tensors): per sample, each tensor's `C_i × H × W` values copied
+/// after the previous ones, samples in parallel (burn-ndarray's own concatenation of
+/// cifar-inception's branches ran on one thread through dynamic-dimension views, ~10× Flex's).
+pub(crate) fn cat_channels<B: Served>(tensors: Vec<FloatTensor<B>>) -> FloatTensor<B> {
+    let dims = |t: &FloatTensor<B>| {
+        let shape = t.shape();
+        (is_f32(t) && shape.num_dims() == 4).then(|| shape.dims::<4>())
+    };
+    let Some([batch, _, height, width]) = tensors.first().and_then(dims) else {
+        return B::float_cat(tensors, 1);
+    };
+    let fits = |t: &FloatTensor<B>| {
+        dims(t).is_some_and(|[n, _, h, w]| [n, h, w] == [batch, height, width])
+    };
+    if !tensors.iter().all(fits) {
+        return B::float_cat(tensors, 1);
+    }
+    count_call();
+    let values: Vec<Values<'_>> = tensors.iter().map(|t| t.values()).collect();
+    let channels: Vec<usize> = tensors
+        .iter()
+        .filter_map(dims)
+        .map(|[_, c, _, _]| c)
+        .collect();
+    let parts: Vec<usize> = channels.iter().map(|c| c * height * width).collect();
+    let sample: usize = parts.iter().sum();
+    let channels: usize = channels.iter().sum();
+    let out = crate::parallel::par_chunks_filled(batch * sample, sample, 0.0, |n, out| {
+        let mut at = 0;
+        for (v, &len) in values.iter().zip(&parts) {
+            out[at..at + len].copy_from_slice(&v[n * len..(n + 1) * len]);
+            at += len;
+        }
+    });
+    KernelTensor::from_values(out, [batch, channels, height, width].into())
+}
+
 /// [`ArgmaxPool::max_pool2d_argmax`].
 pub(crate) fn max_pool2d_argmax<B: Served>(
     x: FloatTensor<B>,
@@ -396,6 +433,15 @@ macro_rules! serve {
                 grad: FloatTensor<Self>,
             ) -> FloatTensor<Self> {
                 relu_backward::<Self>(output, grad)
+            }
+
+            fn zoo_cat_channels4(
+                a: FloatTensor<Self>,
+                b: FloatTensor<Self>,
+                c: FloatTensor<Self>,
+                d: FloatTensor<Self>,
+            ) -> FloatTensor<Self> {
+                cat_channels::<Self>(vec![a, b, c, d])
             }
 
             fn conv2d_x_grad(

@@ -188,7 +188,7 @@ impl Inception {
         let (bp, mp) = self
             .branch_pool
             .forward_traced(x, &format!("{prefix}.branch_pool"), trace);
-        let out = Tensor::cat(vec![b1, b3, b5, bp], 1);
+        let out = zoo_kernels::cat_channels(vec![b1, b3, b5, bp]);
         trace(
             prefix,
             "Inception",
