@@ -294,20 +294,18 @@ pub fn conv1d_relu_pool_module(conv: &Conv1d, pool: &MaxPool1d, input: Tensor<3>
 
 /// `Tensor::cat(tensors, 1)` for `[N, C_i, H, W]` tensors (an Inception module's branches):
 /// for four tensors on Flex and NdArray without autodiff (inference), a copy per sample in
-/// parallel; otherwise Burn's `cat` (under autodiff its backward splits the gradient). Why: burn-ndarray
-/// concatenated cifar-inception's four branches at batch 64 in 10.7–23 ms, Flex in 1.4–1.8 ms
-/// (BENCHMARKS.md).
+/// parallel; otherwise Burn's `cat` (under autodiff its backward splits the gradient).
+/// Why: burn-ndarray concatenated cifar-inception's four branches at batch 64 in 10.7–23 ms,
+/// Flex in 1.4–1.9 ms (BENCHMARKS.md).
 pub fn cat_channels(tensors: Vec<Tensor<4>>) -> Tensor<4> {
     #[cfg(feature = "kernels")]
-    if let Some(first) = tensors.first() {
-        let device = first.device();
-        if serves(&device) && !device.is_autodiff() {
-            match <[Tensor<4>; 4]>::try_from(tensors) {
-                Ok(four) => return extension::cat_channels4(four),
-                Err(tensors) => return Tensor::cat(tensors, 1),
-            }
+    let tensors = match <[Tensor<4>; 4]>::try_from(tensors) {
+        Ok(four) if serves(&four[0].device()) && !four[0].device().is_autodiff() => {
+            return extension::cat_channels4(four);
         }
-    }
+        Ok(four) => Vec::from(four),
+        Err(tensors) => tensors,
+    };
     Tensor::cat(tensors, 1)
 }
 

@@ -315,33 +315,35 @@ pub(crate) fn relu_backward<B: Served>(
     KernelTensor::from_values(masked, shape)
 }
 
-/// [`ZooKernels::zoo_cat_channels4`] (for any number of tensors): per sample, each tensor's `C_i × H × W` values copied
-/// after the previous ones, samples in parallel (burn-ndarray's own concatenation of
-/// cifar-inception's branches ran on one thread through dynamic-dimension views, ~10× Flex's).
+/// [`ZooKernels::zoo_cat_channels4`] (for any number of tensors): per sample, each tensor's
+/// `C_i × H × W` values copied after the previous ones, samples in parallel (burn-ndarray's own
+/// concatenation of cifar-inception's branches ran on one thread through dynamic-dimension
+/// views, ~10× Flex's time). Burn's `float_cat` for anything but `f32` tensors of one batch,
+/// height and width.
 pub(crate) fn cat_channels<B: Served>(tensors: Vec<FloatTensor<B>>) -> FloatTensor<B> {
     let dims = |t: &FloatTensor<B>| {
         let shape = t.shape();
         (is_f32(t) && shape.num_dims() == 4).then(|| shape.dims::<4>())
     };
-    let Some([batch, _, height, width]) = tensors.first().and_then(dims) else {
+    let shapes: Option<Vec<[usize; 4]>> = tensors.iter().map(dims).collect();
+    let Some(shapes) = shapes.filter(|s| !s.is_empty()) else {
         return B::float_cat(tensors, 1);
     };
-    let fits = |t: &FloatTensor<B>| {
-        dims(t).is_some_and(|[n, _, h, w]| [n, h, w] == [batch, height, width])
-    };
-    if !tensors.iter().all(fits) {
+    let [batch, _, height, width] = shapes[0];
+    if shapes
+        .iter()
+        .any(|&[n, _, h, w]| [n, h, w] != [batch, height, width])
+    {
         return B::float_cat(tensors, 1);
     }
     count_call();
     let values: Vec<Values<'_>> = tensors.iter().map(|t| t.values()).collect();
-    let channels: Vec<usize> = tensors
+    let parts: Vec<usize> = shapes
         .iter()
-        .filter_map(dims)
-        .map(|[_, c, _, _]| c)
+        .map(|[_, c, _, _]| c * height * width)
         .collect();
-    let parts: Vec<usize> = channels.iter().map(|c| c * height * width).collect();
     let sample: usize = parts.iter().sum();
-    let channels: usize = channels.iter().sum();
+    let channels: usize = shapes.iter().map(|[_, c, _, _]| c).sum();
     let out = crate::parallel::par_chunks_filled(batch * sample, sample, 0.0, |n, out| {
         let mut at = 0;
         for (v, &len) in values.iter().zip(&parts) {

@@ -81,9 +81,9 @@ pub(crate) fn forward_in(
     if cout * ohw == 0 {
         return Vec::new();
     }
+    let weight = &layout_weight(weight, g, layout);
     // the output starts as the bias (or zero), and the products are accumulated onto it
     let start = |row: usize| bias.map_or(0.0, |b| b[row % cout]);
-    let weight = &layout_weight(weight, g, layout);
     let group = group_size(g, layout);
     par_chunks_rows_filled(
         g.batch * cout * ohw,
