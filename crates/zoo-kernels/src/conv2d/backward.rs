@@ -10,6 +10,7 @@ use crate::conv2d::geometry::{Conv2dGeometry, Layout};
 use crate::conv2d::im2col::{block_cols, col2im_add, merge_columns, sample_input};
 use crate::conv2d::matmul::matmul;
 use crate::conv2d::scratch::{blocks, with_scratch};
+use crate::conv2d::winograd;
 use crate::parallel::par_chunks_filled;
 use crate::short::sum;
 
@@ -97,8 +98,18 @@ pub fn bias_grad(dy: &[f32], batch: usize, channels_out: usize, len: usize) -> V
 }
 
 /// Gradient of the loss with respect to the input, `[batch, channels_in, h, w]` row-major, from
-/// the weight (`[channels_out, channels_in, kh, kw]`) and the output gradient `dy`.
+/// the weight (`[channels_out, channels_in, kh, kw]`) and the output gradient `dy`: by
+/// Winograd where it [`applies`](winograd::applies), else im2col.
 pub fn input_grad(weight: &[f32], dy: &[f32], g: &Conv2dGeometry) -> Vec<f32> {
+    if winograd::applies(g) {
+        assert_eq!(weight.len(), g.channels_out * g.patch(), "weight length");
+        assert_eq!(
+            dy.len(),
+            g.batch * g.channels_out * g.output_len(),
+            "output gradient length"
+        );
+        return winograd::input_grad(weight, dy, g);
+    }
     input_grad_in(weight, dy, g, g.layout())
 }
 

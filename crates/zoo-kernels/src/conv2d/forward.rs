@@ -10,6 +10,7 @@ use crate::conv2d::matmul::matmul;
 use crate::conv2d::scratch::{
     BLOCK_OUTPUT, SAMPLE_OUTPUT, block_rows, blocks, with_group_scratch, with_scratch,
 };
+use crate::conv2d::winograd;
 use crate::parallel::{par_chunks_filled, par_chunks_rows_filled};
 use crate::pool::{Pool2dGeometry, PoolPlan, pool_planes};
 
@@ -30,7 +31,32 @@ pub fn forward_relu(
     forward_chosen(x, weight, bias, g, true)
 }
 
-/// The direct kernel where it [`applies`](direct::applies), else im2col in `g`'s layout.
+/// How a forward pass computes its convolution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Method {
+    /// Winograd's F(2 × 2, 3 × 3) ([`winograd`]).
+    Winograd,
+    /// The register-blocked AVX2 kernel ([`direct`]).
+    Direct,
+    /// im2col and a matrix product, in `g`'s layout.
+    Im2col,
+}
+
+impl Method {
+    /// Winograd where it [`applies`](winograd::applies), else the direct kernel where that
+    /// [`applies`](direct::applies), else im2col.
+    pub(crate) fn choose(g: &Conv2dGeometry) -> Self {
+        if winograd::applies(g) {
+            Method::Winograd
+        } else if direct::applies(g) {
+            Method::Direct
+        } else {
+            Method::Im2col
+        }
+    }
+}
+
+/// The forward pass by the [`Method`] chosen for `g`.
 fn forward_chosen(
     x: &[f32],
     weight: &[f32],
@@ -38,9 +64,13 @@ fn forward_chosen(
     g: &Conv2dGeometry,
     relu: bool,
 ) -> Vec<f32> {
-    match direct::applies(g) {
-        true => forward_direct(x, weight, bias, g, relu),
-        false => forward_in(x, weight, bias, g, g.layout(), relu),
+    match Method::choose(g) {
+        Method::Winograd => {
+            check_forward_args(x, weight, bias, g);
+            winograd::forward(x, weight, bias, g, relu)
+        }
+        Method::Direct => forward_direct(x, weight, bias, g, relu),
+        Method::Im2col => forward_in(x, weight, bias, g, g.layout(), relu),
     }
 }
 
@@ -187,17 +217,17 @@ pub fn forward_relu_pool(
     g: &Conv2dGeometry,
     pool: &Pool2dGeometry,
 ) -> Vec<f32> {
-    forward_relu_pool_in(x, weight, bias, g, pool, direct::applies(g))
+    forward_relu_pool_in(x, weight, bias, g, pool, Method::choose(g))
 }
 
-/// [`forward_relu_pool`] by the direct kernel when `direct`, else by im2col in `g`'s layout.
+/// [`forward_relu_pool`] by `method` (Winograd a sample at a time).
 pub(crate) fn forward_relu_pool_in(
     x: &[f32],
     weight: &[f32],
     bias: Option<&[f32]>,
     g: &Conv2dGeometry,
     pool: &Pool2dGeometry,
-    direct: bool,
+    method: Method,
 ) -> Vec<f32> {
     check_forward_args(x, weight, bias, g);
     let (ohw, cout) = (g.output_len(), g.channels_out);
@@ -211,9 +241,10 @@ pub(crate) fn forward_relu_pool_in(
         return Vec::new();
     }
     let layout = g.layout();
-    let weight = &match direct {
-        true => direct::pack_weight(weight, g).into(),
-        false => layout_weight(weight, g, layout),
+    let weight = &match method {
+        Method::Winograd => winograd::transform_weight(weight, cout, g.channels_in).into(),
+        Method::Direct => direct::pack_weight(weight, g).into(),
+        Method::Im2col => layout_weight(weight, g, layout),
     };
     let plan = PoolPlan::new(pool);
     par_chunks_filled(g.batch * pooled, pooled, f32::NEG_INFINITY, |n, out| {
@@ -222,9 +253,14 @@ pub(crate) fn forward_relu_pool_in(
         for co in 0..cout {
             conv.resize((co + 1) * ohw, bias.map_or(0.0, |b| b[co]));
         }
-        match direct {
-            true => direct::sample_forward(x, weight, g, true, n, &mut conv),
-            false => sample_forward(x, weight, g, layout, true, n, &mut conv),
+        match method {
+            Method::Winograd => {
+                let xs = &x[n * g.input_len()..][..g.input_len()];
+                winograd::chunk_forward(xs, weight, g, &mut conv);
+                relu_in_place(&mut conv);
+            }
+            Method::Direct => direct::sample_forward(x, weight, g, true, n, &mut conv),
+            Method::Im2col => sample_forward(x, weight, g, layout, true, n, &mut conv),
         }
         pool_planes(&conv, &plan, out);
         SAMPLE_OUTPUT.set(conv);

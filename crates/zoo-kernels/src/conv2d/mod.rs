@@ -20,6 +20,7 @@ mod matmul;
 mod scratch;
 #[cfg(test)]
 mod tests;
+mod winograd;
 
 pub use backward::{bias_grad, input_grad, weight_grad};
 pub use forward::{forward, forward_relu, forward_relu_pool};

@@ -259,7 +259,7 @@ fn output_size_follows_burn() {
 #[test]
 fn direct_kernel_matches_the_definition() {
     use super::direct;
-    use super::forward::{forward_direct, forward_relu_pool_in};
+    use super::forward::{Method, forward_direct, forward_relu_pool_in};
     use crate::pool::Pool2dGeometry;
     if !direct::has_avx2_fma() {
         eprintln!("skipped: this CPU has no AVX2 + FMA, the direct kernel's instructions");
@@ -304,8 +304,8 @@ fn direct_kernel_matches_the_definition() {
             padding: [0, 0],
             dilation: [1, 1],
         };
-        let fused = forward_relu_pool_in(&x, &w, Some(&bias), &g, &pool, true);
-        let im2col = forward_relu_pool_in(&x, &w, Some(&bias), &g, &pool, false);
+        let fused = forward_relu_pool_in(&x, &w, Some(&bias), &g, &pool, Method::Direct);
+        let im2col = forward_relu_pool_in(&x, &w, Some(&bias), &g, &pool, Method::Im2col);
         assert_eq!(fused.len(), im2col.len());
         for (a, b) in fused.iter().zip(&im2col) {
             assert!((a.is_nan() && b.is_nan()) || (a - b).abs() <= 1e-4 * (1.0 + b.abs()));
@@ -329,5 +329,81 @@ fn direct_kernel_matches_the_definition() {
         geometry(1, 2, 4, [5, 9], [3, 3]),
     ] {
         assert!(!direct::shape_fits(&g), "{g:?}");
+    }
+}
+
+/// Winograd's F(2 × 2, 3 × 3) (`winograd.rs`) against the definition: forward (with the bias,
+/// with and without the ReLU, NaN kept) and input gradient, on even and odd output sizes (a
+/// tile's second row or column dropped), no, "same", full and asymmetric padding, and batches
+/// that split into several chunks of samples with a shorter last one.
+#[test]
+fn winograd_matches_the_definition() {
+    use super::forward::{Method, forward_relu_pool_in};
+    use super::winograd;
+    use crate::pool::Pool2dGeometry;
+    let padded = |g: Conv2dGeometry, padding: [(usize, usize); 2]| Conv2dGeometry { padding, ..g };
+    let geometries = [
+        geometry(2, 3, 5, [8, 8], [3, 3]),
+        geometry(9, 4, 3, [7, 5], [3, 3]),
+        padded(geometry(3, 6, 4, [6, 6], [3, 3]), [(1, 1), (1, 1)]),
+        padded(geometry(5, 2, 7, [5, 9], [3, 3]), [(2, 2), (2, 2)]),
+        padded(geometry(2, 3, 2, [4, 7], [3, 3]), [(0, 1), (2, 0)]),
+        geometry(1, 17, 16, [3, 3], [3, 3]),
+    ];
+    for g in geometries {
+        assert!(winograd::shape_fits(&g), "{g:?}");
+        let [oh, ow] = g.output();
+        let mut x = values(g.batch * g.input_len(), 21);
+        let w = values(g.channels_out * g.patch(), 22);
+        let bias = values(g.channels_out, 23);
+        let dy = values(g.batch * g.channels_out * oh * ow, 24);
+        let (_, dx) = reference(&x, &w, &dy, &g);
+        let close = |name: &str, got: &[f32], want: &[f32]| {
+            assert_eq!(got.len(), want.len(), "{name} length for {g:?}");
+            for (i, (&a, &b)) in got.iter().zip(want).enumerate() {
+                let same = (a.is_nan() && b.is_nan()) || (a - b).abs() <= 1e-4 * (1.0 + b.abs());
+                assert!(same, "{name} [{i}]: {a} vs {b} for {g:?}");
+            }
+        };
+        close("input gradient", &winograd::input_grad(&w, &dy, &g), &dx);
+        x[g.input_len() * (g.batch - 1) + 1] = f32::NAN;
+        let y = reference_forward(&x, &w, &bias, &g);
+        close(
+            "output",
+            &winograd::forward(&x, &w, Some(&bias), &g, false),
+            &y,
+        );
+        let relu: Vec<f32> = y
+            .iter()
+            .map(|&v| if v.is_nan() || v > 0.0 { v } else { 0.0 })
+            .collect();
+        close(
+            "output after ReLU",
+            &winograd::forward(&x, &w, Some(&bias), &g, true),
+            &relu,
+        );
+        let zero = vec![0.0; g.channels_out];
+        let y = reference_forward(&x, &w, &zero, &g);
+        close(
+            "output without bias",
+            &winograd::forward(&x, &w, None, &g, false),
+            &y,
+        );
+    }
+    // what it does not compute: other kernels, strides, dilation, padding past 2
+    let valid = geometry(1, 2, 4, [9, 9], [3, 3]);
+    for g in [
+        geometry(1, 2, 4, [9, 9], [5, 5]),
+        Conv2dGeometry {
+            stride: [2, 1],
+            ..valid
+        },
+        Conv2dGeometry {
+            dilation: [1, 2],
+            ..valid
+        },
+        padded(valid, [(3, 0), (0, 0)]),
+    ] {
+        assert!(!winograd::shape_fits(&g), "{g:?}");
     }
 }

@@ -1,0 +1,335 @@
+//! 3 × 3 stride-1 convolutions by Winograd's minimal filtering F(2 × 2, 3 × 3) (Lavin & Gray,
+//! 2015): each 2 × 2 block of outputs from a 4 × 4 input tile with 16 multiplications per
+//! channel pair instead of 36, as 16 matrix products `[tiles, channels_in] · [channels_in,
+//! channels_out]`, one per point of the transformed 4 × 4 tile.
+//!
+//! Why: most of cifar-inception's arithmetic is in 3 × 3 stride-1 convolutions (conv2, the
+//! Inception 3 × 3 branch, conv4: 41 of 57.4 M multiply-adds per image), and a training step
+//! was ~64 % gemm micro-kernel already (BENCHMARKS.md): fewer multiplications was what was left.
+//! The input gradient of such a convolution is another one (the output gradient, padded by
+//! `2 - padding`, with the weight flipped and its channels swapped), so both passes use it.
+//!
+//! Layout: the sample is copied channels-last, so the tile transforms are adds of channel
+//! vectors (vectorised by the compiler), and each product's rows are tiles, its columns
+//! channels — the `[positions, channels]` orientation gemm runs fastest here. The result is
+//! written channels-last per sample and added transposed onto the NCHW output (which holds the
+//! bias). Several samples share the products where one has few tiles (conv4: 4 per sample).
+//!
+//! Numerics: the transforms use only 1, ½ and signs, so results equal the direct sum up to a
+//! few float roundings more (checked against the definition in the tests).
+
+use crate::conv2d::channels_last::{transpose, transpose_add};
+use crate::conv2d::geometry::Conv2dGeometry;
+use crate::conv2d::matmul::matmul;
+use crate::conv2d::scratch::SCRATCH;
+use crate::parallel::par_chunks_rows_filled;
+
+/// Points of the transformed tile (4 × 4).
+const POINTS: usize = 16;
+/// Tiles per matrix product this module aims for: enough rows that gemm's packing of the
+/// transformed weight is repaid, few enough that the transformed tiles stay near L2.
+const TILES: usize = 128;
+
+/// Whether [`forward`] is chosen for `g` (and [`input_grad`] for its input gradient): a shape
+/// it computes ([`shape_fits`]), at least 16 channels in and out (below that the products are
+/// too thin to gain: cifar-inception's 3-channel conv1 stays on im2col), outputs of at least
+/// 8 × 8, and a sample per thread (the products run on one thread each).
+///
+/// Measured (`examples/cifar_layers`, batch 64, 2 threads, 2-core AMD EPYC Zen 3, AVX2,
+/// im2col → Winograd, forward / input gradient ms): conv2 (32 → 64, 28 × 28 out) 13.4 / 13.5
+/// → 8.6 / 9.7, the Inception 3 × 3 branch (96 → 128, 14 × 14, padded) 18.1 / 17.6 → 9.9 /
+/// 9.9; conv4 (128 → 256, 4 × 4 out) slower, 3.7 / 4.7 → 6.8 / 7.5, hence the 8 × 8.
+pub(crate) fn applies(g: &Conv2dGeometry) -> bool {
+    let [oh, ow] = g.output();
+    shape_fits(g)
+        && g.channels_in >= 16
+        && g.channels_out >= 16
+        && oh >= 8
+        && ow >= 8
+        && g.batch >= rayon::current_num_threads()
+        && enabled()
+}
+
+/// The shapes [`forward`] and [`input_grad`] compute: 3 × 3, stride 1, dilation 1, padding at
+/// most 2 on every side (the input gradient pads by `2 - padding`), a non-empty output.
+pub(crate) fn shape_fits(g: &Conv2dGeometry) -> bool {
+    g.kernel == [3, 3]
+        && g.stride == [1, 1]
+        && g.dilation == [1, 1]
+        && g.padding.iter().all(|&(a, b)| a <= 2 && b <= 2)
+        && g.is_supported()
+        && g.output_len() > 0
+}
+
+/// `ZOO_WINOGRAD=off` leaves these convolutions to im2col (to compare, or to rule this path out).
+fn enabled() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var("ZOO_WINOGRAD").map_or(true, |v| v != "off"))
+}
+
+/// The tiles of one sample: `[tile rows, tile columns]` of 2 × 2 outputs.
+fn tiles(g: &Conv2dGeometry) -> [usize; 2] {
+    g.output().map(|side| side.div_ceil(2))
+}
+
+/// Samples per chunk of products: enough for about [`TILES`] tiles, while every thread still
+/// gets two chunks.
+fn group_size(g: &Conv2dGeometry) -> usize {
+    let [th, tw] = tiles(g);
+    let per_thread = g.batch / (2 * rayon::current_num_threads()).max(1);
+    TILES.div_ceil(th * tw).min(per_thread).max(1)
+}
+
+/// The weight `[channels_out, channels_in, 3, 3]` transformed to `G g Gᵀ` per channel pair,
+/// as `[point, channels_in, channels_out]` (each point's product operand).
+pub(crate) fn transform_weight(weight: &[f32], cout: usize, cin: usize) -> Vec<f32> {
+    let mut u = vec![0.0f32; POINTS * cin * cout];
+    for co in 0..cout {
+        for ci in 0..cin {
+            let w = &weight[(co * cin + ci) * 9..][..9];
+            // G g: rows g0, (g0 + g1 + g2) / 2, (g0 - g1 + g2) / 2, g2 (per column)
+            let mut gw = [[0.0f32; 3]; 4];
+            for j in 0..3 {
+                let (a, b, c) = (w[j], w[3 + j], w[6 + j]);
+                gw[0][j] = a;
+                gw[1][j] = 0.5 * (a + b + c);
+                gw[2][j] = 0.5 * (a - b + c);
+                gw[3][j] = c;
+            }
+            // (G g) Gᵀ: the same along each row
+            for (i, row) in gw.iter().enumerate() {
+                let [a, b, c] = *row;
+                let values = [a, 0.5 * (a + b + c), 0.5 * (a - b + c), c];
+                for (j, v) in values.into_iter().enumerate() {
+                    u[((i * 4 + j) * cin + ci) * cout + co] = v;
+                }
+            }
+        }
+    }
+    u
+}
+
+/// The forward pass, `[batch, channels_out, oh, ow]`, starting from the bias; with `relu`,
+/// followed by a ReLU (as Flex's: NaN stays). `weight` is `[channels_out, channels_in, 3, 3]`.
+pub(crate) fn forward(
+    x: &[f32],
+    weight: &[f32],
+    bias: Option<&[f32]>,
+    g: &Conv2dGeometry,
+    relu: bool,
+) -> Vec<f32> {
+    let u = transform_weight(weight, g.channels_out, g.channels_in);
+    run(x, &u, bias, g, relu)
+}
+
+/// The input gradient `[batch, channels_in, h, w]` from the output gradient `dy` (`[batch,
+/// channels_out, oh, ow]`): the forward pass of `dy` padded by `2 - padding` on each side,
+/// with the weight flipped in both spatial dimensions and its two channel axes swapped.
+pub(crate) fn input_grad(weight: &[f32], dy: &[f32], g: &Conv2dGeometry) -> Vec<f32> {
+    let (cin, cout) = (g.channels_in, g.channels_out);
+    let mut flipped = vec![0.0f32; weight.len()];
+    for co in 0..cout {
+        for ci in 0..cin {
+            let from = &weight[(co * cin + ci) * 9..][..9];
+            let to = &mut flipped[(ci * cout + co) * 9..][..9];
+            for (k, v) in to.iter_mut().enumerate() {
+                *v = from[8 - k];
+            }
+        }
+    }
+    let back = Conv2dGeometry {
+        batch: g.batch,
+        channels_in: cout,
+        channels_out: cin,
+        input: g.output(),
+        kernel: [3, 3],
+        stride: [1, 1],
+        padding: g.padding.map(|(a, b)| (2 - a, 2 - b)),
+        dilation: [1, 1],
+    };
+    debug_assert_eq!(back.output(), g.input);
+    assert!(shape_fits(g), "not a Winograd shape: {g:?}");
+    let u = transform_weight(&flipped, cin, cout);
+    run(dy, &u, None, &back, false)
+}
+
+/// [`forward`] with the weight already transformed.
+fn run(x: &[f32], u: &[f32], bias: Option<&[f32]>, g: &Conv2dGeometry, relu: bool) -> Vec<f32> {
+    assert_eq!(x.len(), g.batch * g.input_len(), "input length");
+    assert_eq!(u.len(), POINTS * g.channels_in * g.channels_out);
+    let (ohw, cout) = (g.output_len(), g.channels_out);
+    let group = group_size(g);
+    let start = |row: usize| bias.map_or(0.0, |b| b[row % cout]);
+    par_chunks_rows_filled(
+        g.batch * cout * ohw,
+        group * cout * ohw,
+        ohw,
+        start,
+        |chunk, outs| {
+            let first = chunk * group;
+            let samples = outs.len() / (cout * ohw);
+            let inputs = &x[first * g.input_len()..][..samples * g.input_len()];
+            chunk_forward(inputs, u, g, outs);
+            if relu {
+                for v in outs.iter_mut() {
+                    *v = if v.is_nan() || *v > 0.0 { *v } else { 0.0 };
+                }
+            }
+        },
+    )
+}
+
+/// The samples of `inputs` (NCHW) added onto `outs` (`[samples, channels_out, oh, ow]`);
+/// `u` is the [transformed weight](transform_weight).
+pub(crate) fn chunk_forward(inputs: &[f32], u: &[f32], g: &Conv2dGeometry, outs: &mut [f32]) {
+    assert!(shape_fits(g), "not a Winograd shape: {g:?}");
+    let (cin, cout, ohw) = (g.channels_in, g.channels_out, g.output_len());
+    let [h, w] = g.input;
+    let [th, tw] = tiles(g);
+    let samples = inputs.len() / g.input_len();
+    let n = samples * th * tw;
+    // scratch: the channels-last sample, the transformed tiles V [point, tile, channel in],
+    // the products M [point, tile, channel out], one sample's output channels-last
+    let sizes = [h * w * cin, POINTS * n * cin, POINTS * n * cout, ohw * cout];
+    let mut scratch = SCRATCH.take();
+    let total: usize = sizes.iter().sum();
+    if scratch.len() < total {
+        scratch = vec![0.0; total];
+    }
+    let (sample, rest) = scratch.split_at_mut(sizes[0]);
+    let (v, rest) = rest.split_at_mut(sizes[1]);
+    let (m, rest) = rest.split_at_mut(sizes[2]);
+    let out_cl = &mut rest[..sizes[3]];
+
+    let zeros = vec![0.0f32; cin];
+    for (s, xs) in inputs.chunks_exact(g.input_len()).enumerate() {
+        transpose(xs, cin, h * w, sample);
+        transform_input(sample, g, &zeros, s * th * tw, n, v);
+    }
+    for p in 0..POINTS {
+        // M_p [tiles, cout] = V_p [tiles, cin] · U_p [cin, cout]
+        matmul(
+            n,
+            cout,
+            cin,
+            &mut m[p * n * cout..][..n * cout],
+            cout,
+            false,
+            &v[p * n * cin..][..n * cin],
+            (cin, 1),
+            &u[p * cin * cout..][..cin * cout],
+            (cout, 1),
+            g.gemm_threads(),
+        );
+    }
+    for (s, outs) in outs.chunks_exact_mut(cout * ohw).enumerate() {
+        transform_output(m, g, s * th * tw, n, out_cl);
+        transpose_add(out_cl, ohw, cout, outs, ohw);
+    }
+    SCRATCH.set(scratch);
+}
+
+/// `Bᵀ d B` of every tile of one channels-last sample (`[h, w, channels_in]`), written to `v`
+/// (`[point, n, channels_in]`) at tiles `first..`; input outside the sample is zero.
+fn transform_input(
+    sample: &[f32],
+    g: &Conv2dGeometry,
+    zeros: &[f32],
+    first: usize,
+    n: usize,
+    v: &mut [f32],
+) {
+    let cin = g.channels_in;
+    let [h, w] = g.input;
+    let [th, tw] = tiles(g);
+    let (top, left) = (g.padding[0].0 as isize, g.padding[1].0 as isize);
+    let mut t = vec![0.0f32; POINTS * cin];
+    for ty in 0..th {
+        for tx in 0..tw {
+            let tile = first + ty * tw + tx;
+            let at = |i: usize, j: usize| -> &[f32] {
+                let (y, x) = (
+                    2 * ty as isize + i as isize - top,
+                    2 * tx as isize + j as isize - left,
+                );
+                if y < 0 || x < 0 || y >= h as isize || x >= w as isize {
+                    zeros
+                } else {
+                    &sample[(y as usize * w + x as usize) * cin..][..cin]
+                }
+            };
+            // d B along each row i: t[i][0] = d0 - d2, t[i][1] = d1 + d2, t[i][2] = d2 - d1,
+            // t[i][3] = d1 - d3
+            for i in 0..4 {
+                let (d0, d1, d2, d3) = (at(i, 0), at(i, 1), at(i, 2), at(i, 3));
+                let (t0, rest) = t[i * 4 * cin..][..4 * cin].split_at_mut(cin);
+                let (t1, rest) = rest.split_at_mut(cin);
+                let (t2, t3) = rest.split_at_mut(cin);
+                for c in 0..cin {
+                    t0[c] = d0[c] - d2[c];
+                    t1[c] = d1[c] + d2[c];
+                    t2[c] = d2[c] - d1[c];
+                    t3[c] = d1[c] - d3[c];
+                }
+            }
+            // Bᵀ (d B) along each column j, into the four points (0..4, j)
+            for j in 0..4 {
+                let row = |i: usize| &t[(i * 4 + j) * cin..][..cin];
+                let (r0, r1, r2, r3) = (row(0), row(1), row(2), row(3));
+                let point = |i: usize| ((i * 4 + j) * n + tile) * cin;
+                let [p0, p1, p2, p3] = [0, 1, 2, 3].map(point);
+                for c in 0..cin {
+                    v[p0 + c] = r0[c] - r2[c];
+                    v[p1 + c] = r1[c] + r2[c];
+                    v[p2 + c] = r2[c] - r1[c];
+                    v[p3 + c] = r1[c] - r3[c];
+                }
+            }
+        }
+    }
+}
+
+/// `Aᵀ m A` of one sample's tiles `first..` of `m` (`[point, n, channels_out]`), written
+/// channels-last to `out` (`[oh · ow, channels_out]`); a tile's outputs past the edge (odd
+/// sizes) are dropped.
+fn transform_output(m: &[f32], g: &Conv2dGeometry, first: usize, n: usize, out: &mut [f32]) {
+    let cout = g.channels_out;
+    let [oh, ow] = g.output();
+    let [th, tw] = tiles(g);
+    let mut s = vec![0.0f32; 8 * cout];
+    for ty in 0..th {
+        for tx in 0..tw {
+            let tile = first + ty * tw + tx;
+            let point = |p: usize| &m[(p * n + tile) * cout..][..cout];
+            // Aᵀ m along each column b: s[0][b] = m0 + m1 + m2, s[1][b] = m1 - m2 - m3
+            for b in 0..4 {
+                let (m0, m1, m2, m3) = (point(b), point(4 + b), point(8 + b), point(12 + b));
+                let (s0, s1) = s[b * 2 * cout..][..2 * cout].split_at_mut(cout);
+                for c in 0..cout {
+                    s0[c] = m0[c] + m1[c] + m2[c];
+                    s1[c] = m1[c] - m2[c] - m3[c];
+                }
+            }
+            // (Aᵀ m) A along each row r: y[r][0] = s0 + s1 + s2, y[r][1] = s1 - s2 - s3
+            for r in 0..2 {
+                let y = 2 * ty + r;
+                if y >= oh {
+                    break;
+                }
+                let col = |b: usize| &s[(b * 2 + r) * cout..][..cout];
+                let (s0, s1, s2, s3) = (col(0), col(1), col(2), col(3));
+                let x = 2 * tx;
+                let left = &mut out[(y * ow + x) * cout..][..cout];
+                for c in 0..cout {
+                    left[c] = s0[c] + s1[c] + s2[c];
+                }
+                if x + 1 < ow {
+                    let right = &mut out[(y * ow + x + 1) * cout..][..cout];
+                    for c in 0..cout {
+                        right[c] = s1[c] - s2[c] - s3[c];
+                    }
+                }
+            }
+        }
+    }
+}
