@@ -334,8 +334,9 @@ fn direct_kernel_matches_the_definition() {
 
 /// Winograd's F(2 × 2, 3 × 3) (`winograd.rs`) against the definition: forward (with the bias,
 /// with and without the ReLU, NaN kept) and input gradient, on even and odd output sizes (a
-/// tile's second row or column dropped), no, "same", full and asymmetric padding, and batches
-/// that split into several chunks of samples with a shorter last one.
+/// tile's second row or column dropped), no, "same", full and asymmetric padding, batches
+/// that split into several chunks of samples with a shorter last one, and chunks of more
+/// tiles than one block of products.
 #[test]
 fn winograd_matches_the_definition() {
     use super::forward::{Method, forward_relu_pool_in};
@@ -349,6 +350,9 @@ fn winograd_matches_the_definition() {
         padded(geometry(5, 2, 7, [5, 9], [3, 3]), [(2, 2), (2, 2)]),
         padded(geometry(2, 3, 2, [4, 7], [3, 3]), [(0, 1), (2, 0)]),
         geometry(1, 17, 16, [3, 3], [3, 3]),
+        // more tiles than one block of products (256): 400 and 380 tiles a sample
+        padded(geometry(1, 4, 4, [40, 40], [3, 3]), [(1, 1), (1, 1)]),
+        geometry(2, 3, 5, [41, 39], [3, 3]),
     ];
     for g in geometries {
         assert!(winograd::shape_fits(&g), "{g:?}");
@@ -389,6 +393,18 @@ fn winograd_matches_the_definition() {
             &winograd::forward(&x, &w, None, &g, false),
             &y,
         );
+        // the fused convolution + ReLU + pool (inference), a sample at a time
+        let pool = Pool2dGeometry {
+            planes: g.channels_out,
+            input: [oh, ow],
+            kernel: [2.min(oh), 2.min(ow)],
+            stride: [2, 2],
+            padding: [0, 0],
+            dilation: [1, 1],
+        };
+        let fused = forward_relu_pool_in(&x, &w, Some(&bias), &g, &pool, Method::Winograd);
+        let im2col = forward_relu_pool_in(&x, &w, Some(&bias), &g, &pool, Method::Im2col);
+        close("pooled output", &fused, &im2col);
     }
     // what it does not compute: other kernels, strides, dilation, padding past 2
     let valid = geometry(1, 2, 4, [9, 9], [3, 3]);

@@ -18,6 +18,8 @@
 //! Numerics: the transforms use only 1, ½ and signs, so results equal the direct sum up to a
 //! few float roundings more (checked against the definition in the tests).
 
+use std::ops::Range;
+
 use crate::conv2d::channels_last::{transpose, transpose_add};
 use crate::conv2d::geometry::Conv2dGeometry;
 use crate::conv2d::matmul::matmul;
@@ -26,9 +28,15 @@ use crate::parallel::par_chunks_rows_filled;
 
 /// Points of the transformed tile (4 × 4).
 const POINTS: usize = 16;
-/// Tiles per matrix product this module aims for: enough rows that gemm's packing of the
-/// transformed weight is repaid, few enough that the transformed tiles stay near L2.
+/// Tiles per chunk of samples this module aims for (several samples share the products where
+/// one has few tiles): enough rows that gemm's packing of the transformed weight is repaid.
 const TILES: usize = 128;
+/// Tiles per block of products at most, so that a sample with many tiles (binary-cnn's conv3:
+/// 900) does not go through memory whole between the transforms and the products. Measured
+/// (`examples/fwd_only`, 2 threads, Zen 3): blocks of 64–256 tiles and unblocked ran within
+/// the noise on cifar-inception's layers; 256 was as fast as unblocked or faster on binary-cnn's
+/// conv3 and conv4 (12.2–13.1 / 7.5–7.9 ms against 12.4–14.1 / 8.2–8.7 at batch 16).
+const BLOCK: usize = 256;
 
 /// Whether [`forward`] is chosen for `g` (and [`input_grad`] for its input gradient): a shape
 /// it computes ([`shape_fits`]), at least 16 channels in and out (below that the products are
@@ -180,154 +188,180 @@ fn run(x: &[f32], u: &[f32], bias: Option<&[f32]>, g: &Conv2dGeometry, relu: boo
 }
 
 /// The samples of `inputs` (NCHW) added onto `outs` (`[samples, channels_out, oh, ow]`);
-/// `u` is the [transformed weight](transform_weight).
+/// `u` is the [transformed weight](transform_weight). The chunk's tiles (sample by sample,
+/// row-major) go through the products in blocks of [`BLOCK`] tiles.
 pub(crate) fn chunk_forward(inputs: &[f32], u: &[f32], g: &Conv2dGeometry, outs: &mut [f32]) {
     assert!(shape_fits(g), "not a Winograd shape: {g:?}");
     let (cin, cout, ohw) = (g.channels_in, g.channels_out, g.output_len());
-    let [h, w] = g.input;
     let [th, tw] = tiles(g);
     let samples = inputs.len() / g.input_len();
     let n = samples * th * tw;
-    // scratch: the channels-last sample, the transformed tiles V [point, tile, channel in],
-    // the products M [point, tile, channel out], one sample's output channels-last
-    let sizes = [h * w * cin, POINTS * n * cin, POINTS * n * cout, ohw * cout];
+    let block = BLOCK.min(n);
+    // scratch: the samples channels-last, a block's transformed tiles V [point, tile, channel
+    // in] and products M [point, tile, channel out], the samples' outputs channels-last
+    let sizes = [
+        samples * g.input_len(),
+        POINTS * block * cin,
+        POINTS * block * cout,
+        samples * ohw * cout,
+    ];
     let mut scratch = SCRATCH.take();
     let total: usize = sizes.iter().sum();
     if scratch.len() < total {
         scratch = vec![0.0; total];
     }
-    let (sample, rest) = scratch.split_at_mut(sizes[0]);
+    let (input_cl, rest) = scratch.split_at_mut(sizes[0]);
     let (v, rest) = rest.split_at_mut(sizes[1]);
     let (m, rest) = rest.split_at_mut(sizes[2]);
-    let out_cl = &mut rest[..sizes[3]];
+    let output_cl = &mut rest[..sizes[3]];
 
-    let zeros = vec![0.0f32; cin];
-    for (s, xs) in inputs.chunks_exact(g.input_len()).enumerate() {
-        transpose(xs, cin, h * w, sample);
-        transform_input(sample, g, &zeros, s * th * tw, n, v);
+    let hw = g.input[0] * g.input[1];
+    for (xs, sample) in inputs
+        .chunks_exact(g.input_len())
+        .zip(input_cl.chunks_exact_mut(g.input_len()))
+    {
+        transpose(xs, cin, hw, sample);
     }
-    for p in 0..POINTS {
-        // M_p [tiles, cout] = V_p [tiles, cin] · U_p [cin, cout]
-        matmul(
-            n,
-            cout,
-            cin,
-            &mut m[p * n * cout..][..n * cout],
-            cout,
-            false,
-            &v[p * n * cin..][..n * cin],
-            (cin, 1),
-            &u[p * cin * cout..][..cin * cout],
-            (cout, 1),
-            g.gemm_threads(),
-        );
+    let mut temp = vec![0.0f32; POINTS * cin.max(cout)];
+    for first in (0..n).step_by(block) {
+        let tiles = first..(first + block).min(n);
+        let rows = tiles.len();
+        transform_input(input_cl, g, tiles.clone(), v, &mut temp);
+        for p in 0..POINTS {
+            // M_p [tiles, cout] = V_p [tiles, cin] · U_p [cin, cout]
+            matmul(
+                rows,
+                cout,
+                cin,
+                &mut m[p * rows * cout..][..rows * cout],
+                cout,
+                false,
+                &v[p * rows * cin..][..rows * cin],
+                (cin, 1),
+                &u[p * cin * cout..][..cin * cout],
+                (cout, 1),
+                g.gemm_threads(),
+            );
+        }
+        transform_output(&m[..POINTS * rows * cout], g, tiles, output_cl, &mut temp);
     }
-    for (s, outs) in outs.chunks_exact_mut(cout * ohw).enumerate() {
-        transform_output(m, g, s * th * tw, n, out_cl);
-        transpose_add(out_cl, ohw, cout, outs, ohw);
+    for (part, outs) in output_cl
+        .chunks_exact(ohw * cout)
+        .zip(outs.chunks_exact_mut(cout * ohw))
+    {
+        transpose_add(part, ohw, cout, outs, ohw);
     }
     SCRATCH.set(scratch);
 }
 
-/// `Bᵀ d B` of every tile of one channels-last sample (`[h, w, channels_in]`), written to `v`
-/// (`[point, n, channels_in]`) at tiles `first..`; input outside the sample is zero.
+/// (sample, tile row, tile column) of tile `tile` of a chunk.
+fn tile_position(tile: usize, [th, tw]: [usize; 2]) -> (usize, usize, usize) {
+    (tile / (th * tw), tile % (th * tw) / tw, tile % tw)
+}
+
+/// `Bᵀ d B` of the chunk's tiles `tiles` from the channels-last samples `input`
+/// (`[samples, h, w, channels_in]`), written to `v` (`[point, tiles.len(), channels_in]`);
+/// input outside a sample is zero. `temp` holds at least 16 × channels_in values.
 fn transform_input(
-    sample: &[f32],
+    input: &[f32],
     g: &Conv2dGeometry,
-    zeros: &[f32],
-    first: usize,
-    n: usize,
+    tiles: Range<usize>,
     v: &mut [f32],
+    temp: &mut [f32],
 ) {
     let cin = g.channels_in;
     let [h, w] = g.input;
-    let [th, tw] = tiles(g);
     let (top, left) = (g.padding[0].0 as isize, g.padding[1].0 as isize);
-    let mut t = vec![0.0f32; POINTS * cin];
-    for ty in 0..th {
-        for tx in 0..tw {
-            let tile = first + ty * tw + tx;
-            let at = |i: usize, j: usize| -> &[f32] {
-                let (y, x) = (
-                    2 * ty as isize + i as isize - top,
-                    2 * tx as isize + j as isize - left,
-                );
-                if y < 0 || x < 0 || y >= h as isize || x >= w as isize {
-                    zeros
-                } else {
-                    &sample[(y as usize * w + x as usize) * cin..][..cin]
-                }
-            };
-            // d B along each row i: t[i][0] = d0 - d2, t[i][1] = d1 + d2, t[i][2] = d2 - d1,
-            // t[i][3] = d1 - d3
-            for i in 0..4 {
-                let (d0, d1, d2, d3) = (at(i, 0), at(i, 1), at(i, 2), at(i, 3));
-                let (t0, rest) = t[i * 4 * cin..][..4 * cin].split_at_mut(cin);
-                let (t1, rest) = rest.split_at_mut(cin);
-                let (t2, t3) = rest.split_at_mut(cin);
-                for c in 0..cin {
-                    t0[c] = d0[c] - d2[c];
-                    t1[c] = d1[c] + d2[c];
-                    t2[c] = d2[c] - d1[c];
-                    t3[c] = d1[c] - d3[c];
-                }
+    let zeros = vec![0.0f32; cin];
+    let rows = tiles.len();
+    let t = &mut temp[..POINTS * cin];
+    for (row, tile) in tiles.enumerate() {
+        let (s, ty, tx) = tile_position(tile, self::tiles(g));
+        let sample = &input[s * g.input_len()..][..g.input_len()];
+        let at = |i: usize, j: usize| -> &[f32] {
+            let y = 2 * ty as isize + i as isize - top;
+            let x = 2 * tx as isize + j as isize - left;
+            if y < 0 || x < 0 || y >= h as isize || x >= w as isize {
+                &zeros
+            } else {
+                &sample[(y as usize * w + x as usize) * cin..][..cin]
             }
-            // Bᵀ (d B) along each column j, into the four points (0..4, j)
-            for j in 0..4 {
-                let row = |i: usize| &t[(i * 4 + j) * cin..][..cin];
-                let (r0, r1, r2, r3) = (row(0), row(1), row(2), row(3));
-                let point = |i: usize| ((i * 4 + j) * n + tile) * cin;
-                let [p0, p1, p2, p3] = [0, 1, 2, 3].map(point);
-                for c in 0..cin {
-                    v[p0 + c] = r0[c] - r2[c];
-                    v[p1 + c] = r1[c] + r2[c];
-                    v[p2 + c] = r2[c] - r1[c];
-                    v[p3 + c] = r1[c] - r3[c];
-                }
+        };
+        // d B along each row i: t[i][0] = d0 - d2, t[i][1] = d1 + d2, t[i][2] = d2 - d1,
+        // t[i][3] = d1 - d3
+        for i in 0..4 {
+            let (d0, d1, d2, d3) = (at(i, 0), at(i, 1), at(i, 2), at(i, 3));
+            let (t0, rest) = t[i * 4 * cin..][..4 * cin].split_at_mut(cin);
+            let (t1, rest) = rest.split_at_mut(cin);
+            let (t2, t3) = rest.split_at_mut(cin);
+            for c in 0..cin {
+                t0[c] = d0[c] - d2[c];
+                t1[c] = d1[c] + d2[c];
+                t2[c] = d2[c] - d1[c];
+                t3[c] = d1[c] - d3[c];
+            }
+        }
+        // Bᵀ (d B) along each column j, into the four points (0..4, j)
+        for j in 0..4 {
+            let line = |i: usize| &t[(i * 4 + j) * cin..][..cin];
+            let (r0, r1, r2, r3) = (line(0), line(1), line(2), line(3));
+            let point = |i: usize| ((i * 4 + j) * rows + row) * cin;
+            let [p0, p1, p2, p3] = [0, 1, 2, 3].map(point);
+            for c in 0..cin {
+                v[p0 + c] = r0[c] - r2[c];
+                v[p1 + c] = r1[c] + r2[c];
+                v[p2 + c] = r2[c] - r1[c];
+                v[p3 + c] = r1[c] - r3[c];
             }
         }
     }
 }
 
-/// `Aᵀ m A` of one sample's tiles `first..` of `m` (`[point, n, channels_out]`), written
-/// channels-last to `out` (`[oh · ow, channels_out]`); a tile's outputs past the edge (odd
-/// sizes) are dropped.
-fn transform_output(m: &[f32], g: &Conv2dGeometry, first: usize, n: usize, out: &mut [f32]) {
+/// `Aᵀ m A` of the chunk's tiles `tiles` from their products `m` (`[point, tiles.len(),
+/// channels_out]`), written channels-last to `out` (`[samples, oh · ow, channels_out]`); a
+/// tile's outputs past the edge (odd sizes) are dropped. `temp` holds at least 8 ×
+/// channels_out values.
+fn transform_output(
+    m: &[f32],
+    g: &Conv2dGeometry,
+    tiles: Range<usize>,
+    out: &mut [f32],
+    temp: &mut [f32],
+) {
     let cout = g.channels_out;
     let [oh, ow] = g.output();
-    let [th, tw] = tiles(g);
-    let mut s = vec![0.0f32; 8 * cout];
-    for ty in 0..th {
-        for tx in 0..tw {
-            let tile = first + ty * tw + tx;
-            let point = |p: usize| &m[(p * n + tile) * cout..][..cout];
-            // Aᵀ m along each column b: s[0][b] = m0 + m1 + m2, s[1][b] = m1 - m2 - m3
-            for b in 0..4 {
-                let (m0, m1, m2, m3) = (point(b), point(4 + b), point(8 + b), point(12 + b));
-                let (s0, s1) = s[b * 2 * cout..][..2 * cout].split_at_mut(cout);
-                for c in 0..cout {
-                    s0[c] = m0[c] + m1[c] + m2[c];
-                    s1[c] = m1[c] - m2[c] - m3[c];
-                }
+    let rows = tiles.len();
+    let s = &mut temp[..8 * cout];
+    for (row, tile) in tiles.enumerate() {
+        let (sample, ty, tx) = tile_position(tile, self::tiles(g));
+        let out = &mut out[sample * oh * ow * cout..][..oh * ow * cout];
+        let point = |p: usize| &m[(p * rows + row) * cout..][..cout];
+        // Aᵀ m along each column b: s[0][b] = m0 + m1 + m2, s[1][b] = m1 - m2 - m3
+        for b in 0..4 {
+            let (m0, m1, m2, m3) = (point(b), point(4 + b), point(8 + b), point(12 + b));
+            let (s0, s1) = s[b * 2 * cout..][..2 * cout].split_at_mut(cout);
+            for c in 0..cout {
+                s0[c] = m0[c] + m1[c] + m2[c];
+                s1[c] = m1[c] - m2[c] - m3[c];
             }
-            // (Aᵀ m) A along each row r: y[r][0] = s0 + s1 + s2, y[r][1] = s1 - s2 - s3
-            for r in 0..2 {
-                let y = 2 * ty + r;
-                if y >= oh {
-                    break;
-                }
-                let col = |b: usize| &s[(b * 2 + r) * cout..][..cout];
-                let (s0, s1, s2, s3) = (col(0), col(1), col(2), col(3));
-                let x = 2 * tx;
-                let left = &mut out[(y * ow + x) * cout..][..cout];
+        }
+        // (Aᵀ m) A along each row r: y[r][0] = s0 + s1 + s2, y[r][1] = s1 - s2 - s3
+        for r in 0..2 {
+            let y = 2 * ty + r;
+            if y >= oh {
+                break;
+            }
+            let col = |b: usize| &s[(b * 2 + r) * cout..][..cout];
+            let (s0, s1, s2, s3) = (col(0), col(1), col(2), col(3));
+            let x = 2 * tx;
+            let left = &mut out[(y * ow + x) * cout..][..cout];
+            for c in 0..cout {
+                left[c] = s0[c] + s1[c] + s2[c];
+            }
+            if x + 1 < ow {
+                let right = &mut out[(y * ow + x + 1) * cout..][..cout];
                 for c in 0..cout {
-                    left[c] = s0[c] + s1[c] + s2[c];
-                }
-                if x + 1 < ow {
-                    let right = &mut out[(y * ow + x + 1) * cout..][..cout];
-                    for c in 0..cout {
-                        right[c] = s1[c] - s2[c] - s3[c];
-                    }
+                    right[c] = s1[c] - s2[c] - s3[c];
                 }
             }
         }
