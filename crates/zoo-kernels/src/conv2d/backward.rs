@@ -18,6 +18,9 @@ use crate::short::sum;
 /// row-major, from the input `x` (`[batch, channels_in, h, w]`) and the output gradient `dy`
 /// (`[batch, channels_out, oh, ow]`): each thread accumulates its samples' products.
 pub fn weight_grad(x: &[f32], dy: &[f32], g: &Conv2dGeometry) -> Vec<f32> {
+    if winograd::applies(g) {
+        return winograd::weight_grad(x, dy, g);
+    }
     weight_grad_in(x, dy, g, g.layout())
 }
 

@@ -361,7 +361,7 @@ fn winograd_matches_the_definition() {
         let w = values(g.channels_out * g.patch(), 22);
         let bias = values(g.channels_out, 23);
         let dy = values(g.batch * g.channels_out * oh * ow, 24);
-        let (_, dx) = reference(&x, &w, &dy, &g);
+        let (dw, dx) = reference(&x, &w, &dy, &g);
         let close = |name: &str, got: &[f32], want: &[f32]| {
             assert_eq!(got.len(), want.len(), "{name} length for {g:?}");
             for (i, (&a, &b)) in got.iter().zip(want).enumerate() {
@@ -370,6 +370,7 @@ fn winograd_matches_the_definition() {
             }
         };
         close("input gradient", &winograd::input_grad(&w, &dy, &g), &dx);
+        close("weight gradient", &winograd::weight_grad(&x, &dy, &g), &dw);
         x[g.input_len() * (g.batch - 1) + 1] = f32::NAN;
         let y = reference_forward(&x, &w, &bias, &g);
         close(

@@ -20,6 +20,8 @@
 
 use std::ops::Range;
 
+use rayon::prelude::*;
+
 use crate::conv2d::channels_last::{transpose, transpose_add};
 use crate::conv2d::geometry::Conv2dGeometry;
 use crate::conv2d::matmul::matmul;
@@ -159,6 +161,188 @@ pub(crate) fn input_grad(weight: &[f32], dy: &[f32], g: &Conv2dGeometry) -> Vec<
     assert!(shape_fits(g), "not a Winograd shape: {g:?}");
     let u = transform_weight(&flipped, cin, cout);
     run(dy, &u, None, &back, false)
+}
+
+/// The weight gradient `[channels_out, channels_in, 3, 3]` from the input `x` and the output
+/// gradient `dy`: the forward pass is linear in the transformed weight `U = G g Gᵀ`, so
+/// `dL/dU_p = Σ_tiles (A dy Aᵀ)_p ⊙ (Bᵀ d B)_p` (16 products `[channels_in, tiles] · [tiles,
+/// channels_out]`) and `dL/dg = Gᵀ (dL/dU) G`. The batch is split into a fixed number of parts
+/// per thread count (two a thread, for balance), each summed on its own and the parts added in
+/// order, so a result does not depend on which thread ran which part.
+pub(crate) fn weight_grad(x: &[f32], dy: &[f32], g: &Conv2dGeometry) -> Vec<f32> {
+    assert!(shape_fits(g), "not a Winograd shape: {g:?}");
+    let (cin, cout, ohw) = (g.channels_in, g.channels_out, g.output_len());
+    assert_eq!(x.len(), g.batch * g.input_len(), "input length");
+    assert_eq!(dy.len(), g.batch * cout * ohw, "output gradient length");
+    let parts = (2 * rayon::current_num_threads()).clamp(1, g.batch.max(1));
+    let per_part = g.batch.div_ceil(parts).max(1);
+    let partial: Vec<Vec<f32>> = (0..g.batch.div_ceil(per_part))
+        .into_par_iter()
+        .map(|part| {
+            let samples = part * per_part..((part + 1) * per_part).min(g.batch);
+            let mut du = vec![0.0f32; POINTS * cin * cout];
+            let group = group_size(g);
+            for first in samples.clone().step_by(group) {
+                let last = (first + group).min(samples.end);
+                let xs = &x[first * g.input_len()..last * g.input_len()];
+                let dys = &dy[first * cout * ohw..last * cout * ohw];
+                chunk_weight_grad(xs, dys, g, &mut du);
+            }
+            du
+        })
+        .collect();
+    let mut parts = partial.into_iter();
+    let mut du = parts
+        .next()
+        .unwrap_or_else(|| vec![0.0; POINTS * cin * cout]);
+    for part in parts {
+        for (t, p) in du.iter_mut().zip(&part) {
+            *t += p;
+        }
+    }
+    // Gᵀ (dL/dU) G per channel pair
+    let mut dw = vec![0.0f32; cout * cin * 9];
+    for co in 0..cout {
+        for ci in 0..cin {
+            let at = |i: usize, j: usize| du[((i * 4 + j) * cin + ci) * cout + co];
+            // Gᵀ along each column j: h0 = d0 + (d1 + d2) / 2, h1 = (d1 - d2) / 2,
+            // h2 = (d1 + d2) / 2 + d3
+            let mut h = [[0.0f32; 4]; 3];
+            for j in 0..4 {
+                let (d0, d1, d2, d3) = (at(0, j), at(1, j), at(2, j), at(3, j));
+                h[0][j] = d0 + 0.5 * (d1 + d2);
+                h[1][j] = 0.5 * (d1 - d2);
+                h[2][j] = 0.5 * (d1 + d2) + d3;
+            }
+            let out = &mut dw[(co * cin + ci) * 9..][..9];
+            for (a, [d0, d1, d2, d3]) in h.into_iter().enumerate() {
+                out[a * 3] = d0 + 0.5 * (d1 + d2);
+                out[a * 3 + 1] = 0.5 * (d1 - d2);
+                out[a * 3 + 2] = 0.5 * (d1 + d2) + d3;
+            }
+        }
+    }
+    dw
+}
+
+/// Adds the samples' `dL/dU` (`[point, channels_in, channels_out]`) onto `du`, from their
+/// inputs `inputs` (NCHW) and output gradients `dys` (`[samples, channels_out, oh, ow]`).
+fn chunk_weight_grad(inputs: &[f32], dys: &[f32], g: &Conv2dGeometry, du: &mut [f32]) {
+    let (cin, cout, ohw) = (g.channels_in, g.channels_out, g.output_len());
+    let [th, tw] = tiles(g);
+    let samples = inputs.len() / g.input_len();
+    let n = samples * th * tw;
+    let block = BLOCK.min(n);
+    // scratch: inputs and output gradients channels-last, a block's transformed tiles of
+    // each (V [point, tile, channel in], Z [point, tile, channel out])
+    let sizes = [
+        samples * g.input_len(),
+        samples * ohw * cout,
+        POINTS * block * cin,
+        POINTS * block * cout,
+    ];
+    let mut scratch = SCRATCH.take();
+    let total: usize = sizes.iter().sum();
+    if scratch.len() < total {
+        scratch = vec![0.0; total];
+    }
+    let (input_cl, rest) = scratch.split_at_mut(sizes[0]);
+    let (grad_cl, rest) = rest.split_at_mut(sizes[1]);
+    let (v, rest) = rest.split_at_mut(sizes[2]);
+    let z = &mut rest[..sizes[3]];
+    let hw = g.input[0] * g.input[1];
+    for (xs, sample) in inputs
+        .chunks_exact(g.input_len())
+        .zip(input_cl.chunks_exact_mut(g.input_len()))
+    {
+        transpose(xs, cin, hw, sample);
+    }
+    for (d, sample) in dys
+        .chunks_exact(cout * ohw)
+        .zip(grad_cl.chunks_exact_mut(cout * ohw))
+    {
+        transpose(d, cout, ohw, sample);
+    }
+    let mut temp = vec![0.0f32; POINTS * cin.max(cout)];
+    for first in (0..n).step_by(block) {
+        let tiles = first..(first + block).min(n);
+        let rows = tiles.len();
+        transform_input(input_cl, g, tiles.clone(), v, &mut temp);
+        transform_grad(grad_cl, g, tiles, z, &mut temp);
+        for p in 0..POINTS {
+            // dU_p [cin, cout] += V_pᵀ [cin, tiles] · Z_p [tiles, cout]
+            matmul(
+                cin,
+                cout,
+                rows,
+                &mut du[p * cin * cout..][..cin * cout],
+                cout,
+                true,
+                &v[p * rows * cin..][..rows * cin],
+                (1, cin),
+                &z[p * rows * cout..][..rows * cout],
+                (cout, 1),
+                g.gemm_threads(),
+            );
+        }
+    }
+    SCRATCH.set(scratch);
+}
+
+/// `A dy Aᵀ` of the chunk's tiles `tiles` (each a 2 × 2 block of the output gradient, zero past
+/// the edge) from the channels-last gradients `grad` (`[samples, oh · ow, channels_out]`),
+/// written to `z` (`[point, tiles.len(), channels_out]`). `temp` holds at least 8 ×
+/// channels_out values.
+fn transform_grad(
+    grad: &[f32],
+    g: &Conv2dGeometry,
+    tiles: Range<usize>,
+    z: &mut [f32],
+    temp: &mut [f32],
+) {
+    let cout = g.channels_out;
+    let [oh, ow] = g.output();
+    let zeros = vec![0.0f32; cout];
+    let rows = tiles.len();
+    let e = &mut temp[..8 * cout];
+    for (row, tile) in tiles.enumerate() {
+        let (sample, ty, tx) = tile_position(tile, self::tiles(g));
+        let grad = &grad[sample * oh * ow * cout..][..oh * ow * cout];
+        let at = |r: usize, c: usize| -> &[f32] {
+            let (y, x) = (2 * ty + r, 2 * tx + c);
+            if y >= oh || x >= ow {
+                &zeros
+            } else {
+                &grad[(y * ow + x) * cout..][..cout]
+            }
+        };
+        // dy Aᵀ along each row r: e[r][0] = d0, e[r][1] = d0 + d1, e[r][2] = d0 - d1,
+        // e[r][3] = -d1
+        for r in 0..2 {
+            let (d0, d1) = (at(r, 0), at(r, 1));
+            let (e0, rest) = e[r * 4 * cout..][..4 * cout].split_at_mut(cout);
+            let (e1, rest) = rest.split_at_mut(cout);
+            let (e2, e3) = rest.split_at_mut(cout);
+            for c in 0..cout {
+                e0[c] = d0[c];
+                e1[c] = d0[c] + d1[c];
+                e2[c] = d0[c] - d1[c];
+                e3[c] = -d1[c];
+            }
+        }
+        // A (dy Aᵀ) along each column j, into the four points (0..4, j)
+        for j in 0..4 {
+            let (r0, r1) = (&e[j * cout..][..cout], &e[(4 + j) * cout..][..cout]);
+            let point = |i: usize| ((i * 4 + j) * rows + row) * cout;
+            let [p0, p1, p2, p3] = [0, 1, 2, 3].map(point);
+            for c in 0..cout {
+                z[p0 + c] = r0[c];
+                z[p1 + c] = r0[c] + r1[c];
+                z[p2 + c] = r0[c] - r1[c];
+                z[p3 + c] = -r1[c];
+            }
+        }
+    }
 }
 
 /// [`forward`] with the weight already transformed.
