@@ -198,7 +198,10 @@ def main():
     if flops:
         lines += ["", "FLOP rate (multiply-adds of the forward pass x 2 FLOPs, x 3 for training, x "
                   "images/s; the peak is threads x the reported clock x FLOP/cycle of the FMA units, "
-                  "an estimate: a turbo clock runs faster):", ""]
+                  "an estimate: a turbo clock runs faster). The multiply-adds are the direct convolution's "
+                  "(`zoo summary`): burn-zoo computes 3 x 3 stride-1 convolutions by Winograd's "
+                  "F(2x2, 3x3) with fewer multiplications, so its rate is an effective one and can "
+                  "pass the peak:", ""]
         lines += flops
     versus = []
     for (model, batch), threads in [(c, t) for c in cases for t in thread_counts]:

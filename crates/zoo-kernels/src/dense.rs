@@ -9,6 +9,8 @@
 
 use rayon::prelude::*;
 
+use crate::short::relu_in_place;
+
 /// `[rows, outputs]` row-major: `x` (`[rows, inputs]`) times `weight` (`[inputs, outputs]`)
 /// plus `bias`, then a ReLU when `relu` (NaN stays NaN, as in Flex's).
 ///
@@ -76,9 +78,7 @@ pub fn forward(
                 }
             }
             if relu {
-                for v in block.iter_mut() {
-                    *v = if v.is_nan() || *v > 0.0 { *v } else { 0.0 };
-                }
+                relu_in_place(&mut block);
             }
             (first, block)
         })

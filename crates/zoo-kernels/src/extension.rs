@@ -310,25 +310,28 @@ pub fn serves(device: &Device) -> bool {
 
 fn enabled() -> bool {
     static ENABLED: OnceLock<bool> = OnceLock::new();
-    *ENABLED.get_or_init(|| match std::env::var("ZOO_KERNELS") {
-        Err(_) => true,
-        Ok(value) => match parse_switch(&value) {
-            Ok(on) => on,
-            Err(message) => {
-                eprintln!("warning: {message}; using zoo-kernels");
-                true
-            }
-        },
-    })
+    *ENABLED.get_or_init(|| env_switch("ZOO_KERNELS"))
 }
 
-/// `ZOO_KERNELS`'s value: `on`/`1`/`true` or `off`/`0`/`false`.
-fn parse_switch(value: &str) -> Result<bool, String> {
+/// The environment switch `name` (`ZOO_KERNELS`, `ZOO_WINOGRAD`): unset or `on`/`1`/`true` is
+/// on, `off`/`0`/`false` off; any other value prints a warning and counts as on.
+pub(crate) fn env_switch(name: &str) -> bool {
+    match std::env::var(name) {
+        Err(_) => true,
+        Ok(value) => parse_switch(name, &value).unwrap_or_else(|message| {
+            eprintln!("warning: {message}; taking it as on");
+            true
+        }),
+    }
+}
+
+/// A switch's value: `on`/`1`/`true` or `off`/`0`/`false`.
+fn parse_switch(name: &str, value: &str) -> Result<bool, String> {
     match value.trim().to_ascii_lowercase().as_str() {
         "on" | "1" | "true" => Ok(true),
         "off" | "0" | "false" => Ok(false),
         _ => Err(format!(
-            "ZOO_KERNELS={value:?} is not one of on, off, 1, 0, true, false"
+            "{name}={value:?} is not one of on, off, 1, 0, true, false"
         )),
     }
 }
@@ -416,10 +419,13 @@ pub(crate) fn conv2d_relu_pool(
 mod tests {
     #[test]
     fn switch_values() {
-        assert_eq!(super::parse_switch("off"), Ok(false));
-        assert_eq!(super::parse_switch(" ON "), Ok(true));
-        assert_eq!(super::parse_switch("0"), Ok(false));
-        let err = super::parse_switch("fast").unwrap_err();
-        assert!(err.contains("\"fast\"") && err.contains("on, off"), "{err}");
+        assert_eq!(super::parse_switch("ZOO_KERNELS", "off"), Ok(false));
+        assert_eq!(super::parse_switch("ZOO_KERNELS", " ON "), Ok(true));
+        assert_eq!(super::parse_switch("ZOO_KERNELS", "0"), Ok(false));
+        let err = super::parse_switch("ZOO_KERNELS", "fast").unwrap_err();
+        assert!(
+            err.contains("ZOO_KERNELS=\"fast\"") && err.contains("on, off"),
+            "{err}"
+        );
     }
 }

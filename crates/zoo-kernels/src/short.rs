@@ -1,6 +1,6 @@
 //! Slice operations for the short runs im2col copies (4–64 values): whole-vector chunks and
-//! no call to `memcpy`/`memset`, whose per-call cost exceeds the work at these lengths; and a
-//! lane-wise sum.
+//! no call to `memcpy`/`memset`, whose per-call cost exceeds the work at these lengths; a
+//! lane-wise sum; and the in-place ReLU the fused layers share.
 
 /// `dst = src` for short slices: whole 8-value chunks, then the tail, with no call to `memcpy`
 /// (whose per-call cost exceeds the copy at these lengths).
@@ -76,4 +76,11 @@ pub(crate) fn sum(values: &[f32]) -> f32 {
         }
     }
     lanes.iter().sum::<f32>() + rest
+}
+
+/// ReLU in place, as Flex's: a positive value or NaN stays, anything else becomes 0.
+pub(crate) fn relu_in_place(values: &mut [f32]) {
+    for v in values.iter_mut() {
+        *v = if v.is_nan() || *v > 0.0 { *v } else { 0.0 };
+    }
 }

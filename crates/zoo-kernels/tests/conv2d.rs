@@ -100,6 +100,13 @@ fn same_gradients_as_burn_conv2d() {
             .with_dilation([2, 1]),
         [2, 2, 7, 6],
     );
+    // 3 × 3 stride 1, ≥ 16 channels, outputs ≥ 8 × 8, a sample per thread (up to 8 threads):
+    // all three passes by Winograd's F(2 × 2, 3 × 3), odd and even output sizes.
+    check(
+        Conv2dConfig::new([16, 24], [3, 3]).with_padding(PaddingConfig2d::Same),
+        [8, 16, 9, 10],
+    );
+    check(Conv2dConfig::new([16, 16], [3, 3]), [8, 16, 11, 10]);
     // Grouped: not ours, Burn's backward through the fallback.
     check(
         Conv2dConfig::new([4, 6], [3, 3]).with_groups(2),

@@ -16,7 +16,8 @@ use crate::short::sum;
 
 /// Gradient of the loss with respect to the weight, `[channels_out, channels_in, kh, kw]`
 /// row-major, from the input `x` (`[batch, channels_in, h, w]`) and the output gradient `dy`
-/// (`[batch, channels_out, oh, ow]`): each thread accumulates its samples' products.
+/// (`[batch, channels_out, oh, ow]`): by Winograd where it [`applies`](winograd::applies), else
+/// im2col, each thread accumulating its samples' products.
 pub fn weight_grad(x: &[f32], dy: &[f32], g: &Conv2dGeometry) -> Vec<f32> {
     if winograd::applies(g) {
         return winograd::weight_grad(x, dy, g);

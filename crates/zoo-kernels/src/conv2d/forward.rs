@@ -13,6 +13,7 @@ use crate::conv2d::scratch::{
 use crate::conv2d::winograd;
 use crate::parallel::{par_chunks_filled, par_chunks_rows_filled};
 use crate::pool::{Pool2dGeometry, PoolPlan, pool_planes};
+use crate::short::relu_in_place;
 
 /// The convolution itself, `[batch, channels_out, oh, ow]` row-major: per sample and block of
 /// output rows, the weight (`[channels_out, patch]`) times the im2col matrix, plus the bias.
@@ -196,13 +197,6 @@ fn group_forward(
     });
     if relu {
         relu_in_place(outs);
-    }
-}
-
-/// ReLU as Flex's: positive or NaN stays.
-fn relu_in_place(outs: &mut [f32]) {
-    for v in outs.iter_mut() {
-        *v = if v.is_nan() || *v > 0.0 { *v } else { 0.0 };
     }
 }
 

@@ -8,7 +8,8 @@
 //! One job per file: [`geometry`] (shapes, the layout chosen), `im2col` and `channels_last`
 //! (the two ways to build the matrix), `scratch` (per-thread buffers, row blocks), `matmul`
 //! (the product), [`forward`] and [`backward`] (the passes), `direct` (the forward pass of
-//! valid stride-1 convolutions without im2col, AVX2 + FMA).
+//! valid stride-1 convolutions without im2col, AVX2 + FMA), `winograd` (3 × 3 stride-1
+//! convolutions, all three passes, by Winograd's F(2 × 2, 3 × 3)).
 
 mod backward;
 mod channels_last;

@@ -7,7 +7,9 @@
 //! Inception 3 × 3 branch, conv4: 41 of 57.4 M multiply-adds per image), and a training step
 //! was ~64 % gemm micro-kernel already (BENCHMARKS.md): fewer multiplications was what was left.
 //! The input gradient of such a convolution is another one (the output gradient, padded by
-//! `2 - padding`, with the weight flipped and its channels swapped), so both passes use it.
+//! `2 - padding`, with the weight flipped and its channels swapped), and the weight gradient
+//! follows from the forward pass being linear in the transformed weight: all three passes
+//! use it.
 //!
 //! Layout: the sample is copied channels-last, so the tile transforms are adds of channel
 //! vectors (vectorised by the compiler), and each product's rows are tiles, its columns
@@ -27,6 +29,7 @@ use crate::conv2d::geometry::Conv2dGeometry;
 use crate::conv2d::matmul::matmul;
 use crate::conv2d::scratch::SCRATCH;
 use crate::parallel::par_chunks_rows_filled;
+use crate::short::relu_in_place;
 
 /// Points of the transformed tile (4 × 4).
 const POINTS: usize = 16;
@@ -46,9 +49,10 @@ const BLOCK: usize = 256;
 /// 8 × 8, and a sample per thread (the products run on one thread each).
 ///
 /// Measured (`examples/cifar_layers`, batch 64, 2 threads, 2-core AMD EPYC Zen 3, AVX2,
-/// im2col → Winograd, forward / input gradient ms): conv2 (32 → 64, 28 × 28 out) 13.4 / 13.5
-/// → 8.6 / 9.7, the Inception 3 × 3 branch (96 → 128, 14 × 14, padded) 18.1 / 17.6 → 9.9 /
-/// 9.9; conv4 (128 → 256, 4 × 4 out) slower, 3.7 / 4.7 → 6.8 / 7.5, hence the 8 × 8.
+/// im2col → Winograd, forward / input gradient / weight gradient ms): conv2 (32 → 64, 28 × 28
+/// out) 13.4–13.7 / 13.5–13.9 / 13.1–13.4 → 8.6 / 9.8–10.1 / 10.3–11.0, the Inception 3 × 3
+/// branch (96 → 128, 14 × 14, padded) 18–22 / 18–20 / 18 → 10–12 / 10–11 / 11–12; conv4 (128 →
+/// 256, 4 × 4 out) slower, 3.7 / 4.7 → 6.8 / 7.5 (forward and input gradient), hence the 8 × 8.
 pub(crate) fn applies(g: &Conv2dGeometry) -> bool {
     let [oh, ow] = g.output();
     shape_fits(g)
@@ -74,7 +78,7 @@ pub(crate) fn shape_fits(g: &Conv2dGeometry) -> bool {
 /// `ZOO_WINOGRAD=off` leaves these convolutions to im2col (to compare, or to rule this path out).
 fn enabled() -> bool {
     static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *ON.get_or_init(|| std::env::var("ZOO_WINOGRAD").map_or(true, |v| v != "off"))
+    *ON.get_or_init(|| crate::extension::env_switch("ZOO_WINOGRAD"))
 }
 
 /// The tiles of one sample: `[tile rows, tile columns]` of 2 × 2 outputs.
@@ -363,9 +367,7 @@ fn run(x: &[f32], u: &[f32], bias: Option<&[f32]>, g: &Conv2dGeometry, relu: boo
             let inputs = &x[first * g.input_len()..][..samples * g.input_len()];
             chunk_forward(inputs, u, g, outs);
             if relu {
-                for v in outs.iter_mut() {
-                    *v = if v.is_nan() || *v > 0.0 { *v } else { 0.0 };
-                }
+                relu_in_place(outs);
             }
         },
     )
