@@ -204,25 +204,19 @@ pub(crate) fn weight_grad(x: &[f32], dy: &[f32], g: &Conv2dGeometry) -> Vec<f32>
             *t += p;
         }
     }
-    // Gᵀ (dL/dU) G per channel pair
+    // Gᵀ (dL/dU) G per channel pair: Gᵀ takes four values d to d0 + (d1 + d2) / 2,
+    // (d1 - d2) / 2, (d1 + d2) / 2 + d3, along each column, then along each row
+    let gt =
+        |[d0, d1, d2, d3]: [f32; 4]| [d0 + 0.5 * (d1 + d2), 0.5 * (d1 - d2), 0.5 * (d1 + d2) + d3];
     let mut dw = vec![0.0f32; cout * cin * 9];
     for co in 0..cout {
         for ci in 0..cin {
             let at = |i: usize, j: usize| du[((i * 4 + j) * cin + ci) * cout + co];
-            // Gᵀ along each column j: h0 = d0 + (d1 + d2) / 2, h1 = (d1 - d2) / 2,
-            // h2 = (d1 + d2) / 2 + d3
-            let mut h = [[0.0f32; 4]; 3];
-            for j in 0..4 {
-                let (d0, d1, d2, d3) = (at(0, j), at(1, j), at(2, j), at(3, j));
-                h[0][j] = d0 + 0.5 * (d1 + d2);
-                h[1][j] = 0.5 * (d1 - d2);
-                h[2][j] = 0.5 * (d1 + d2) + d3;
-            }
+            let columns: [[f32; 3]; 4] =
+                std::array::from_fn(|j| gt([at(0, j), at(1, j), at(2, j), at(3, j)]));
             let out = &mut dw[(co * cin + ci) * 9..][..9];
-            for (a, [d0, d1, d2, d3]) in h.into_iter().enumerate() {
-                out[a * 3] = d0 + 0.5 * (d1 + d2);
-                out[a * 3 + 1] = 0.5 * (d1 - d2);
-                out[a * 3 + 2] = 0.5 * (d1 + d2) + d3;
+            for (a, row) in out.chunks_exact_mut(3).enumerate() {
+                row.copy_from_slice(&gt(columns.map(|column| column[a])));
             }
         }
     }
@@ -237,60 +231,44 @@ fn chunk_weight_grad(inputs: &[f32], dys: &[f32], g: &Conv2dGeometry, du: &mut [
     let samples = inputs.len() / g.input_len();
     let n = samples * th * tw;
     let block = BLOCK.min(n);
-    // scratch: inputs and output gradients channels-last, a block's transformed tiles of
-    // each (V [point, tile, channel in], Z [point, tile, channel out])
+    // scratch: the output gradients channels-last, a block's transformed tiles of the input
+    // (V [point, tile, channel in]) and of the gradient (Z [point, tile, channel out])
     let sizes = [
-        samples * g.input_len(),
         samples * ohw * cout,
         POINTS * block * cin,
         POINTS * block * cout,
     ];
-    let mut scratch = SCRATCH.take();
-    let total: usize = sizes.iter().sum();
-    if scratch.len() < total {
-        scratch = vec![0.0; total];
-    }
-    let (input_cl, rest) = scratch.split_at_mut(sizes[0]);
-    let (grad_cl, rest) = rest.split_at_mut(sizes[1]);
-    let (v, rest) = rest.split_at_mut(sizes[2]);
-    let z = &mut rest[..sizes[3]];
-    let hw = g.input[0] * g.input[1];
-    for (xs, sample) in inputs
-        .chunks_exact(g.input_len())
-        .zip(input_cl.chunks_exact_mut(g.input_len()))
-    {
-        transpose(xs, cin, hw, sample);
-    }
-    for (d, sample) in dys
-        .chunks_exact(cout * ohw)
-        .zip(grad_cl.chunks_exact_mut(cout * ohw))
-    {
-        transpose(d, cout, ohw, sample);
-    }
-    let mut temp = vec![0.0f32; POINTS * cin.max(cout)];
-    for first in (0..n).step_by(block) {
-        let tiles = first..(first + block).min(n);
-        let rows = tiles.len();
-        transform_input(input_cl, g, tiles.clone(), v, &mut temp);
-        transform_grad(grad_cl, g, tiles, z, &mut temp);
-        for p in 0..POINTS {
-            // dU_p [cin, cout] += V_pᵀ [cin, tiles] · Z_p [tiles, cout]
-            matmul(
-                cin,
-                cout,
-                rows,
-                &mut du[p * cin * cout..][..cin * cout],
-                cout,
-                true,
-                &v[p * rows * cin..][..rows * cin],
-                (1, cin),
-                &z[p * rows * cout..][..rows * cout],
-                (cout, 1),
-                g.gemm_threads(),
-            );
+    with_chunk_scratch(inputs, g, sizes, |input_cl, [grad_cl, v, z]| {
+        for (d, sample) in dys
+            .chunks_exact(cout * ohw)
+            .zip(grad_cl.chunks_exact_mut(cout * ohw))
+        {
+            transpose(d, cout, ohw, sample);
         }
-    }
-    SCRATCH.set(scratch);
+        let mut temp = vec![0.0f32; POINTS * cin.max(cout)];
+        for first in (0..n).step_by(block) {
+            let tiles = first..(first + block).min(n);
+            let rows = tiles.len();
+            transform_input(input_cl, g, tiles.clone(), v, &mut temp);
+            transform_grad(grad_cl, g, tiles, z, &mut temp);
+            for p in 0..POINTS {
+                // dU_p [cin, cout] += V_pᵀ [cin, tiles] · Z_p [tiles, cout]
+                matmul(
+                    cin,
+                    cout,
+                    rows,
+                    &mut du[p * cin * cout..][..cin * cout],
+                    cout,
+                    true,
+                    &v[p * rows * cin..][..rows * cin],
+                    (1, cin),
+                    &z[p * rows * cout..][..rows * cout],
+                    (cout, 1),
+                    g.gemm_threads(),
+                );
+            }
+        }
+    });
 }
 
 /// `A dy Aᵀ` of the chunk's tiles `tiles` (each a 2 × 2 block of the output gradient, zero past
@@ -383,61 +361,73 @@ pub(crate) fn chunk_forward(inputs: &[f32], u: &[f32], g: &Conv2dGeometry, outs:
     let samples = inputs.len() / g.input_len();
     let n = samples * th * tw;
     let block = BLOCK.min(n);
-    // scratch: the samples channels-last, a block's transformed tiles V [point, tile, channel
-    // in] and products M [point, tile, channel out], the samples' outputs channels-last
+    // scratch: a block's transformed tiles V [point, tile, channel in] and products M
+    // [point, tile, channel out], the samples' outputs channels-last
     let sizes = [
-        samples * g.input_len(),
         POINTS * block * cin,
         POINTS * block * cout,
         samples * ohw * cout,
     ];
+    with_chunk_scratch(inputs, g, sizes, |input_cl, [v, m, output_cl]| {
+        let mut temp = vec![0.0f32; POINTS * cin.max(cout)];
+        for first in (0..n).step_by(block) {
+            let tiles = first..(first + block).min(n);
+            let rows = tiles.len();
+            transform_input(input_cl, g, tiles.clone(), v, &mut temp);
+            for p in 0..POINTS {
+                // M_p [tiles, cout] = V_p [tiles, cin] · U_p [cin, cout]
+                matmul(
+                    rows,
+                    cout,
+                    cin,
+                    &mut m[p * rows * cout..][..rows * cout],
+                    cout,
+                    false,
+                    &v[p * rows * cin..][..rows * cin],
+                    (cin, 1),
+                    &u[p * cin * cout..][..cin * cout],
+                    (cout, 1),
+                    g.gemm_threads(),
+                );
+            }
+            transform_output(&m[..POINTS * rows * cout], g, tiles, output_cl, &mut temp);
+        }
+        for (part, outs) in output_cl
+            .chunks_exact(ohw * cout)
+            .zip(outs.chunks_exact_mut(cout * ohw))
+        {
+            transpose_add(part, ohw, cout, outs, ohw);
+        }
+    });
+}
+
+/// Runs `f` with the chunk's samples `inputs` (NCHW) copied channels-last (`[samples, h, w,
+/// channels_in]`) and three more buffers of `sizes` values, all in this thread's scratch
+/// (taken and put back, so a nested call allocates its own).
+fn with_chunk_scratch<R>(
+    inputs: &[f32],
+    g: &Conv2dGeometry,
+    sizes: [usize; 3],
+    f: impl FnOnce(&[f32], [&mut [f32]; 3]) -> R,
+) -> R {
     let mut scratch = SCRATCH.take();
-    let total: usize = sizes.iter().sum();
+    let total = inputs.len() + sizes.iter().sum::<usize>();
     if scratch.len() < total {
         scratch = vec![0.0; total];
     }
-    let (input_cl, rest) = scratch.split_at_mut(sizes[0]);
-    let (v, rest) = rest.split_at_mut(sizes[1]);
-    let (m, rest) = rest.split_at_mut(sizes[2]);
-    let output_cl = &mut rest[..sizes[3]];
-
+    let (input_cl, rest) = scratch.split_at_mut(inputs.len());
     let hw = g.input[0] * g.input[1];
     for (xs, sample) in inputs
         .chunks_exact(g.input_len())
         .zip(input_cl.chunks_exact_mut(g.input_len()))
     {
-        transpose(xs, cin, hw, sample);
+        transpose(xs, g.channels_in, hw, sample);
     }
-    let mut temp = vec![0.0f32; POINTS * cin.max(cout)];
-    for first in (0..n).step_by(block) {
-        let tiles = first..(first + block).min(n);
-        let rows = tiles.len();
-        transform_input(input_cl, g, tiles.clone(), v, &mut temp);
-        for p in 0..POINTS {
-            // M_p [tiles, cout] = V_p [tiles, cin] · U_p [cin, cout]
-            matmul(
-                rows,
-                cout,
-                cin,
-                &mut m[p * rows * cout..][..rows * cout],
-                cout,
-                false,
-                &v[p * rows * cin..][..rows * cin],
-                (cin, 1),
-                &u[p * cin * cout..][..cin * cout],
-                (cout, 1),
-                g.gemm_threads(),
-            );
-        }
-        transform_output(&m[..POINTS * rows * cout], g, tiles, output_cl, &mut temp);
-    }
-    for (part, outs) in output_cl
-        .chunks_exact(ohw * cout)
-        .zip(outs.chunks_exact_mut(cout * ohw))
-    {
-        transpose_add(part, ohw, cout, outs, ohw);
-    }
+    let (a, rest) = rest.split_at_mut(sizes[0]);
+    let (b, rest) = rest.split_at_mut(sizes[1]);
+    let result = f(input_cl, [a, b, &mut rest[..sizes[2]]]);
     SCRATCH.set(scratch);
+    result
 }
 
 /// (sample, tile row, tile column) of tile `tile` of a chunk.
