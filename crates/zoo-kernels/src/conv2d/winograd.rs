@@ -15,7 +15,8 @@
 //! vectors (vectorised by the compiler), and each product's rows are tiles, its columns
 //! channels — the `[positions, channels]` orientation gemm runs fastest here. The result is
 //! written channels-last per sample and added transposed onto the NCHW output (which holds the
-//! bias). Several samples share the products where one has few tiles (conv4: 4 per sample).
+//! bias). Several samples share the products where one has few tiles (the Inception 3 × 3
+//! branch: 49 a sample).
 //!
 //! Numerics: the transforms use only 1, ½ and signs, so results equal the direct sum up to a
 //! few float roundings more (checked against the definition in the tests).
@@ -140,7 +141,9 @@ pub(crate) fn forward(
 /// channels_out, oh, ow]`): the forward pass of `dy` padded by `2 - padding` on each side,
 /// with the weight flipped in both spatial dimensions and its two channel axes swapped.
 pub(crate) fn input_grad(weight: &[f32], dy: &[f32], g: &Conv2dGeometry) -> Vec<f32> {
+    assert!(shape_fits(g), "not a Winograd shape: {g:?}");
     let (cin, cout) = (g.channels_in, g.channels_out);
+    assert_eq!(weight.len(), cout * cin * 9, "weight length");
     let mut flipped = vec![0.0f32; weight.len()];
     for co in 0..cout {
         for ci in 0..cin {
@@ -162,7 +165,6 @@ pub(crate) fn input_grad(weight: &[f32], dy: &[f32], g: &Conv2dGeometry) -> Vec<
         dilation: [1, 1],
     };
     debug_assert_eq!(back.output(), g.input);
-    assert!(shape_fits(g), "not a Winograd shape: {g:?}");
     let u = transform_weight(&flipped, cin, cout);
     run(dy, &u, None, &back, false)
 }
