@@ -325,6 +325,26 @@ pub(crate) fn env_switch(name: &str) -> bool {
     }
 }
 
+/// A switch with a default chosen by the code (`ZOO_DIRECT`): unset or `auto` is `None`,
+/// otherwise the value as [`env_switch`] reads it (a bad value warns and counts as `auto`).
+pub(crate) fn env_choice(name: &str) -> Option<bool> {
+    let value = std::env::var(name).ok()?;
+    parse_choice(name, &value).unwrap_or_else(|message| {
+        eprintln!("warning: {message}; taking it as auto");
+        None
+    })
+}
+
+/// A choice's value: `auto` (`None`) or a switch's ([`parse_switch`]).
+fn parse_choice(name: &str, value: &str) -> Result<Option<bool>, String> {
+    if value.trim().eq_ignore_ascii_case("auto") {
+        return Ok(None);
+    }
+    parse_switch(name, value)
+        .map(Some)
+        .map_err(|message| format!("{message}, auto"))
+}
+
 /// A switch's value: `on`/`1`/`true` or `off`/`0`/`false`.
 fn parse_switch(name: &str, value: &str) -> Result<bool, String> {
     match value.trim().to_ascii_lowercase().as_str() {
@@ -425,6 +445,14 @@ mod tests {
         let err = super::parse_switch("ZOO_KERNELS", "fast").unwrap_err();
         assert!(
             err.contains("ZOO_KERNELS=\"fast\"") && err.contains("on, off"),
+            "{err}"
+        );
+        assert_eq!(super::parse_choice("ZOO_DIRECT", " Auto"), Ok(None));
+        assert_eq!(super::parse_choice("ZOO_DIRECT", "on"), Ok(Some(true)));
+        assert_eq!(super::parse_choice("ZOO_DIRECT", "false"), Ok(Some(false)));
+        let err = super::parse_choice("ZOO_DIRECT", "avx").unwrap_err();
+        assert!(
+            err.contains("ZOO_DIRECT=\"avx\"") && err.ends_with("false, auto"),
             "{err}"
         );
     }

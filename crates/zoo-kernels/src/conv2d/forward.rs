@@ -240,6 +240,12 @@ pub(crate) fn forward_relu_pool_in(
         Method::Direct => direct::pack_weight(weight, g).into(),
         Method::Im2col => layout_weight(weight, g, layout),
     };
+    if method == Method::Direct && direct::pools_pairs(g, pool) {
+        // pooled in the kernel's registers: every value is written by it
+        return par_chunks_filled(g.batch * pooled, pooled, 0.0, |n, out| {
+            direct::sample_forward_pairs(x, weight, bias, g, n, out)
+        });
+    }
     let plan = PoolPlan::new(pool);
     par_chunks_filled(g.batch * pooled, pooled, f32::NEG_INFINITY, |n, out| {
         let mut conv = SAMPLE_OUTPUT.take();

@@ -254,8 +254,9 @@ fn output_size_follows_burn() {
 
 /// The direct kernel (`direct.rs`) against the definition: rows that end after 24, 16 or 8
 /// positions or a few scalar ones, blocks of 4, 3, 2 or 1 output channels, 1-D (height 1) and
-/// 2-D windows, the ReLU with NaN, and the fused pool against the im2col path. Skipped, with a
-/// line saying so, on a CPU without AVX2 and FMA (the kernel is never chosen there).
+/// 2-D windows, the ReLU with NaN, and the fused pool of pairs (pooled in registers) against
+/// the im2col path. Skipped, with a line saying so, on a CPU without AVX2 and FMA (the kernel
+/// is never chosen there).
 #[test]
 fn direct_kernel_matches_the_definition() {
     use super::direct;
@@ -278,7 +279,9 @@ fn direct_kernel_matches_the_definition() {
     for g in geometries {
         assert!(direct::shape_fits(&g), "{g:?}");
         let mut x = values(g.batch * g.input_len(), 11);
-        x[3] = f32::NAN;
+        // two NaN side by side: with 1-wide kernels, a pooled pair whose odd or whose even
+        // position alone is NaN
+        (x[3], x[4]) = (f32::NAN, f32::NAN);
         let w = values(g.channels_out * g.patch(), 12);
         let bias = values(g.channels_out, 13);
         let want = reference_forward(&x, &w, &bias, &g);
@@ -304,11 +307,22 @@ fn direct_kernel_matches_the_definition() {
             padding: [0, 0],
             dilation: [1, 1],
         };
-        let fused = forward_relu_pool_in(&x, &w, Some(&bias), &g, &pool, Method::Direct);
-        let im2col = forward_relu_pool_in(&x, &w, Some(&bias), &g, &pool, Method::Im2col);
-        assert_eq!(fused.len(), im2col.len());
-        for (a, b) in fused.iter().zip(&im2col) {
-            assert!((a.is_nan() && b.is_nan()) || (a - b).abs() <= 1e-4 * (1.0 + b.abs()));
+        // pairs along each row, pooled in the kernel's registers (`direct::pools_pairs`), with
+        // and without a bias; odd widths drop their last position
+        assert!(direct::pools_pairs(&g, &pool), "{g:?}");
+        for bias in [Some(bias.as_slice()), None] {
+            let fused = forward_relu_pool_in(&x, &w, bias, &g, &pool, Method::Direct);
+            let im2col = forward_relu_pool_in(&x, &w, bias, &g, &pool, Method::Im2col);
+            assert_eq!(fused.len(), im2col.len());
+            assert!(im2col.iter().any(|v| v.is_nan()), "{g:?}");
+            for (i, (a, b)) in fused.iter().zip(&im2col).enumerate() {
+                let same = (a.is_nan() && b.is_nan()) || (a - b).abs() <= 1e-4 * (1.0 + b.abs());
+                assert!(
+                    same,
+                    "pooled [{i}]: {a} vs {b} for {g:?}, bias {}",
+                    bias.is_some()
+                );
+            }
         }
     }
     // what it does not compute: padding, strides, dilation, rows shorter than a vector
