@@ -11,7 +11,7 @@ use crate::conv2d::im2col::{block_cols, col2im_add, merge_columns, sample_input}
 use crate::conv2d::matmul::matmul;
 use crate::conv2d::scratch::{blocks, with_scratch};
 use crate::conv2d::winograd;
-use crate::parallel::par_chunks_filled;
+use crate::parallel::{par_chunks_filled, sum_in_order};
 use crate::short::sum;
 
 /// Gradient of the loss with respect to the weight, `[channels_out, channels_in, kh, kw]`
@@ -70,13 +70,7 @@ pub(crate) fn weight_grad_in(
             acc
         })
         .collect::<Vec<_>>();
-    let mut parts = partial.into_iter();
-    let mut total = parts.next().unwrap_or_else(|| vec![0.0; cout * patch]);
-    for part in parts {
-        for (t, p) in total.iter_mut().zip(&part) {
-            *t += p;
-        }
-    }
+    let total = sum_in_order(partial, cout * patch);
     match layout {
         Layout::ChannelsLast => channels_last::weight_from_channels_last(&total, g),
         _ => total,

@@ -8,6 +8,7 @@
 //! across all channels (3 × 96 values for the Inception 3×3 branch), read as one run; a stride
 //! is only an offset.
 
+use rayon::prelude::*;
 use std::ops::Range;
 
 use crate::conv2d::geometry::Conv2dGeometry;
@@ -221,13 +222,14 @@ pub(crate) fn weight_from_channels_last(weight: &[f32], g: &Conv2dGeometry) -> V
     transpose_each(weight, g.kernel[0] * g.kernel[1], g.channels_in)
 }
 
-/// Each consecutive `rows × cols` matrix of `values` transposed.
+/// Each consecutive `rows × cols` matrix of `values` transposed (the matrices split across
+/// threads: a weight of every training step, serial work otherwise).
 fn transpose_each(values: &[f32], rows: usize, cols: usize) -> Vec<f32> {
     let mut out = vec![0.0; values.len()];
     let size = (rows * cols).max(1);
-    for (src, dst) in values.chunks_exact(size).zip(out.chunks_exact_mut(size)) {
-        transpose(src, rows, cols, dst);
-    }
+    out.par_chunks_exact_mut(size)
+        .zip(values.par_chunks_exact(size))
+        .for_each(|(dst, src)| transpose(src, rows, cols, dst));
     out
 }
 
