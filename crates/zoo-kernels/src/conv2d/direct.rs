@@ -148,14 +148,14 @@ pub(crate) fn pools_pairs(g: &Conv2dGeometry, pool: &Pool2dGeometry) -> bool {
 /// registers into 8 values, so the convolution's output is never stored and the separate pool
 /// pass and its reads go (conv1d-classifier's inference: the pool pass and the output's fill
 /// were ~15 % of a forward pass, `perf`, one thread). The pool's value is the pool pass's: the
-/// larger of the two, NaN when either is. `bias` is the bias or `None` (zeros).
+/// larger of the two, NaN when either is. `bias`: one per output channel (zeros for none).
 ///
 /// # Panics
 /// Unless [`shape_fits`] and the CPU has AVX2 and FMA, or on lengths that do not fit `g`.
 pub(crate) fn sample_forward_pairs(
     x: &[f32],
     packed: &[f32],
-    bias: Option<&[f32]>,
+    bias: &[f32],
     g: &Conv2dGeometry,
     n: usize,
     pooled: &mut [f32],
@@ -167,14 +167,6 @@ pub(crate) fn sample_forward_pairs(
         g.channels_out * oh * (ow / 2),
         "pooled length"
     );
-    let zeros;
-    let bias = match bias {
-        Some(b) => b,
-        None => {
-            zeros = vec![0.0; g.channels_out];
-            &zeros
-        }
-    };
     assert_eq!(bias.len(), g.channels_out, "bias length");
     #[cfg(target_arch = "x86_64")]
     // SAFETY: AVX2 and FMA are present (asserted); every read and write stays inside `xs`,

@@ -242,6 +242,8 @@ pub(crate) fn forward_relu_pool_in(
     };
     if method == Method::Direct && direct::pools_pairs(g, pool) {
         // pooled in the kernel's registers: every value is written by it
+        let zeros = vec![0.0; cout];
+        let bias = bias.unwrap_or(&zeros);
         return par_chunks_filled(g.batch * pooled, pooled, 0.0, |n, out| {
             direct::sample_forward_pairs(x, weight, bias, g, n, out)
         });
