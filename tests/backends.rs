@@ -1,5 +1,6 @@
-//! Backends from the config: each kind maps to the right Burn device, and one small
-//! computation (a convolution and a matmul) agrees across ndarray, flex and wgpu-cpu.
+//! Backends from the config: each kind maps to the right Burn device, one small computation
+//! (a convolution and a matmul) agrees across ndarray, flex and wgpu-cpu, and the optimizers
+//! the config builds step as Burn's own do on the CPU backends our kernels serve.
 
 use std::path::Path;
 
@@ -135,4 +136,128 @@ fn conv_and_matmul_agree_on_ndarray_flex_and_wgpu_cpu() {
         max_relative_error(&wgpu, &reference) < 1e-5,
         "{wgpu:?} vs {reference:?}"
     );
+}
+
+/// A convolution and a dense layer: parameters of rank 1, 2 and 4, one of them larger than a
+/// parallel chunk of the fused Adam step.
+#[derive(burn::module::Module, Debug)]
+struct TwoLayers {
+    conv: burn::nn::conv::Conv2d,
+    dense: burn::nn::Linear,
+}
+
+impl TwoLayers {
+    fn new(device: &Device) -> Self {
+        device.seed(11);
+        Self {
+            conv: burn::nn::conv::Conv2dConfig::new([3, 8], [3, 3]).init(device),
+            dense: burn::nn::LinearConfig::new(8 * 4 * 4, 200).init(device),
+        }
+    }
+
+    /// A loss that weighs each output differently (every gradient element distinct).
+    fn loss(&self, step: usize, device: &Device) -> Tensor<1> {
+        let x: Vec<f32> = (0..2 * 3 * 6 * 6)
+            .map(|i| (((i * 37 + step * 11) % 29) as f32 / 29.0 - 0.4) * (1 + step) as f32)
+            .collect();
+        let x = Tensor::<1>::from_floats(x.as_slice(), device).reshape([2, 3, 6, 6]);
+        let y = self
+            .dense
+            .forward(self.conv.forward(x).reshape([2, 8 * 4 * 4]));
+        (y.clone() * y.ones_like().cumsum(1).sin()).sum()
+    }
+}
+
+/// Every parameter value, in module order.
+fn parameters(model: &TwoLayers) -> Vec<f32> {
+    let mut values = Vec::new();
+    for tensor in [
+        model.conv.weight.val().into_data(),
+        model.conv.bias.as_ref().unwrap().val().into_data(),
+        model.dense.weight.val().into_data(),
+        model.dense.bias.as_ref().unwrap().val().into_data(),
+    ] {
+        values.extend(tensor.try_to_vec::<f32>().unwrap());
+    }
+    values
+}
+
+/// `steps` optimizer steps from the same start; the parameters after each.
+fn trajectory(
+    device: &Device,
+    mut optimizer: burn::optim::ModuleOptimizer,
+    steps: std::ops::Range<usize>,
+    mut model: TwoLayers,
+) -> (Vec<Vec<f32>>, burn::optim::ModuleOptimizer, TwoLayers) {
+    let mut after = Vec::new();
+    for step in steps {
+        let grads = model.loss(step, device).backward();
+        let grads = burn::optim::GradientsParams::from_grads(grads, &model);
+        model = optimizer.step(0.01, model, grads);
+        after.push(parameters(&model));
+    }
+    (after, optimizer, model)
+}
+
+#[test]
+fn fused_adam_steps_are_burns_bit_for_bit_on_flex_and_ndarray() {
+    use burn::optim::decay::WeightDecayConfig;
+    use burn::optim::{AdamConfig, AdamWConfig};
+    use zoo_train::{OptimizerConfig, OptimizerKind, build_optimizer};
+    for kind in [BackendKind::Flex, BackendKind::Ndarray] {
+        let device = open_device(&config(kind)).unwrap().autodiff();
+        for (optimizer, weight_decay) in [
+            (OptimizerKind::Adam, 0.0),
+            (OptimizerKind::Adam, 0.05),
+            (OptimizerKind::Adamw, 0.05),
+        ] {
+            let config = OptimizerConfig {
+                kind: optimizer,
+                lr: 0.01,
+                weight_decay,
+                ..OptimizerConfig::default()
+            };
+            let burn = || match optimizer {
+                OptimizerKind::Adam => AdamConfig::new()
+                    .with_epsilon(1e-8)
+                    .with_weight_decay(
+                        (weight_decay > 0.0).then(|| WeightDecayConfig::new(weight_decay as f32)),
+                    )
+                    .init(),
+                _ => AdamWConfig::new()
+                    .with_epsilon(1e-8)
+                    .with_weight_decay(weight_decay as f32)
+                    .init(),
+            };
+            let what = format!("{kind:?}, {optimizer:?}, weight decay {weight_decay}");
+            let before = zoo_kernels::kernel_calls();
+            let (ours, ours_optimizer, ours_model) = trajectory(
+                &device,
+                build_optimizer(&config),
+                0..3,
+                TwoLayers::new(&device),
+            );
+            // Tests run in parallel threads: other tests' calls may add to the count.
+            assert!(
+                zoo_kernels::kernel_calls() > before,
+                "{what}: not our kernels"
+            );
+            let (theirs, _, _) = trajectory(&device, burn(), 0..4, TwoLayers::new(&device));
+            let start = parameters(&TwoLayers::new(&device));
+            for (step, (a, b)) in ours.iter().zip(&theirs).enumerate() {
+                assert_ne!(a, &start, "{what}: step {step} changed nothing");
+                let differs = a
+                    .iter()
+                    .zip(b)
+                    .position(|(a, b)| a.to_bits() != b.to_bits());
+                if let Some(i) = differs {
+                    panic!("{what}: step {step}, value {i}: {} against {}", a[i], b[i]);
+                }
+            }
+            // The state is Burn's own record: a checkpoint of ours resumes under Burn's.
+            let resumed = burn().load_record(ours_optimizer.to_record());
+            let (next, _, _) = trajectory(&device, resumed, 3..4, ours_model);
+            assert_eq!(next[0], theirs[3], "{what}: resumed under Burn's Adam");
+        }
+    }
 }

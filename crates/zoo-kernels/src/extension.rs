@@ -16,6 +16,7 @@ use burn::tensor::Device;
 use std::sync::{Arc, OnceLock};
 
 use crate::ops::{ArgmaxPool, MaxPoolOptions, ZooKernels};
+use crate::optim::AdamStep;
 use crate::pool::Pool2dGeometry;
 use crate::served::pool_geometry;
 
@@ -308,6 +309,13 @@ pub fn serves(device: &Device) -> bool {
     false
 }
 
+/// Whether [`crate::adam_step`] runs our pass on this device: where [`serves`] holds, unless
+/// `ZOO_FUSED_ADAM=off` leaves the step to Burn's optimizer (to compare).
+pub fn serves_adam(device: &Device) -> bool {
+    static ON: OnceLock<bool> = OnceLock::new();
+    serves(device) && *ON.get_or_init(|| env_switch("ZOO_FUSED_ADAM"))
+}
+
 fn enabled() -> bool {
     static ENABLED: OnceLock<bool> = OnceLock::new();
     *ENABLED.get_or_init(|| env_switch("ZOO_KERNELS"))
@@ -354,6 +362,31 @@ fn parse_switch(name: &str, value: &str) -> Result<bool, String> {
             "{name}={value:?} is not one of on, off, 1, 0, true, false"
         )),
     }
+}
+
+/// One Adam step through [`ZooKernels`] on a served device, as Burn's operations elsewhere.
+pub(crate) fn adam_step<const D: usize>(
+    step: &AdamStep,
+    param: Tensor<D>,
+    grad: Tensor<D>,
+    moment_1: Tensor<D>,
+    moment_2: Tensor<D>,
+) -> (Tensor<D>, [Tensor<D>; 2]) {
+    let served = serves_adam(&param.device());
+    let [param, grad, moment_1, moment_2] =
+        [param, grad, moment_1, moment_2].map(Tensor::into_dispatch);
+    let (param, moment_1, moment_2) = if served {
+        <Dispatch as ZooKernels>::zoo_adam_step(param, grad, moment_1, moment_2, *step)
+    } else {
+        step.by_ops::<Dispatch>(param, grad, moment_1, moment_2)
+    };
+    (
+        Tensor::from_dispatch(param),
+        [
+            Tensor::from_dispatch(moment_1),
+            Tensor::from_dispatch(moment_2),
+        ],
+    )
 }
 
 /// Routes a max pool on a served device through [`ZooKernels`].

@@ -10,6 +10,7 @@ pub mod dropout;
 mod extension;
 #[cfg(feature = "kernels")]
 mod ops;
+pub mod optim;
 #[cfg(feature = "kernels")]
 mod parallel;
 #[cfg(feature = "kernels")]
@@ -20,9 +21,10 @@ mod served;
 mod short;
 
 #[cfg(feature = "kernels")]
-pub use extension::serves;
+pub use extension::{serves, serves_adam};
 #[cfg(feature = "kernels")]
 pub use ops::{ArgmaxPool, MaxPoolOptions, ZooKernels};
+pub use optim::AdamStep;
 
 /// How many times our kernels have run in this process (a convolution's input or weight
 /// gradient, a pool's forward or backward pass, a dropout mask, …): lets tests prove that a
@@ -340,6 +342,47 @@ pub fn dropout_module<const D: usize>(dropout: &Dropout, input: Tensor<D>) -> Te
         }
     }
     dropout.forward(input)
+}
+
+/// Whether our kernels serve `device`: never without the `flex` and `ndarray` features.
+#[cfg(not(feature = "kernels"))]
+pub fn serves(_device: &burn::tensor::Device) -> bool {
+    false
+}
+
+/// Whether [`adam_step`] runs our pass on `device`: never without the `flex` and `ndarray`
+/// features.
+#[cfg(not(feature = "kernels"))]
+pub fn serves_adam(_device: &burn::tensor::Device) -> bool {
+    false
+}
+
+/// One Adam or AdamW step of a parameter (tensors without autodiff): the new parameter and
+/// moments from the gradient and the moments before (`None` for the first step). On a device
+/// [`serves_adam`] accepts, one parallel pass that updates the tensors in place where nothing else
+/// holds them; on other devices Burn's own operations in the same order. Either way the
+/// values are those of Burn's `Adam` / `AdamW` step (see [`optim`]).
+///
+/// # Panics
+/// Built without the `flex` and `ndarray` features (where [`serves_adam`] is always false): a
+/// caller runs Burn's optimizer there.
+pub fn adam_step<const D: usize>(
+    step: &AdamStep,
+    param: Tensor<D>,
+    grad: Tensor<D>,
+    moments: Option<[Tensor<D>; 2]>,
+) -> (Tensor<D>, [Tensor<D>; 2]) {
+    #[cfg(feature = "kernels")]
+    {
+        let [moment_1, moment_2] =
+            moments.unwrap_or_else(|| [grad.zeros_like(), grad.zeros_like()]);
+        extension::adam_step(step, param, grad, moment_1, moment_2)
+    }
+    #[cfg(not(feature = "kernels"))]
+    {
+        let _ = (step, param, grad, moments);
+        panic!("zoo_kernels::adam_step needs the `flex` or `ndarray` feature: run Burn's Adam")
+    }
 }
 
 /// `relu(y)` when `relu`: Burn's layer followed by the ReLU our kernels fuse.

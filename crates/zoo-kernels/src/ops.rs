@@ -9,6 +9,7 @@ use burn::backend::{Backend, TensorMetadata, backend_extension};
 
 use std::sync::Arc;
 
+use crate::optim::AdamStep;
 use crate::pool::Pool2dGeometry;
 
 /// burn-zoo's operations: a 2-D convolution, a dense layer, a max pool and a ReLU's gradient,
@@ -101,6 +102,20 @@ pub trait ZooKernels: Backend {
     /// mask tensor and a masked fill: two passes and an allocation).
     fn zoo_relu_backward(output: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
         Self::relu_backward(output, grad)
+    }
+
+    /// One Adam or AdamW step of a parameter (no autodiff): the new parameter, first moment
+    /// and second moment, from the gradient and the moments before (zeros for the first step).
+    /// On Flex and NdArray one parallel pass in place ([`crate::optim::adam`]); elsewhere the
+    /// same arithmetic as Burn's operations.
+    fn zoo_adam_step(
+        param: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        moment_1: FloatTensor<Self>,
+        moment_2: FloatTensor<Self>,
+        step: AdamStep,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        step.by_ops::<Self>(param, grad, moment_1, moment_2)
     }
 
     /// The gradient with respect to the convolution's input.

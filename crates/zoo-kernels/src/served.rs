@@ -14,6 +14,7 @@ use crate::conv2d::{self, Conv2dGeometry};
 use crate::count_call;
 use crate::dense;
 use crate::ops::{ArgmaxPool, MaxPoolOptions, ZooKernels, conv_relu_pool_by_ops, linear_by_ops};
+use crate::optim::AdamStep;
 use crate::pool::{self, Pool2dGeometry};
 
 /// What our kernels need of a backend's float tensor primitive.
@@ -23,6 +24,10 @@ pub(crate) trait KernelTensor: TensorMetadata {
 
     /// An `f32` tensor of `shape` that owns `values` (no copy).
     fn from_values(values: Vec<f32>, shape: Shape) -> Self;
+
+    /// The values of an `f32` tensor to update in place: its own storage when nothing else
+    /// shares it and it is in row-major order from its start, else a copy it then owns.
+    fn values_mut(&mut self) -> &mut [f32];
 }
 
 /// A tensor's `f32` values: its own storage, or a contiguous copy of a strided view (a
@@ -60,6 +65,15 @@ impl KernelTensor for burn::backend::flex::FlexTensor {
     fn from_values(values: Vec<f32>, shape: Shape) -> Self {
         Self::from_data(TensorData::new(values, shape))
     }
+
+    fn values_mut(&mut self) -> &mut [f32] {
+        let len = self.shape().num_elements();
+        if self.layout().contiguous_offsets() != Some((0, len)) {
+            *self = self.to_contiguous();
+        }
+        // copy-on-write: a copy only where the storage is shared
+        &mut self.storage_mut::<f32>()[..len]
+    }
 }
 
 #[cfg(feature = "ndarray")]
@@ -79,6 +93,22 @@ impl KernelTensor for burn::backend::ndarray::NdArrayTensor {
 
     fn from_values(values: Vec<f32>, shape: Shape) -> Self {
         Self::from_data(TensorData::new(values, shape))
+    }
+
+    fn values_mut(&mut self) -> &mut [f32] {
+        let Self::F32(storage) = self else {
+            unreachable!(
+                "zoo-kernels writes f32 tensors only, got {:?}",
+                self.dtype()
+            );
+        };
+        // borrowed bytes (a zero-copy load) become an array this tensor owns
+        let array = storage.ensure_owned();
+        if !array.is_standard_layout() {
+            *array = array.as_standard_layout().into_owned().into_shared();
+        }
+        // copy-on-write: a copy only where the array is shared
+        array.as_slice_mut().expect("an array in standard layout")
     }
 }
 
@@ -354,6 +384,32 @@ pub(crate) fn cat_channels<B: Served>(tensors: Vec<FloatTensor<B>>) -> FloatTens
     KernelTensor::from_values(out, [batch, channels, height, width].into())
 }
 
+/// [`ZooKernels::zoo_adam_step`]: in place where the tensors are not shared.
+pub(crate) fn adam_step<B: Served>(
+    mut param: FloatTensor<B>,
+    grad: FloatTensor<B>,
+    mut moment_1: FloatTensor<B>,
+    mut moment_2: FloatTensor<B>,
+    step: AdamStep,
+) -> (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) {
+    let shape = param.shape();
+    let all = [&param, &grad, &moment_1, &moment_2];
+    if !all.iter().all(|t| is_f32(*t) && t.shape() == shape) {
+        // Burn's operations, which broadcast or report the mismatch
+        return step.by_ops::<B>(param, grad, moment_1, moment_2);
+    }
+    count_call();
+    let grad = grad.values();
+    crate::optim::adam(
+        &step,
+        param.values_mut(),
+        &grad,
+        moment_1.values_mut(),
+        moment_2.values_mut(),
+    );
+    (param, moment_1, moment_2)
+}
+
 /// [`ArgmaxPool::max_pool2d_argmax`].
 pub(crate) fn max_pool2d_argmax<B: Served>(
     x: FloatTensor<B>,
@@ -444,6 +500,16 @@ macro_rules! serve {
                 d: FloatTensor<Self>,
             ) -> FloatTensor<Self> {
                 cat_channels::<Self>(vec![a, b, c, d])
+            }
+
+            fn zoo_adam_step(
+                param: FloatTensor<Self>,
+                grad: FloatTensor<Self>,
+                moment_1: FloatTensor<Self>,
+                moment_2: FloatTensor<Self>,
+                step: AdamStep,
+            ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+                adam_step::<Self>(param, grad, moment_1, moment_2, step)
             }
 
             fn conv2d_x_grad(

@@ -14,7 +14,12 @@ use burn::lr_scheduler::sequential::SequentialLrSchedulerConfig;
 use burn::lr_scheduler::step::StepLrSchedulerConfig;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
-use burn::optim::{AdamConfig, AdamWConfig, ModuleOptimizer, RmsPropConfig, SgdConfig};
+use burn::optim::{
+    Adam, AdamConfig, AdamState, AdamW, AdamWConfig, AdamWState, AdaptiveMomentumState,
+    LearningRate, ModuleOptimizer, Optimizer, RmsPropConfig, SgdConfig,
+};
+use burn::tensor::{Device, Tensor};
+use zoo_kernels::AdamStep;
 
 use crate::config::{OptimizerConfig, OptimizerKind, ScheduleConfig, ScheduleKind};
 use crate::error::Error;
@@ -33,20 +38,108 @@ pub fn build_optimizer(config: &OptimizerConfig) -> ModuleOptimizer {
                 nesterov: config.nesterov,
             }))
             .init(),
-        OptimizerKind::Adam => AdamConfig::new()
-            .with_epsilon(1e-8)
-            .with_weight_decay(decay)
-            .init(),
-        OptimizerKind::Adamw => AdamWConfig::new()
-            .with_epsilon(1e-8)
-            .with_weight_decay(config.weight_decay as f32)
-            .init(),
+        OptimizerKind::Adam => ModuleOptimizer::from(Fused {
+            burn: AdamConfig::new()
+                .with_epsilon(ADAM_EPSILON)
+                .with_weight_decay(decay)
+                .build(),
+            weight_decay: config.weight_decay as f32,
+        }),
+        OptimizerKind::Adamw => ModuleOptimizer::from(Fused {
+            burn: AdamWConfig::new()
+                .with_epsilon(ADAM_EPSILON)
+                .with_weight_decay(config.weight_decay as f32)
+                .build(),
+            weight_decay: config.weight_decay as f32,
+        }),
         OptimizerKind::Rmsprop => RmsPropConfig::new()
             .with_alpha(0.99)
             .with_epsilon(1e-8)
             .with_momentum(config.momentum as f32)
             .with_weight_decay(decay)
             .init(),
+    }
+}
+
+/// PyTorch's default (Burn's is 1e-5).
+const ADAM_EPSILON: f32 = 1e-8;
+/// Burn's and PyTorch's default betas, which the config does not change.
+const ADAM_BETAS: (f32, f32) = (0.9, 0.999);
+
+/// Burn's `Adam` or `AdamW` (`O`), whose step runs as one parallel pass in place on the CPU
+/// backends burn-zoo's kernels serve ([`zoo_kernels::adam_step`]: the same values, bit for bit)
+/// and as Burn's own elsewhere (a GPU, `ZOO_KERNELS=off`, `ZOO_FUSED_ADAM=off`). Why: Flex
+/// runs Burn's ~13 operations per parameter on one thread, a serial share of each step that
+/// grows with the thread count (BENCHMARKS.md). The state is Burn's own (`AdamState`,
+/// `AdamWState`), so checkpoints resume across either path.
+#[derive(Clone)]
+struct Fused<O> {
+    burn: O,
+    weight_decay: f32,
+}
+
+/// What [`Fused`] needs of Burn's `Adam` and `AdamW`: the step's constants and the moments
+/// inside their states.
+trait AdamFamily: Optimizer {
+    fn constants(weight_decay: f32, lr: LearningRate, time: usize) -> AdamStep;
+    fn momentum<const D: usize>(state: Self::State<D>) -> AdaptiveMomentumState<D>;
+    fn state<const D: usize>(momentum: AdaptiveMomentumState<D>) -> Self::State<D>;
+}
+
+impl AdamFamily for Adam {
+    fn constants(weight_decay: f32, lr: LearningRate, time: usize) -> AdamStep {
+        let (beta_1, beta_2) = ADAM_BETAS;
+        AdamStep::adam(beta_1, beta_2, ADAM_EPSILON, weight_decay, lr, time)
+    }
+
+    fn momentum<const D: usize>(state: AdamState<D>) -> AdaptiveMomentumState<D> {
+        state.momentum
+    }
+
+    fn state<const D: usize>(momentum: AdaptiveMomentumState<D>) -> AdamState<D> {
+        AdamState::new(momentum)
+    }
+}
+
+impl AdamFamily for AdamW {
+    fn constants(weight_decay: f32, lr: LearningRate, time: usize) -> AdamStep {
+        let (beta_1, beta_2) = ADAM_BETAS;
+        AdamStep::adamw(beta_1, beta_2, ADAM_EPSILON, weight_decay, lr, time)
+    }
+
+    fn momentum<const D: usize>(state: AdamWState<D>) -> AdaptiveMomentumState<D> {
+        state.momentum
+    }
+
+    fn state<const D: usize>(momentum: AdaptiveMomentumState<D>) -> AdamWState<D> {
+        AdamWState::new(momentum)
+    }
+}
+
+impl<O: AdamFamily> Optimizer for Fused<O> {
+    type State<const D: usize> = O::State<D>;
+
+    fn step<const D: usize>(
+        &self,
+        lr: LearningRate,
+        tensor: Tensor<D>,
+        grad: Tensor<D>,
+        state: Option<Self::State<D>>,
+    ) -> (Tensor<D>, Option<Self::State<D>>) {
+        if !zoo_kernels::serves_adam(&tensor.device()) {
+            return self.burn.step(lr, tensor, grad, state);
+        }
+        let momentum = state.map(O::momentum);
+        let time = momentum.as_ref().map_or(0, |state| state.time) + 1;
+        let moments = momentum.map(|state| [state.moment_1, state.moment_2]);
+        let step = O::constants(self.weight_decay, lr, time);
+        let (tensor, [moment_1, moment_2]) = zoo_kernels::adam_step(&step, tensor, grad, moments);
+        let momentum = AdaptiveMomentumState::new(time, moment_1, moment_2);
+        (tensor, Some(O::state(momentum)))
+    }
+
+    fn to_device<const D: usize>(state: Self::State<D>, device: &Device) -> Self::State<D> {
+        O::to_device(state, device)
     }
 }
 
