@@ -96,6 +96,7 @@ bench *ARGS:
 # The whole test suite, in release (the README's test command; CI runs it, then test-avx2).
 test:
     cargo test --release --workspace
+    python3 -m unittest discover -s bench/peer
 
 # Needs torch and safetensors (pip); regenerate the fixtures with tests/fixtures/weights/make.py.
 # Every model: PyTorch fixture -> zoo import -> zoo export -> PyTorch strict load, same logits.

@@ -6,7 +6,10 @@
 #   bench/gpu/pack.sh wgpu   zoo with wgpu (WGSL kernels) and zoo with vulkan (SPIR-V kernels; a
 #                            build with `vulkan` sends wgpu through SPIR-V too, so two binaries)
 #                            -> bench/gpu/carry/wgpu/zoo-wgpu.xz, zoo-vulkan.xz
-# Both with `autotune-cache`. Then, on the device: `bash bench/gpu/device.sh KIND` with
+#   bench/gpu/pack.sh cpu    the default zoo (flex, ndarray), for the CPU scaling runs on the GPU
+#                            machine's cores (issue 15: 2, 8 and 16 threads against PyTorch)
+#                            -> bench/gpu/carry/cpu/zoo-cpu.xz
+# The GPU kinds with `autotune-cache`. Then, on the device: `bash bench/gpu/device.sh KIND` with
 # `carry: ["bench/gpu/carry/KIND"]` (README "GPU", BENCHMARKS.md "GPU preparations").
 # A device run carries at most 64 MiB, the tracked tree (~35 MB: test fixtures and shipped
 # weights) included, and this script refuses a pack that does not fit. Stripped and compressed
@@ -34,8 +37,14 @@ case "$kind" in
     build zoo-cli/wgpu,zoo-cli/autotune-cache zoo-wgpu
     build zoo-cli/vulkan,zoo-cli/autotune-cache zoo-vulkan
     binaries=(zoo-wgpu zoo-vulkan) ;;
+  cpu)
+    # the default features: what `just bench-peer` runs here, so the curves compare
+    cargo build --release -p zoo-cli
+    cp -f "$target/release/zoo" "$target/release/.zoo-cpu.tmp"
+    mv -f "$target/release/.zoo-cpu.tmp" "$target/release/zoo-cpu"
+    binaries=(zoo-cpu) ;;
   *)
-    echo "usage: bench/gpu/pack.sh cuda|wgpu (one device call each)" >&2
+    echo "usage: bench/gpu/pack.sh cuda|wgpu|cpu (one device call each)" >&2
     exit 2 ;;
 esac
 rm -rf "$dir"
@@ -45,6 +54,8 @@ for name in "${binaries[@]}"; do
   xz -T1 --x86 --lzma2=preset=9e,dict=192MiB -f "$dir/$name"
 done
 git rev-parse HEAD > "$dir/revision"
+# the machine that runs them has no Rust: bench/peer/run.py reports this compiler (ZOO_RUSTC)
+rustc --version > "$dir/rustc"
 ls -la "$dir"
 # What a device run would carry: the tracked tree, untracked files git does not ignore, and this.
 tree=$( { git ls-files -z; git ls-files -z --others --exclude-standard; } | xargs -0 du -cb 2>/dev/null | awk 'END {print $1}')

@@ -5,7 +5,12 @@ ratio Burn/PyTorch, with the machine, versions and commands. Used by `just bench
 
 Each CPU kind (model name and instruction set: AVX-512, AVX2) has its own section of
 BENCHMARKS.md, between markers that name it; a run replaces only its own kind's section, so the
-file keeps one table per CPU kind measured."""
+file keeps one table per CPU kind measured.
+
+The section is rewritten after every round, so a run stopped early (a time limit, `--budget`)
+keeps the rounds it finished. Where PyTorch is not installed (a machine lent for the scaling
+runs may lack it), burn-zoo runs alone and the section says so; where `rustc` is not (the
+binary was built elsewhere: `--zoo`), `ZOO_RUSTC` names the compiler that built it."""
 
 import argparse
 import json
@@ -28,9 +33,23 @@ ALIASES = {"flex-burn": ("flex", {"ZOO_KERNELS": "off"})}
 
 
 def run_json(cmd, env=None):
+    """The JSON report `cmd` prints, or None (with its stderr's tail printed) where it fails:
+    one failed run costs its cell of the table, not the rounds measured so far."""
     env = {**os.environ, **(env or {})}
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT, env=env).stdout
-    return json.loads(out)
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env)
+    except OSError as e:
+        print(f"  could not run {cmd[0]}: {e}", flush=True)
+        return None
+    if done.returncode != 0:
+        tail = "\n    ".join(done.stderr.strip().splitlines()[-5:])
+        print(f"  failed (exit {done.returncode}): {' '.join(cmd)}\n    {tail}", flush=True)
+        return None
+    try:
+        return json.loads(done.stdout)
+    except json.JSONDecodeError as e:
+        print(f"  no JSON report from {' '.join(cmd)}: {e}", flush=True)
+        return None
 
 
 def cpuinfo():
@@ -75,6 +94,62 @@ def peak_gflops(info, threads, gemm_kernels):
     return threads * mhz / 1000 * per_cycle
 
 
+def logical_cpus():
+    """The CPUs this process may run on (a container or `taskset` can allow fewer than the
+    machine has), else the machine's count."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def physical_cores():
+    """Distinct (physical id, core id) pairs of /proc/cpuinfo, or None where it does not say:
+    16 logical CPUs on 8 cores (SMT) scale differently from 16 cores."""
+    cores, fields = set(), {}
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return None
+    for line in text.splitlines() + [""]:
+        if line.strip():
+            key, _, value = line.partition(":")
+            fields[key.strip()] = value.strip()
+        elif fields:
+            if "core id" in fields:
+                cores.add((fields.get("physical id", "0"), fields["core id"]))
+            fields = {}
+    return len(cores) or None
+
+
+def has_torch():
+    """Whether the peer can run: PyTorch importable by this Python."""
+    probe = subprocess.run([sys.executable, "-c", "import torch"], capture_output=True)
+    return probe.returncode == 0
+
+
+def rustc_version():
+    """The compiler's version: `ZOO_RUSTC` where set (a binary built on another machine), else
+    this machine's `rustc --version`, else a note that there is none here."""
+    if os.environ.get("ZOO_RUSTC"):
+        return os.environ["ZOO_RUSTC"]
+    try:
+        out = subprocess.run(["rustc", "--version"], capture_output=True, text=True)
+        return out.stdout.strip() or "rustc: unknown"
+    except OSError:
+        return "zoo built on another machine (no rustc here)"
+
+
+def median(by_round):
+    """The median images/s of one cell's rounds."""
+    return statistics.median(by_round.values())
+
+
+def round_ratios(mine, theirs):
+    """mine / theirs within each round both measured, sorted (empty where none was)."""
+    return sorted(mine[r] / theirs[r] for r in mine if r in theirs)
+
+
 def threads_label(count):
     return f"{count} thread" + ("" if count == 1 else "s")
 
@@ -101,11 +176,23 @@ def main():
     )
     parser.add_argument(
         "--threads",
-        default=str(os.cpu_count() or 1),
+        default=str(logical_cpus()),
         help="thread counts, e.g. 2,8,16: both sides run each (RAYON_NUM_THREADS for burn-zoo, "
         "torch.set_num_threads for PyTorch); default: every core",
     )
     parser.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
+    parser.add_argument(
+        "--budget",
+        type=float,
+        default=None,
+        help="seconds: start no round that would end after this (the mean round so far as its "
+        "estimate); the first round always runs",
+    )
+    parser.add_argument(
+        "--no-peer",
+        action="store_true",
+        help="burn-zoo alone (also what happens where PyTorch is not installed)",
+    )
     args = parser.parse_args()
     thread_counts = [int(t) for t in args.threads.split(",")]
     cases = [(c.split(":")[0], int(c.split(":")[1])) for c in args.cases.split(",")]
@@ -114,9 +201,21 @@ def main():
     model_name, isa = cpu_kind(info)
     results = {}  # (model, batch, who, threads) -> {"train": [...], "infer": [...]}
     macs = {}  # model -> multiply-adds of one item's forward pass
-    torch_version, gemm_kernels = None, None
+    peer_note = None
+    if args.no_peer:
+        peer_note = "left out (`--no-peer`)"
+    elif not has_torch():
+        peer_note = f"not installed for {sys.executable}: burn-zoo alone"
+        print(f"run.py: PyTorch {peer_note}", file=sys.stderr, flush=True)
+    state = {"torch_version": None, "gemm_kernels": None, "rounds_done": 0, "stopped": None,
+             "failures": []}
     started = time.time()
     for round_ in range(args.rounds):
+        elapsed = time.time() - started
+        if round_ and args.budget is not None and elapsed + elapsed / round_ > args.budget:
+            state["stopped"] = f"stopped: another round would pass the {args.budget:g} s budget"
+            print(f"run.py: after {round_} of {args.rounds} rounds, {state['stopped']}", flush=True)
+            break
         for (model, batch), threads in [(c, t) for c in cases for t in thread_counts]:
             runs = []
             for b in backends:
@@ -126,8 +225,9 @@ def main():
                 runs.append((b, [args.zoo, "bench", model, "--backend", zoo_backend, "--batch",
                                  str(batch), "--steps", str(args.steps), "--json"],
                              {**env, "RAYON_NUM_THREADS": str(threads)}))
-            runs.append(("pytorch", [sys.executable, str(PEER), model, "--batch", str(batch),
-                                     "--steps", str(args.steps), "--threads", str(threads)], {}))
+            if peer_note is None:
+                runs.append(("pytorch", [sys.executable, str(PEER), model, "--batch", str(batch),
+                                         "--steps", str(args.steps), "--threads", str(threads)], {}))
             # Alternate the order every round so neither side always runs on a warmer machine.
             if round_ % 2:
                 runs.reverse()
@@ -135,32 +235,64 @@ def main():
                 print(f"round {round_ + 1}: {model} batch {batch} on {who}, {threads_label(threads)}",
                       flush=True)
                 report = run_json(cmd, env)
-                torch_version = report.get("torch", torch_version)
-                gemm_kernels = report.get("gemm_kernels", gemm_kernels)
+                if report is None:
+                    state["failures"].append(f"round {round_ + 1}, {model} batch {batch}, {who}, "
+                                             f"{threads_label(threads)}")
+                    continue
+                state["torch_version"] = report.get("torch", state["torch_version"])
+                state["gemm_kernels"] = report.get("gemm_kernels", state["gemm_kernels"])
                 if report.get("macs_per_item"):
                     macs[model] = report["macs_per_item"]
                 r = report["report"]
-                entry = results.setdefault((model, batch, who, threads), {"train": [], "infer": []})
-                entry["train"].append(r["train"]["median"])
-                entry["infer"].append(r["infer"]["median"])
+                # keyed by round: a ratio pairs the two runs of one round, even where a run failed
+                entry = results.setdefault((model, batch, who, threads), {"train": {}, "infer": {}})
+                entry["train"][round_] = r["train"]["median"]
+                entry["infer"][round_] = r["infer"]["median"]
                 print(f"  train {r['train']['median']:.1f}, infer {r['infer']['median']:.1f} images/s",
                       flush=True)
-    rustc = subprocess.run(["rustc", "--version"], capture_output=True, text=True).stdout.strip()
-    kind = f"{model_name}, {isa.split(' (')[0]}"
+        state["rounds_done"] = round_ + 1
+        # after every round: a run cut short (a time limit) keeps the rounds it finished
+        write_section(Path(args.out), section_kind(model_name, isa),
+                      render(args, info, results, macs, state, peer_note, time.time() - started))
+    lines = render(args, info, results, macs, state, peer_note, time.time() - started)
+    write_section(Path(args.out), section_kind(model_name, isa), lines)
+    print("\n".join(lines))
+
+
+def section_kind(model_name, isa):
+    """The CPU kind that names a section: model name and instruction set."""
+    return f"{model_name}, {isa.split(' (')[0]}"
+
+
+def render(args, info, results, macs, state, peer_note, seconds):
+    """The section's lines from the rounds measured so far."""
+    thread_counts = [int(t) for t in args.threads.split(",")]
+    cases = [(c.split(":")[0], int(c.split(":")[1])) for c in args.cases.split(",")]
+    backends = args.backends.split(",")
+    model_name, isa = cpu_kind(info)
+    gemm_kernels = state["gemm_kernels"]
+    cores = physical_cores()
+    cpus = f"{logical_cpus()} logical CPUs" + (f" on {cores} cores" if cores else "")
+    rounds = f"{args.rounds} rounds"
+    if state["rounds_done"] < args.rounds:
+        rounds = f"{state['rounds_done']} of {args.rounds} rounds ({state['stopped'] or 'so far'})"
+    peer = f"PyTorch {state['torch_version']}" if peer_note is None else f"PyTorch {peer_note}"
+    budget = f" --budget {args.budget:g}" if args.budget is not None else ""
+    no_peer = " --no-peer" if args.no_peer else ""
     lines = [
-        f"## {kind}",
+        f"## {section_kind(model_name, isa)}",
         "",
-        f"- Machine: {model_name}; {isa}; {os.cpu_count()} logical CPUs; "
-        f"{platform.system()} {platform.release()}",
+        f"- Machine: {model_name}; {isa}; {cpus}; {platform.system()} {platform.release()}",
         f"- GEMM kernels burn-zoo ran (`zoo bench`): {gemm_kernels}",
-        f"- Burn 0.22.1 (`zoo bench`, {rustc}); PyTorch {torch_version}; Python "
+        f"- Burn 0.22.1 (`zoo bench`, {rustc_version()}); {peer}; Python "
         f"{platform.python_version()}; threads: {args.threads} (`RAYON_NUM_THREADS`, "
         "`torch.set_num_threads`)",
-        f"- {args.rounds} rounds x {args.steps} measured steps after 3 warm-up steps, burn-zoo and "
-        f"PyTorch alternating; {time.strftime('%Y-%m-%d')}, total {(time.time() - started) / 60:.1f} min",
+        f"- {rounds} x {args.steps} measured steps after 3 warm-up steps, "
+        f"{'burn-zoo and PyTorch alternating' if peer_note is None else 'burn-zoo alone'}; "
+        f"{time.strftime('%Y-%m-%d')}, total {seconds / 60:.1f} min",
         f"- Command: `python3 bench/peer/run.py --rounds {args.rounds} --steps {args.steps} "
         f"--backends {args.backends} --cases {args.cases} --ndarray-models {args.ndarray_models} "
-        f"--threads {args.threads}` (`just bench-peer` with these arguments)",
+        f"--threads {args.threads}{budget}{no_peer}` (`just bench-peer` with these arguments)",
         "",
         "| model | batch | threads | backend | train img/s | PyTorch train | ratio | infer img/s | PyTorch infer | ratio |",
         "|---|---|---|---|---|---|---|---|---|---|",
@@ -172,29 +304,39 @@ def main():
         peer = results.get((model, batch, "pytorch", threads))
         for b in backends:
             mine = results.get((model, batch, b, threads))
-            if not mine or not peer:
+            if not mine:
                 continue
-            cells, parts = [], []
-            for key in ("train", "infer"):
-                # each round's ratio pairs two runs made back to back, so the machine's drift
-                # cancels; the ratio of the two medians would pair runs from different minutes
-                ratios = sorted(m / p for m, p in zip(mine[key], peer[key]))
-                ratio, medians = statistics.median(ratios), (statistics.median(mine[key]), statistics.median(peer[key]))
-                cells.append(f"{medians[0]:.1f} | {medians[1]:.1f} | {ratio:.2f}")
-                parts.append(f"{key} {ratios[0]:.2f}–{ratios[-1]:.2f} (ratio of the medians "
-                             f"{medians[0] / medians[1]:.2f})")
+            if peer:
+                cells, parts = [], []
+                for key in ("train", "infer"):
+                    # each round's ratio pairs two runs made back to back, so the machine's drift
+                    # cancels; the ratio of the two medians would pair runs from different minutes
+                    ratios = round_ratios(mine[key], peer[key])
+                    if not ratios:
+                        cells.append(f"{median(mine[key]):.1f} | {median(peer[key]):.1f} | –")
+                        continue
+                    ratio, medians = statistics.median(ratios), (median(mine[key]), median(peer[key]))
+                    cells.append(f"{medians[0]:.1f} | {medians[1]:.1f} | {ratio:.2f}")
+                    parts.append(f"{key} {ratios[0]:.2f}–{ratios[-1]:.2f} (ratio of the medians "
+                                 f"{medians[0] / medians[1]:.2f})")
+                if parts:
+                    spread.append(f"- {model}, batch {batch}, {threads_label(threads)}, {b}: " + "; ".join(parts))
+            else:
+                cells = [f"{median(mine[k]):.1f} | – | –" for k in ("train", "infer")]
             lines.append(f"| {model} | {batch} | {threads} | {b} | " + " | ".join(cells) + " |")
-            spread.append(f"- {model}, batch {batch}, {threads_label(threads)}, {b}: " + "; ".join(parts))
             peak = peak_gflops(info, threads, gemm_kernels)
             if model in macs and b == backends[0]:
                 # training: forward + two gradient products per layer, 2 FLOPs per multiply-add
-                train = macs[model] * 2 * 3 * statistics.median(mine["train"]) / 1e9
-                infer = macs[model] * 2 * statistics.median(mine["infer"]) / 1e9
-                torch_train = macs[model] * 2 * 3 * statistics.median(peer["train"]) / 1e9
+                train = macs[model] * 2 * 3 * median(mine["train"]) / 1e9
+                infer = macs[model] * 2 * median(mine["infer"]) / 1e9
                 share = (f" ({100 * train / peak:.0f} % of an estimated peak of {peak:.0f} at "
                          f"{info.get('cpu MHz')} MHz)") if peak else ""
+                torch_train = ""
+                if peer:
+                    rate = macs[model] * 2 * 3 * median(peer["train"]) / 1e9
+                    torch_train = f"; PyTorch trains at {rate:.1f}"
                 flops.append(f"- {model}, batch {batch}, {threads_label(threads)}: {b} trains at {train:.1f} "
-                             f"GFLOP/s{share}, infers at {infer:.1f}; PyTorch trains at {torch_train:.1f}")
+                             f"GFLOP/s{share}, infers at {infer:.1f}{torch_train}")
     if flops:
         lines += ["", "FLOP rate (multiply-adds of the forward pass x 2 FLOPs, x 3 for training, x "
                   "images/s; the peak is threads x the reported clock x FLOP/cycle of the FMA units, "
@@ -206,9 +348,9 @@ def main():
     versus = []
     for (model, batch), threads in [(c, t) for c in cases for t in thread_counts]:
         flex, nd = results.get((model, batch, "flex", threads)), results.get((model, batch, "ndarray", threads))
-        if flex and nd:
+        if flex and nd and round_ratios(nd["train"], flex["train"]) and round_ratios(nd["infer"], flex["infer"]):
             # the two ran in the same round, minutes apart at most: the median of per-round ratios
-            ratio = {k: statistics.median(sorted(n / f for n, f in zip(nd[k], flex[k]))) for k in ("train", "infer")}
+            ratio = {k: statistics.median(round_ratios(nd[k], flex[k])) for k in ("train", "infer")}
             versus.append(f"- {model}, batch {batch}, {threads_label(threads)}: ndarray / flex "
                           f"{ratio['train']:.2f} training, {ratio['infer']:.2f} inference")
     if versus:
@@ -227,16 +369,18 @@ def main():
                 for t in thread_counts:
                     r = results.get((model, batch, who, t))
                     cells.append("–" if not r else " / ".join(
-                        f"{statistics.median(r[k]) / statistics.median(base[k]):.2f}"
+                        f"{median(r[k]) / median(base[k]):.2f}"
                         for k in ("train", "infer")))
                 lines.append(f"| {model} b{batch} | {who} | " + " | ".join(cells) + " |")
+    if state["failures"]:
+        lines += ["", "Runs that failed (their cells are left out; the run's log has the error):", ""]
+        lines += [f"- {failure}" for failure in state["failures"]]
     if spread:
         lines += ["", "Ratio within each round (burn-zoo / PyTorch, run back to back), lowest–highest, and the",
                   "ratio of the two medians above:", ""]
         lines += spread
     lines.append("")
-    write_section(Path(args.out), kind, lines)
-    print("\n".join(lines))
+    return lines
 
 
 def write_section(out, kind, lines):

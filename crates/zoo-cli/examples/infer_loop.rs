@@ -9,9 +9,15 @@ use std::time::Instant;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let [model, batch, reps] = &args[..] else {
-        eprintln!("usage: infer_loop conv1d-classifier|cifar-inception BATCH REPETITIONS");
-        std::process::exit(2);
+    let (model, batch, reps, backend) = match &args[..] {
+        [model, batch, reps] => (model, batch, reps, "flex"),
+        [model, batch, reps, backend] => (model, batch, reps, backend.as_str()),
+        _ => {
+            eprintln!(
+                "usage: infer_loop conv1d-classifier|cifar-inception BATCH REPETITIONS [flex|ndarray]"
+            );
+            std::process::exit(2);
+        }
     };
     let number = |v: &str| -> usize {
         v.parse().ok().filter(|&n| n > 0).unwrap_or_else(|| {
@@ -20,7 +26,15 @@ fn main() {
         })
     };
     let (batch, reps) = (number(batch), number(reps));
-    let device = Device::flex();
+    #[allow(deprecated)] // burn-ndarray is deprecated upstream; burn-zoo still serves it
+    let device = match backend {
+        "flex" => Device::flex(),
+        "ndarray" => Device::ndarray(),
+        other => {
+            eprintln!("infer_loop: no backend {other:?}: flex or ndarray");
+            std::process::exit(2)
+        }
+    };
     let mut pass: Box<dyn FnMut()> = match model.as_str() {
         "conv1d-classifier" => {
             let config = conv1d_classifier::Conv1dClassifierConfig::homework();
@@ -46,14 +60,14 @@ fn main() {
         .map(|_| {
             let started = Instant::now();
             pass();
-            device.sync().expect("Flex synchronises");
+            device.sync().expect("a CPU backend synchronises");
             started.elapsed().as_secs_f64() * 1e3
         })
         .collect();
     ms.sort_by(f64::total_cmp);
     let median = ms[reps / 2];
     println!(
-        "{model}, batch {batch}, {reps} passes: median {median:.3} ms, {:.0} images/s",
+        "{model} on {backend}, batch {batch}, {reps} passes: median {median:.3} ms, {:.0} images/s",
         batch as f64 / median * 1e3
     );
 }
