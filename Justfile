@@ -128,6 +128,28 @@ test-avx2:
     ZOO_EXPECT_GEMM_KERNELS=fma CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUNNER="qemu-x86_64 -cpu $cpu" \
         cargo test --release --workspace --lib --test conv2d --test fused --test linear --test pool --test seed_facts
 
+# zoo-kernels (every architecture-specific line of burn-zoo: the x86 paths have their portable
+# fallbacks here) built for 64-bit ARM and tested under qemu-user: Graviton, Apple silicon under
+# Linux. Needs Debian's gcc-aarch64-linux-gnu and qemu-user, and rustup's aarch64 target.
+test-aarch64:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    target=aarch64-unknown-linux-gnu
+    for tool in qemu-aarch64 aarch64-linux-gnu-gcc; do
+        if ! command -v $tool >/dev/null; then
+            echo "test-aarch64 skipped: $tool not installed (Debian: apt-get install qemu-user gcc-aarch64-linux-gnu)"
+            exit 0
+        fi
+    done
+    if ! rustup target list --installed | grep -qx $target; then
+        rustup target add $target || { echo "test-aarch64 skipped: rustup could not install $target"; exit 0; }
+    fi
+    # gemm must pick its NEON kernels there (a unit test checks)
+    ZOO_EXPECT_GEMM_KERNELS=neon \
+    CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc \
+    CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="qemu-aarch64 -L /usr/aarch64-linux-gnu" \
+        cargo test --release -p zoo-kernels --target $target
+
 # Formatting and clippy, warnings denied.
 lint:
     cargo fmt --all -- --check

@@ -16,6 +16,7 @@ use crate::pool::Pool2dGeometry;
 /// live registers left the compiler shuffling and spilling them in the inner loop).
 const CHANNELS: usize = 6;
 /// Vectors of 8 positions per block.
+#[cfg(target_arch = "x86_64")]
 const VECTORS: usize = 2;
 const LANES: usize = 8;
 
@@ -115,6 +116,11 @@ pub(crate) fn sample_forward(
         };
         avx2::sample(xs, packed, g, epilogue, outs)
     }
+    #[cfg(not(target_arch = "x86_64"))]
+    unreachable!(
+        "checked_sample refused {} inputs (relu {relu}): no AVX2 here",
+        xs.len()
+    )
 }
 
 /// Sample `n` of `x`, once the kernel is known to compute `g` here and `packed` has its length.
@@ -174,6 +180,8 @@ pub(crate) fn sample_forward_pairs(
     unsafe {
         avx2::sample(xs, packed, g, avx2::Epilogue::PoolPairs(bias), pooled)
     }
+    #[cfg(not(target_arch = "x86_64"))]
+    unreachable!("checked_sample refused {} inputs: no AVX2 here", xs.len())
 }
 
 #[cfg(target_arch = "x86_64")]
