@@ -64,6 +64,11 @@ bench-peer *ARGS:
     python3 -c "import torch" 2>/dev/null || python3 -m pip install torch
     python3 bench/peer/run.py {{ARGS}}
 
+# Each kernel switch (ZOO_DIRECT, ZOO_WINOGRAD, ZOO_FUSED_ADAM) off and on, alternating, on this CPU.
+bench-switches *ARGS:
+    cargo build --release -p zoo-cli --bins --examples
+    python3 bench/cpu/switches.py {{ARGS}}
+
 # Every model and experiment with input shape, classes and parameter count.
 list:
     {{zoo}} list
@@ -93,10 +98,11 @@ grad-example *ARGS:
 bench *ARGS:
     cargo bench --workspace --benches {{ARGS}}
 
-# The whole test suite, in release (the README's test command; CI runs it, then test-avx2).
+# The whole test suite, in release (the README's test command; CI runs it, then test-avx2, test-aarch64).
 test:
     cargo test --release --workspace
     python3 -m unittest discover -s bench/peer
+    python3 -m unittest discover -s bench/cpu
 
 # Needs torch and safetensors (pip); regenerate the fixtures with tests/fixtures/weights/make.py.
 # Every model: PyTorch fixture -> zoo import -> zoo export -> PyTorch strict load, same logits.
@@ -128,9 +134,10 @@ test-avx2:
     ZOO_EXPECT_GEMM_KERNELS=fma CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUNNER="qemu-x86_64 -cpu $cpu" \
         cargo test --release --workspace --lib --test conv2d --test fused --test linear --test pool --test seed_facts
 
-# zoo-kernels (every architecture-specific line of burn-zoo: the x86 paths have their portable
-# fallbacks here) built for 64-bit ARM and tested under qemu-user: Graviton, Apple silicon under
-# Linux. Needs Debian's gcc-aarch64-linux-gnu and qemu-user, and rustup's aarch64 target.
+# zoo-kernels holds every architecture-specific line of burn-zoo, each x86 path beside its
+# portable one (Graviton, Apple silicon under Linux). Needs Debian's gcc-aarch64-linux-gnu and
+# qemu-user, and rustup's aarch64 target (added here when missing).
+# zoo-kernels' tests on an emulated 64-bit ARM CPU (qemu-aarch64), gemm's NEON kernels checked.
 test-aarch64:
     #!/usr/bin/env bash
     set -euo pipefail
