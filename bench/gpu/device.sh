@@ -39,6 +39,17 @@ if [ "$kind" = cpu ]; then
     ldd "$work/zoo-cpu"
     python3 -c 'import torch; print("torch", torch.__version__, "threads", torch.get_num_threads())'
   } > "$out/machine-cpu.txt" 2>&1
+  if ! command -v python3 >/dev/null; then
+    # no Python: burn-zoo's own numbers, one `zoo bench --json` per model and thread count
+    echo "no python3 here: zoo bench alone, JSON reports in bench-*.json" | tee "$out/run-cpu.log"
+    for case in $(echo "${CASES:-cifar-inception:64,conv1d-classifier:32,binary-cnn:16}" | tr , ' '); do
+      for t in $(echo "$threads" | tr , ' '); do
+        RAYON_NUM_THREADS=$t "$work/zoo-cpu" bench "${case%%:*}" --batch "${case##*:}" \
+          --steps "${STEPS:-5}" --json > "$out/bench-${case%%:*}-$t.json" 2>> "$out/run-cpu.log"
+      done
+    done
+    exit 0
+  fi
   cp BENCHMARKS.md "$out/BENCHMARKS.md"
   ZOO_RUSTC="$(cat "$carry/rustc" 2>/dev/null)" python3 bench/peer/run.py --zoo "$work/zoo-cpu" \
     --threads "$threads" --backends "${BACKENDS:-flex}" \
