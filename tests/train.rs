@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use zoo_tests::{Run, zoo, zoo_bin};
+use zoo_tests::{Run, zoo, zoo_bin, zoo_with_env};
 
 /// The one run directory under `out/<experiment>/`.
 fn run_dir(out: &Path, experiment: &str) -> PathBuf {
@@ -404,6 +404,52 @@ fn stop_by_signal(signal: &str) {
     assert!(dir.join("model.bpk").is_file());
     assert!(dir.join("curves.png").is_file());
     zoo(&["eval", dir.to_str().unwrap()]).success();
+}
+
+/// `--resume` loads the optimizer's state through Burn's `ModuleOptimizer::load_record`, which
+/// allocates on `Device::default()`: a wgpu device in a build with wgpu. On a machine with no
+/// GPU and no software Vulkan (a headless server, a container without Mesa) that panicked in
+/// cubecl's device thread, exit 101, though the run trains on Flex; `zoo`'s `main` now points
+/// Burn's `BURN_DEVICE` at the CPU. Such a machine is made here by showing the Vulkan loader
+/// and EGL no driver (found on an emulated ARM CPU, where the x86 drivers cannot load).
+#[test]
+fn a_run_resumes_on_a_machine_without_any_gpu_adapter() {
+    let no_gpu = [
+        ("VK_ICD_FILENAMES", "/nonexistent/vulkan-icd.json"),
+        ("VK_DRIVER_FILES", "/nonexistent/vulkan-icd.json"),
+        (
+            "__EGL_VENDOR_LIBRARY_FILENAMES",
+            "/nonexistent/egl-vendor.json",
+        ),
+    ];
+    let out = tempfile::tempdir().unwrap();
+    let out_text = out.path().to_str().unwrap();
+    let first = [
+        "train",
+        "conv1d-classifier",
+        "--out",
+        out_text,
+        "--set",
+        "train.epochs=1",
+        "--set",
+        "data.synthetic_items=200",
+    ];
+    zoo_with_env(&first, &no_gpu).success();
+    let dir = run_dir(out.path(), "conv1d-classifier");
+    let config = std::fs::read_to_string(dir.join("config.toml")).unwrap();
+    std::fs::write(
+        dir.join("config.toml"),
+        config.replace("epochs = 1", "epochs = 2"),
+    )
+    .unwrap();
+    let dir_text = dir.to_str().unwrap();
+    let run = zoo_with_env(
+        &["train", "conv1d-classifier", "--resume", dir_text],
+        &no_gpu,
+    );
+    assert_eq!(run.code, Some(0), "{run}");
+    assert!(run.stdout.contains("Resuming"), "{run}");
+    assert_eq!(summary(&dir)["epochs_completed"], 2);
 }
 
 #[test]

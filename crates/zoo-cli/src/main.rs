@@ -6,6 +6,7 @@ fn main() -> std::process::ExitCode {
     restore_sigpipe();
     keep_freed_memory();
     quiet_wayland();
+    cpu_default_device();
     zoo_cli::cli::main()
 }
 
@@ -50,5 +51,25 @@ fn quiet_wayland() {
     {
         // SAFETY: called first thing in `main`, before any thread exists.
         unsafe { std::env::set_var("XDG_RUNTIME_DIR", &dir) };
+    }
+}
+
+/// Burn allocates on `Device::default()` where its caller names no device — notably
+/// `ModuleOptimizer::load_record`, which `zoo train --resume` reaches through Burn's
+/// checkpointer — and in a build with wgpu that default is a wgpu device, whose opening panics
+/// on a machine without a GPU or a software Vulkan (a headless server, a container without
+/// Mesa), even for a run on Flex. Burn's own override, `BURN_DEVICE`, pointed at a CPU backend
+/// built in keeps those allocations on the CPU, which every machine has; Burn moves the
+/// optimizer's state to the parameters' device at the next step. A `BURN_DEVICE` the user set
+/// is kept; a build without a CPU backend (GPU only) keeps Burn's default.
+fn cpu_default_device() {
+    let cpu = match () {
+        _ if cfg!(feature = "flex") => "flex",
+        _ if cfg!(feature = "ndarray") => "ndarray",
+        _ => return,
+    };
+    if std::env::var_os("BURN_DEVICE").is_none() {
+        // SAFETY: called first thing in `main`, before any thread exists.
+        unsafe { std::env::set_var("BURN_DEVICE", cpu) };
     }
 }
