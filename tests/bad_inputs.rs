@@ -1248,3 +1248,23 @@ fn every_bad_input_is_a_clear_error() {
     eprintln!("{total} bad inputs, each a clear error");
     let _ = workspace_root();
 }
+
+/// `zoo` relies on Burn's `BURN_DEVICE` (its `main` points it at the CPU when unset), and Burn
+/// panics on a value naming no backend built in, at its first use: zoo refuses it up front.
+#[test]
+fn a_burn_device_override_naming_no_built_in_backend_is_a_clear_error() {
+    for value in ["metal", "", "gpu"] {
+        let run = zoo_with_env(&["list"], &[("BURN_DEVICE", value)]);
+        assert_eq!(run.code, Some(2), "BURN_DEVICE={value:?}: {run}");
+        assert!(
+            run.stderr
+                .contains(&format!("error: BURN_DEVICE={value:?}"))
+                && run.stderr.contains("built in: flex, ndarray, wgpu")
+                && !run.stderr.contains("panicked"),
+            "{run}"
+        );
+    }
+    // Burn reads the name case-insensitively; a built-in one is the user's choice, kept
+    let run = zoo_with_env(&["list"], &[("BURN_DEVICE", "NdArray")]);
+    assert_eq!(run.code, Some(0), "{run}");
+}

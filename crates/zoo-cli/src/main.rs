@@ -6,7 +6,10 @@ fn main() -> std::process::ExitCode {
     restore_sigpipe();
     keep_freed_memory();
     quiet_wayland();
-    cpu_default_device();
+    if let Err(message) = cpu_default_device() {
+        eprintln!("error: {message}");
+        return std::process::ExitCode::from(2);
+    }
     zoo_cli::cli::main()
 }
 
@@ -61,15 +64,34 @@ fn quiet_wayland() {
 /// Mesa), even for a run on Flex. Burn's own override, `BURN_DEVICE`, pointed at a CPU backend
 /// built in keeps those allocations on the CPU, which every machine has; Burn moves the
 /// optimizer's state to the parameters' device at the next step. A `BURN_DEVICE` the user set
-/// is kept; a build without a CPU backend (GPU only) keeps Burn's default.
-fn cpu_default_device() {
-    let cpu = match () {
-        _ if cfg!(feature = "flex") => "flex",
-        _ if cfg!(feature = "ndarray") => "ndarray",
-        _ => return,
-    };
-    if std::env::var_os("BURN_DEVICE").is_none() {
+/// is kept if it names a backend built in (Burn panics on any other, and only when it is
+/// first used); a build without a CPU backend (GPU only) keeps Burn's default.
+fn cpu_default_device() -> Result<(), String> {
+    let built_in: Vec<&str> = [
+        ("flex", cfg!(feature = "flex")),
+        ("ndarray", cfg!(feature = "ndarray")),
+        ("wgpu", cfg!(any(feature = "wgpu", feature = "vulkan"))),
+        ("vulkan", cfg!(feature = "vulkan")),
+        ("cuda", cfg!(feature = "cuda")),
+    ]
+    .into_iter()
+    .filter_map(|(name, built)| built.then_some(name))
+    .collect();
+    if let Some(set) = std::env::var_os("BURN_DEVICE") {
+        let set = set.to_string_lossy().to_lowercase();
+        return match built_in.contains(&set.as_str()) {
+            true => Ok(()),
+            false => Err(format!(
+                "BURN_DEVICE={set:?}: Burn's default-device override names no backend built \
+                 into this zoo (built in: {}); unset it (zoo then uses the CPU for Burn's \
+                 default device) or name one of those",
+                built_in.join(", ")
+            )),
+        };
+    }
+    if let Some(cpu) = built_in.iter().find(|b| ["flex", "ndarray"].contains(b)) {
         // SAFETY: called first thing in `main`, before any thread exists.
         unsafe { std::env::set_var("BURN_DEVICE", cpu) };
     }
+    Ok(())
 }
