@@ -99,7 +99,6 @@ fn conv_then_matmul(device: &Device) -> Vec<f32> {
         .unwrap()
 }
 
-/// Whether a Vulkan CPU driver (Mesa's lavapipe) is installed.
 /// Whether `Device::default()` opens in this process: it is a wgpu device (any adapter, a CPU
 /// one included) in this build unless `BURN_DEVICE` names another backend. Opening a wgpu
 /// device without an adapter panics in cubecl's device thread; `open_device` asks first.
@@ -222,6 +221,7 @@ fn fused_adam_steps_are_burns_bit_for_bit_on_flex_and_ndarray() {
     use burn::optim::decay::WeightDecayConfig;
     use burn::optim::{AdamConfig, AdamWConfig};
     use zoo_train::{OptimizerConfig, OptimizerKind, build_optimizer};
+    let resumable = default_device_opens();
     for kind in [BackendKind::Flex, BackendKind::Ndarray] {
         let device = open_device(&config(kind)).unwrap().autodiff();
         for (optimizer, weight_decay) in [
@@ -273,7 +273,7 @@ fn fused_adam_steps_are_burns_bit_for_bit_on_flex_and_ndarray() {
                 }
             }
             // The state is Burn's own record: a checkpoint of ours resumes under Burn's.
-            if !default_device_opens() {
+            if !resumable {
                 println!(
                     "SKIPPED {what}, resumed under Burn's Adam: Burn's load_record allocates \
                      on Device::default(), a wgpu device in this build, and no adapter opens \

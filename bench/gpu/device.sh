@@ -32,6 +32,7 @@ if [ "$kind" = cpu ]; then
   default=$(for t in 2 8 16; do (( t <= cpus )) && printf '%s,' "$t"; done)
   (( cpus > 16 )) && default="$default$cpus,"
   threads=${THREADS:-${default%,}}
+  cases=${CASES:-cifar-inception:64,conv1d-classifier:32,binary-cnn:16}
   {
     echo "revision $(cat "$carry/revision" 2>/dev/null); built with $(cat "$carry/rustc" 2>/dev/null)"
     lscpu
@@ -42,7 +43,7 @@ if [ "$kind" = cpu ]; then
   if ! command -v python3 >/dev/null; then
     # no Python: burn-zoo's own numbers, one `zoo bench --json` per model and thread count
     echo "no python3 here: zoo bench alone, JSON reports in bench-*.json" | tee "$out/run-cpu.log"
-    for case in $(echo "${CASES:-cifar-inception:64,conv1d-classifier:32,binary-cnn:16}" | tr , ' '); do
+    for case in $(echo "$cases" | tr , ' '); do
       for t in $(echo "$threads" | tr , ' '); do
         RAYON_NUM_THREADS=$t "$work/zoo-cpu" bench "${case%%:*}" --batch "${case##*:}" \
           --steps "${STEPS:-5}" --json > "$out/bench-${case%%:*}-$t.json" 2>> "$out/run-cpu.log"
@@ -53,7 +54,7 @@ if [ "$kind" = cpu ]; then
   cp BENCHMARKS.md "$out/BENCHMARKS.md"
   ZOO_RUSTC="$(cat "$carry/rustc" 2>/dev/null)" python3 bench/peer/run.py --zoo "$work/zoo-cpu" \
     --threads "$threads" --backends "${BACKENDS:-flex}" \
-    --cases "${CASES:-cifar-inception:64,conv1d-classifier:32,binary-cnn:16}" \
+    --cases "$cases" \
     --rounds "${ROUNDS:-5}" --steps "${STEPS:-5}" --budget "${BUDGET:-300}" \
     --out "$out/BENCHMARKS.md" > "$out/run-cpu.log" 2>&1
   status=$?

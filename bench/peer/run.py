@@ -52,18 +52,26 @@ def run_json(cmd, env=None):
         return None
 
 
-def cpuinfo():
-    """The first processor's fields of /proc/cpuinfo (empty where there is none)."""
-    fields = {}
+def processors():
+    """Each processor's fields of /proc/cpuinfo (none where there is no such file)."""
+    found, fields = [], {}
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if not line.strip():
-                break
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return found
+    for line in text.splitlines() + [""]:
+        if line.strip():
             key, _, value = line.partition(":")
             fields[key.strip()] = value.strip()
-    except OSError:
-        pass
-    return fields
+        elif fields:
+            found.append(fields)
+            fields = {}
+    return found
+
+
+def cpuinfo():
+    """The first processor's fields of /proc/cpuinfo (empty where there is none)."""
+    return (processors() or [{}])[0]
 
 
 def cpu_kind(info):
@@ -106,19 +114,7 @@ def logical_cpus():
 def physical_cores():
     """Distinct (physical id, core id) pairs of /proc/cpuinfo, or None where it does not say:
     16 logical CPUs on 8 cores (SMT) scale differently from 16 cores."""
-    cores, fields = set(), {}
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return None
-    for line in text.splitlines() + [""]:
-        if line.strip():
-            key, _, value = line.partition(":")
-            fields[key.strip()] = value.strip()
-        elif fields:
-            if "core id" in fields:
-                cores.add((fields.get("physical id", "0"), fields["core id"]))
-            fields = {}
+    cores = {(p.get("physical id", "0"), p["core id"]) for p in processors() if "core id" in p}
     return len(cores) or None
 
 
@@ -148,6 +144,13 @@ def median(by_round):
 def round_ratios(mine, theirs):
     """mine / theirs within each round both measured, sorted (empty where none was)."""
     return sorted(mine[r] / theirs[r] for r in mine if r in theirs)
+
+
+def plan(args):
+    """(thread counts, (model, batch) cases, backends) from the command line."""
+    thread_counts = [int(t) for t in args.threads.split(",")]
+    cases = [(c.split(":")[0], int(c.split(":")[1])) for c in args.cases.split(",")]
+    return thread_counts, cases, args.backends.split(",")
 
 
 def threads_label(count):
@@ -194,12 +197,10 @@ def main():
         help="burn-zoo alone (also what happens where PyTorch is not installed)",
     )
     args = parser.parse_args()
-    thread_counts = [int(t) for t in args.threads.split(",")]
-    cases = [(c.split(":")[0], int(c.split(":")[1])) for c in args.cases.split(",")]
-    backends = args.backends.split(",")
+    thread_counts, cases, backends = plan(args)
     info = cpuinfo()
     model_name, isa = cpu_kind(info)
-    results = {}  # (model, batch, who, threads) -> {"train": [...], "infer": [...]}
+    results = {}  # (model, batch, who, threads) -> {"train": {round: images/s}, "infer": {...}}
     macs = {}  # model -> multiply-adds of one item's forward pass
     peer_note = None
     if args.no_peer:
@@ -266,9 +267,7 @@ def section_kind(model_name, isa):
 
 def render(args, info, results, macs, state, peer_note, seconds):
     """The section's lines from the rounds measured so far."""
-    thread_counts = [int(t) for t in args.threads.split(",")]
-    cases = [(c.split(":")[0], int(c.split(":")[1])) for c in args.cases.split(",")]
-    backends = args.backends.split(",")
+    thread_counts, cases, backends = plan(args)
     model_name, isa = cpu_kind(info)
     gemm_kernels = state["gemm_kernels"]
     cores = physical_cores()
