@@ -34,7 +34,7 @@ fn run(
 
 fn check(config: Conv2dConfig, input: [usize; 4]) {
     for (backend, device) in common::devices() {
-        check_on(&config, input, &device.autodiff(), backend);
+        check_on(&config, input, &device.autodiff(), &backend);
     }
 }
 
@@ -79,77 +79,87 @@ fn check_on(config: &Conv2dConfig, input: [usize; 4], device: &Device, backend: 
 
 #[test]
 fn same_gradients_as_burn_conv2d() {
-    check(
-        Conv2dConfig::new([3, 8], [3, 3]).with_padding(PaddingConfig2d::Same),
-        [4, 3, 10, 9],
-    );
-    check(Conv2dConfig::new([5, 6], [3, 3]), [2, 5, 8, 8]);
-    check(
-        Conv2dConfig::new([4, 4], [1, 1]).with_bias(false),
-        [3, 4, 6, 6],
-    );
-    check(
-        Conv2dConfig::new([2, 3], [4, 4])
-            .with_stride([2, 2])
-            .with_padding(PaddingConfig2d::Same),
-        [2, 2, 9, 9],
-    );
-    check(
-        Conv2dConfig::new([2, 3], [3, 2])
-            .with_padding(PaddingConfig2d::Explicit(1, 0, 2, 1))
-            .with_dilation([2, 1]),
-        [2, 2, 7, 6],
-    );
-    // 3 × 3 stride 1, ≥ 16 channels, outputs ≥ 8 × 8, a sample per thread (up to 8 threads):
-    // all three passes by Winograd's F(2 × 2, 3 × 3), odd and even output sizes.
-    check(
-        Conv2dConfig::new([16, 24], [3, 3]).with_padding(PaddingConfig2d::Same),
-        [8, 16, 9, 10],
-    );
-    check(Conv2dConfig::new([16, 16], [3, 3]), [8, 16, 11, 10]);
-    // Grouped: not ours, Burn's backward through the fallback.
-    check(
-        Conv2dConfig::new([4, 6], [3, 3]).with_groups(2),
-        [2, 4, 6, 6],
-    );
+    common::in_pools(|| {
+        check(
+            Conv2dConfig::new([3, 8], [3, 3]).with_padding(PaddingConfig2d::Same),
+            [4, 3, 10, 9],
+        );
+        check(Conv2dConfig::new([5, 6], [3, 3]), [2, 5, 8, 8]);
+        check(
+            Conv2dConfig::new([4, 4], [1, 1]).with_bias(false),
+            [3, 4, 6, 6],
+        );
+        check(
+            Conv2dConfig::new([2, 3], [4, 4])
+                .with_stride([2, 2])
+                .with_padding(PaddingConfig2d::Same),
+            [2, 2, 9, 9],
+        );
+        check(
+            Conv2dConfig::new([2, 3], [3, 2])
+                .with_padding(PaddingConfig2d::Explicit(1, 0, 2, 1))
+                .with_dilation([2, 1]),
+            [2, 2, 7, 6],
+        );
+        // 3 × 3 stride 1, ≥ 16 channels, outputs ≥ 8 × 8, a sample per thread: all three passes
+        // by Winograd's F(2 × 2, 3 × 3), odd and even output sizes — at batch 8 in the pools of
+        // up to 8 threads, at batch 17 in every pool (16 threads: one sample each, one left over)
+        check(
+            Conv2dConfig::new([16, 24], [3, 3]).with_padding(PaddingConfig2d::Same),
+            [8, 16, 9, 10],
+        );
+        check(Conv2dConfig::new([16, 16], [3, 3]), [8, 16, 11, 10]);
+        check(Conv2dConfig::new([16, 16], [3, 3]), [17, 16, 10, 11]);
+        // Grouped: not ours, Burn's backward through the fallback.
+        check(
+            Conv2dConfig::new([4, 6], [3, 3]).with_groups(2),
+            [2, 4, 6, 6],
+        );
+    });
 }
 
 #[test]
 fn without_autodiff_our_forward_pass_matches_burn() {
-    for (backend, device) in common::devices() {
-        let conv = Conv2dConfig::new([3, 4], [3, 3])
-            .with_padding(PaddingConfig2d::Same)
-            .init(&device);
-        let x = Tensor::<4>::random([2, 3, 5, 5], Distribution::Normal(0.0, 1.0), &device);
-        let before = zoo_kernels::kernel_calls();
-        let ours = zoo_kernels::conv2d_module(&conv, x.clone());
-        assert!(
-            zoo_kernels::kernel_calls() > before,
-            "the forward pass on {backend} was not ours"
-        );
-        assert_close(&format!("output, {backend}"), ours, conv.forward(x.clone()));
-        let ours = zoo_kernels::conv2d_relu_module(&conv, x.clone());
-        let burn = burn::tensor::activation::relu(conv.forward(x));
-        assert_close(&format!("output after ReLU, {backend}"), ours, burn);
-    }
+    common::in_pools(|| {
+        for (backend, device) in common::devices() {
+            let conv = Conv2dConfig::new([3, 4], [3, 3])
+                .with_padding(PaddingConfig2d::Same)
+                .init(&device);
+            let x = Tensor::<4>::random([2, 3, 5, 5], Distribution::Normal(0.0, 1.0), &device);
+            let before = zoo_kernels::kernel_calls();
+            let ours = zoo_kernels::conv2d_module(&conv, x.clone());
+            assert!(
+                zoo_kernels::kernel_calls() > before,
+                "the forward pass on {backend} was not ours"
+            );
+            assert_close(&format!("output, {backend}"), ours, conv.forward(x.clone()));
+            let ours = zoo_kernels::conv2d_relu_module(&conv, x.clone());
+            let burn = burn::tensor::activation::relu(conv.forward(x));
+            assert_close(&format!("output after ReLU, {backend}"), ours, burn);
+        }
+    });
 }
 
 #[test]
 fn serves_flex_and_ndarray() {
-    for (backend, device) in common::devices() {
-        assert!(zoo_kernels::serves(&device), "{backend}");
-        assert!(
-            zoo_kernels::serves(&device.autodiff()),
-            "{backend} autodiff"
-        );
-    }
+    common::in_pools(|| {
+        for (backend, device) in common::devices() {
+            assert!(zoo_kernels::serves(&device), "{backend}");
+            assert!(
+                zoo_kernels::serves(&device.autodiff()),
+                "{backend} autodiff"
+            );
+        }
+    });
 }
 
 #[test]
 fn conv1d_as_a_2d_convolution_has_burns_gradients() {
-    for (backend, device) in common::devices() {
-        conv1d_on(&device.autodiff(), backend);
-    }
+    common::in_pools(|| {
+        for (backend, device) in common::devices() {
+            conv1d_on(&device.autodiff(), &backend);
+        }
+    });
 }
 
 fn conv1d_on(device: &Device, backend: &str) {
@@ -166,8 +176,9 @@ fn conv1d_on(device: &Device, backend: &str) {
             .with_bias(false),
     ] {
         let conv = config.init(device);
+        // batch 17: a sample per thread in every pool (the direct kernel's condition)
         let x = Tensor::<3>::random(
-            [3, config.channels_in, 11],
+            [17, config.channels_in, 11],
             Distribution::Normal(0.0, 1.0),
             device,
         );

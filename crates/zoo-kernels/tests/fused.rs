@@ -17,9 +17,11 @@ fn assert_close<const D: usize>(name: &str, got: Tensor<D>, want: Tensor<D>) {
 
 #[test]
 fn conv2d_relu_pool_matches_burn_layers() {
-    for (backend, device) in common::devices() {
-        conv2d_relu_pool_on(&device, backend);
-    }
+    common::in_pools(|| {
+        for (backend, device) in common::devices() {
+            conv2d_relu_pool_on(&device, &backend);
+        }
+    });
 }
 
 fn conv2d_relu_pool_on(device: &Device, backend: &str) {
@@ -64,27 +66,32 @@ fn conv2d_relu_pool_on(device: &Device, backend: &str) {
 
 #[test]
 fn conv1d_relu_pool_matches_burn_layers() {
-    for (backend, device) in common::devices() {
-        conv1d_relu_pool_on(&device, backend);
-    }
+    common::in_pools(|| {
+        for (backend, device) in common::devices() {
+            conv1d_relu_pool_on(&device, &backend);
+        }
+    });
 }
 
 fn conv1d_relu_pool_on(device: &Device, backend: &str) {
     device.seed(12);
-    for (conv, pool, length) in [
-        // conv1d-classifier's stages: valid, pool 2 (odd length: the last value dropped)
-        (Conv1dConfig::new(7, 16, 5), MaxPool1dConfig::new(2), 41),
+    for (conv, pool, length, batch) in [
+        // conv1d-classifier's stages: valid, pool 2 (odd length: the last value dropped); at
+        // batch 6 and at 17 (a sample per thread in every pool: the direct kernel's pooled path)
+        (Conv1dConfig::new(7, 16, 5), MaxPool1dConfig::new(2), 41, 6),
+        (Conv1dConfig::new(7, 16, 5), MaxPool1dConfig::new(2), 41, 17),
         (
             Conv1dConfig::new(3, 4, 3).with_padding(PaddingConfig1d::Same),
             MaxPool1dConfig::new(3)
                 .with_stride(2)
                 .with_padding(PaddingConfig1d::Explicit(1, 1)),
             30,
+            6,
         ),
     ] {
         let (conv_layer, pool_layer) = (conv.init(device), pool.init());
         let channels = conv.channels_in;
-        let x = Tensor::<3>::random([6, channels, length], Distribution::Default, device) - 0.5;
+        let x = Tensor::<3>::random([batch, channels, length], Distribution::Default, device) - 0.5;
         let before = zoo_kernels::kernel_calls();
         let fused = zoo_kernels::conv1d_relu_pool_module(&conv_layer, &pool_layer, x.clone());
         assert!(
@@ -98,9 +105,11 @@ fn conv1d_relu_pool_on(device: &Device, backend: &str) {
 
 #[test]
 fn under_autodiff_outputs_and_gradients_are_burn_layers() {
-    for (backend, device) in common::devices() {
-        under_autodiff_on(&device.autodiff(), backend);
-    }
+    common::in_pools(|| {
+        for (backend, device) in common::devices() {
+            under_autodiff_on(&device.autodiff(), &backend);
+        }
+    });
 }
 
 fn under_autodiff_on(device: &Device, backend: &str) {

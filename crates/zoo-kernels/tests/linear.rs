@@ -29,9 +29,11 @@ fn run(linear: &Linear, x: &Tensor<2>, forward: impl Fn(Tensor<2>) -> Tensor<2>)
 
 #[test]
 fn same_outputs_and_gradients_as_burn_linear() {
-    for (backend, device) in common::devices() {
-        same_as_burn_linear_on(&device.autodiff(), backend);
-    }
+    common::in_pools(|| {
+        for (backend, device) in common::devices() {
+            same_as_burn_linear_on(&device.autodiff(), &backend);
+        }
+    });
 }
 
 fn same_as_burn_linear_on(device: &Device, backend: &str) {
@@ -70,19 +72,21 @@ fn same_as_burn_linear_on(device: &Device, backend: &str) {
 
 #[test]
 fn without_autodiff_the_output_matches_burn() {
-    for (backend, device) in common::devices() {
-        let linear = LinearConfig::new(19, 6).init(&device);
-        let x = Tensor::<2>::random([9, 19], Distribution::Normal(0.0, 1.0), &device);
-        assert_close(
-            &format!("output, {backend}"),
-            zoo_kernels::linear_module(&linear, x.clone()),
-            linear.forward(x.clone()),
-        );
-        let burn = burn::tensor::activation::relu(linear.forward(x.clone()));
-        assert_close(
-            &format!("output after ReLU, {backend}"),
-            zoo_kernels::linear_relu_module(&linear, x),
-            burn,
-        );
-    }
+    common::in_pools(|| {
+        for (backend, device) in common::devices() {
+            let linear = LinearConfig::new(19, 6).init(&device);
+            let x = Tensor::<2>::random([9, 19], Distribution::Normal(0.0, 1.0), &device);
+            assert_close(
+                &format!("output, {backend}"),
+                zoo_kernels::linear_module(&linear, x.clone()),
+                linear.forward(x.clone()),
+            );
+            let burn = burn::tensor::activation::relu(linear.forward(x.clone()));
+            assert_close(
+                &format!("output after ReLU, {backend}"),
+                zoo_kernels::linear_relu_module(&linear, x),
+                burn,
+            );
+        }
+    });
 }

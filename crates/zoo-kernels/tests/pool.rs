@@ -24,9 +24,11 @@ fn run<const D: usize>(x: &Tensor<D>, forward: impl Fn(Tensor<D>) -> Tensor<D>) 
 
 #[test]
 fn max_pool2d_matches_burn() {
-    for (backend, device) in common::devices() {
-        max_pool2d_on(&device.autodiff(), backend);
-    }
+    common::in_pools(|| {
+        for (backend, device) in common::devices() {
+            max_pool2d_on(&device.autodiff(), &backend);
+        }
+    });
 }
 
 fn max_pool2d_on(device: &Device, backend: &str) {
@@ -94,9 +96,11 @@ fn max_pool2d_on(device: &Device, backend: &str) {
 
 #[test]
 fn max_pool1d_matches_burn() {
-    for (backend, device) in common::devices() {
-        max_pool1d_on(&device.autodiff(), backend);
-    }
+    common::in_pools(|| {
+        for (backend, device) in common::devices() {
+            max_pool1d_on(&device.autodiff(), &backend);
+        }
+    });
 }
 
 fn max_pool1d_on(device: &Device, backend: &str) {
