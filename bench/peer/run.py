@@ -208,8 +208,8 @@ def main():
     elif not has_torch():
         peer_note = f"not installed for {sys.executable}: burn-zoo alone"
         print(f"run.py: PyTorch {peer_note}", file=sys.stderr, flush=True)
-    state = {"torch_version": None, "gemm_kernels": None, "rounds_done": 0, "stopped": None,
-             "failures": []}
+    state = {"torch_version": None, "gemm_kernels": None, "direct_conv": None, "rounds_done": 0,
+             "stopped": None, "failures": []}
     started = time.time()
     for round_ in range(args.rounds):
         elapsed = time.time() - started
@@ -242,6 +242,8 @@ def main():
                     continue
                 state["torch_version"] = report.get("torch", state["torch_version"])
                 state["gemm_kernels"] = report.get("gemm_kernels", state["gemm_kernels"])
+                if who == "flex" and "direct_conv" in report:
+                    state["direct_conv"] = report["direct_conv"]
                 if report.get("macs_per_item"):
                     macs[model] = report["macs_per_item"]
                 r = report["report"]
@@ -265,6 +267,14 @@ def section_kind(model_name, isa):
     return f"{model_name}, {isa.split(' (')[0]}"
 
 
+def direct_note(state):
+    """Whether flex ran the direct AVX2 convolution (conv1d-classifier's layers; `ZOO_DIRECT`,
+    else the CPU's default), as its `zoo bench` reported; nothing from a zoo too old to say."""
+    if state["direct_conv"] is None:
+        return ""
+    return f"; direct AVX2 convolution {'on' if state['direct_conv'] else 'off'} (flex)"
+
+
 def render(args, info, results, macs, state, peer_note, seconds):
     """The section's lines from the rounds measured so far."""
     thread_counts, cases, backends = plan(args)
@@ -282,7 +292,7 @@ def render(args, info, results, macs, state, peer_note, seconds):
         f"## {section_kind(model_name, isa)}",
         "",
         f"- Machine: {model_name}; {isa}; {cpus}; {platform.system()} {platform.release()}",
-        f"- GEMM kernels burn-zoo ran (`zoo bench`): {gemm_kernels}",
+        f"- GEMM kernels burn-zoo ran (`zoo bench`): {gemm_kernels}{direct_note(state)}",
         f"- Burn 0.22.1 (`zoo bench`, {rustc_version()}); {peer}; Python "
         f"{platform.python_version()}; threads: {args.threads} (`RAYON_NUM_THREADS`, "
         "`torch.set_num_threads`)",

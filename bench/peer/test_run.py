@@ -27,7 +27,7 @@ if backend == os.environ.get("FAKE_FAIL"):
 time.sleep(float(os.environ.get("FAKE_SLEEP", "0")))
 rate = float(os.environ.get("FAKE_RATE", "100")) * int(os.environ["RAYON_NUM_THREADS"])
 throughput = lambda r: {"median": r, "min": r, "max": r, "steps": 2}
-print(json.dumps({"gemm_kernels": "fma", "macs_per_item": 1000000,
+print(json.dumps({"gemm_kernels": "fma", "direct_conv": backend == "flex", "macs_per_item": 1000000,
                   "report": {"train": throughput(rate), "infer": throughput(4 * rate)}}))
 """
 
@@ -84,6 +84,7 @@ class Main(unittest.TestCase):
         self.assertIn("PyTorch not installed", text)
         self.assertIn("burn-zoo alone", text)
         self.assertIn("rustc 0.0 (test)", text)
+        self.assertIn("ran (`zoo bench`): fma; direct AVX2 convolution on (flex)", text)
         self.assertIn("| conv1d-classifier | 8 | 2 | flex | 200.0 | – | – | 800.0 | – | – |", text)
         # FAKE_RATE x threads: 2 threads twice 1 thread's images/s
         self.assertIn("| conv1d-classifier b8 | flex | 1.00 / 1.00 | 2.00 / 2.00 |", text)

@@ -156,6 +156,7 @@ pub fn bench_command(args: BenchArgs<'_>) -> Result<ExitCode> {
             "optimizer": format!("{:?}", optimizer.kind).to_lowercase(),
             "threads": zoo_kernels::threads(),
             "gemm_kernels": zoo_kernels::gemm_kernels(),
+            "direct_conv": zoo_kernels::direct_conv(&device),
             "macs_per_item": macs,
             "report": report,
             "layers": layers,
@@ -172,9 +173,14 @@ pub fn bench_command(args: BenchArgs<'_>) -> Result<ExitCode> {
         args.steps
     );
     println!(
-        "  {} threads; CPU GEMM kernels: {}",
+        "  {} threads; CPU GEMM kernels: {}; direct AVX2 convolution: {}",
         zoo_kernels::threads(),
-        zoo_kernels::gemm_kernels()
+        zoo_kernels::gemm_kernels(),
+        if zoo_kernels::direct_conv(&device) {
+            "on"
+        } else {
+            "off"
+        }
     );
     let line = |label: &str, t: &zoo_train::Throughput, warm: f64| {
         println!(

@@ -63,6 +63,20 @@ pub fn gemm_kernels() -> &'static str {
     "scalar"
 }
 
+/// Whether the direct AVX2 convolution (conv1d-classifier's layers) runs on `device`: where
+/// our kernels [`serves`] it, `ZOO_DIRECT` or else this CPU's default takes it (AVX2 without
+/// AVX-512, or AMD Zen 4); the shapes it computes aside. Benchmarks print it beside
+/// [`gemm_kernels`]: it moved conv1d-classifier's inference ~1.5× on Zen 3.
+pub fn direct_conv(device: &burn::tensor::Device) -> bool {
+    #[cfg(feature = "kernels")]
+    return serves(device) && conv2d::direct_enabled();
+    #[cfg(not(feature = "kernels"))]
+    {
+        let _ = device;
+        false
+    }
+}
+
 /// Threads the CPU backends compute on: rayon's global pool, which Flex, NdArray and these
 /// kernels share (`RAYON_NUM_THREADS` sets it; default: one per logical CPU).
 pub fn threads() -> usize {

@@ -23,9 +23,8 @@ const LANES: usize = 8;
 /// Whether the forward pass takes this kernel here: a shape it computes ([`shape_fits`]) where
 /// it measured faster than im2col + gemm, every thread with a sample of its own (the kernel
 /// runs a sample on one thread; at batch 1 gemm spreads one product over all of them), and a
-/// CPU with AVX2 and FMA but not AVX-512 (where gemm runs its 512-bit kernels; this 256-bit
-/// kernel has only been measured on an AVX2-only CPU). `ZOO_DIRECT=on` takes it on AVX-512
-/// CPUs too (to measure it there), `off` never.
+/// CPU with AVX2 and FMA where gemm's kernels have no more arithmetic per cycle than this one
+/// ([`by_default`]). `ZOO_DIRECT=on` takes it on every AVX2 CPU (to measure it), `off` never.
 ///
 /// Faster (`examples/fwd_only`, 2-core AMD EPYC Zen 3, AVX2): 1-D convolutions
 /// (conv1d-classifier's three, 1.2–2×) and 2-D ones with rows of ≥ 96 positions
@@ -34,11 +33,53 @@ const LANES: usize = 8;
 /// a row ends in an 8-wide and a masked vector, and the sample's planes outgrow L1.
 pub(crate) fn applies(g: &Conv2dGeometry) -> bool {
     let [oh, ow] = g.output();
-    shape_fits(g)
-        && (oh == 1 || ow >= 96)
-        && g.batch >= rayon::current_num_threads()
-        && has_avx2_fma()
-        && switch().unwrap_or(!avx512())
+    shape_fits(g) && (oh == 1 || ow >= 96) && g.batch >= rayon::current_num_threads() && enabled()
+}
+
+/// This CPU has the kernel's instructions and `ZOO_DIRECT`, else [`by_default`], takes it.
+pub(crate) fn enabled() -> bool {
+    has_avx2_fma() && switch().unwrap_or_else(by_default)
+}
+
+/// `ZOO_DIRECT=auto`: CPUs without AVX-512, and AMD's family 19h with it (Zen 4; Zen 3, the
+/// same family, has none). Zen 4 runs a 512-bit FMA as two halves on its two 256-bit units,
+/// so gemm's AVX-512 kernels do no more multiply-adds per cycle than this AVX2 kernel there,
+/// and what the kernel saves — the im2col copy, the output's write and the pool's pass — is
+/// what it saved on Zen 3 (the same family's cores: conv1d-classifier's inference 1.5× faster,
+/// BENCHMARKS.md). Decided from that arithmetic, not measured on Zen 4 yet (`just
+/// bench-switches` there says). CPUs with 512-bit FMA units (Intel's, AMD's family 1Ah: Zen 5)
+/// keep gemm's 512-bit kernels, which have twice this kernel's multiply-adds per cycle.
+fn by_default() -> bool {
+    default_for(avx512(), amd_family())
+}
+
+/// [`by_default`]'s rule, for a CPU with or without AVX-512 and of this AMD family, if AMD.
+pub(crate) fn default_for(avx512: bool, amd_family: Option<u32>) -> bool {
+    !avx512 || amd_family == Some(0x19)
+}
+
+/// The CPU family of an AMD processor (CPUID leaf 1), `None` on other vendors and machines.
+pub(crate) fn amd_family() -> Option<u32> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::__cpuid;
+        let vendor = __cpuid(0);
+        let amd = [vendor.ebx, vendor.edx, vendor.ecx] == [0x6874_7541, 0x6974_6E65, 0x444D_4163];
+        amd.then(|| cpu_family(__cpuid(1).eax))
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    None
+}
+
+/// The family in a CPUID leaf-1 `eax`: the base family, plus the extended family where the base
+/// is 0xF (as every AMD family since 0Fh and Linux's `cpu family` read it).
+pub(crate) fn cpu_family(eax: u32) -> u32 {
+    let base = (eax >> 8) & 0xF;
+    if base == 0xF {
+        base + ((eax >> 20) & 0xFF)
+    } else {
+        base
+    }
 }
 
 /// `ZOO_DIRECT`: `None` (unset or `auto`) leaves the choice to [`applies`].

@@ -24,5 +24,6 @@ mod tests;
 mod winograd;
 
 pub use backward::{bias_grad, input_grad, weight_grad};
+pub(crate) use direct::enabled as direct_enabled;
 pub use forward::{forward, forward_relu, forward_relu_pool};
 pub use geometry::Conv2dGeometry;

@@ -438,3 +438,56 @@ fn winograd_matches_the_definition() {
         assert!(!winograd::shape_fits(&g), "{g:?}");
     }
 }
+
+/// `ZOO_DIRECT=auto` tells Zen 4 from other AVX-512 CPUs by the CPUID family: decoded as Linux
+/// does (known signatures), and on this machine the same as `/proc/cpuinfo`'s `cpu family`.
+#[test]
+fn zoo_direct_auto_reads_the_cpu_family() {
+    use super::direct::{amd_family, cpu_family, default_for};
+    // EPYC 7763 (Zen 3), EPYC 9654 (Zen 4), EPYC 9755 (Zen 5), Xeon 8480+ (Sapphire Rapids)
+    for (eax, family) in [
+        (0x00A0_0F11, 0x19),
+        (0x00A1_0F11, 0x19),
+        (0x00B0_0F21, 0x1A),
+        (0x0008_06F8, 6),
+    ] {
+        assert_eq!(cpu_family(eax), family, "eax {eax:#010x}");
+    }
+    // the direct kernel by default: without AVX-512, and on Zen 4 (256-bit FMA units) with it
+    assert!(default_for(false, None) && default_for(false, Some(0x19)));
+    assert!(default_for(true, Some(0x19)), "Zen 4");
+    assert!(!default_for(true, Some(0x1A)), "Zen 5: 512-bit FMA units");
+    assert!(!default_for(true, None), "Intel's AVX-512");
+    let Ok(cpuinfo) = std::fs::read_to_string("/proc/cpuinfo") else {
+        return; // not Linux: the signatures above are the test
+    };
+    let field = |name: &str| {
+        cpuinfo
+            .lines()
+            .find_map(|line| line.split_once(':').filter(|(k, _)| k.trim() == name))
+            .map(|(_, v)| v.trim().to_string())
+    };
+    #[cfg(target_arch = "x86_64")]
+    {
+        // under qemu-user (`just test-avx2`) CPUID is the emulated CPU's, /proc/cpuinfo the host's
+        let id = std::arch::x86_64::__cpuid(0);
+        let vendor: Vec<u8> = [id.ebx, id.edx, id.ecx]
+            .iter()
+            .flat_map(|r| r.to_le_bytes())
+            .collect();
+        if field("vendor_id").as_deref().map(str::as_bytes) != Some(&vendor[..]) {
+            eprintln!("/proc/cpuinfo describes another CPU than CPUID (emulated?): not compared");
+            return;
+        }
+    }
+    let want = match field("vendor_id").as_deref() {
+        Some("AuthenticAMD") => field("cpu family").map(|f| f.parse::<u32>().unwrap()),
+        _ => None,
+    };
+    assert_eq!(
+        amd_family(),
+        want,
+        "/proc/cpuinfo: {:?}",
+        field("cpu family")
+    );
+}
