@@ -37,8 +37,11 @@ pub(crate) fn applies(g: &Conv2dGeometry) -> bool {
 }
 
 /// This CPU has the kernel's instructions and `ZOO_DIRECT`, else [`by_default`], takes it.
+/// Decided once per process: `CPUID` traps to the hypervisor in a VM, and this is asked at
+/// every convolution.
 pub(crate) fn enabled() -> bool {
-    has_avx2_fma() && switch().unwrap_or_else(by_default)
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| has_avx2_fma() && switch().unwrap_or_else(by_default))
 }
 
 /// `ZOO_DIRECT=auto`: CPUs without AVX-512, and AMD's family 19h with it (Zen 4; Zen 3, the
@@ -82,10 +85,9 @@ pub(crate) fn cpu_family(eax: u32) -> u32 {
     }
 }
 
-/// `ZOO_DIRECT`: `None` (unset or `auto`) leaves the choice to [`applies`].
+/// `ZOO_DIRECT`: `None` (unset or `auto`) leaves the choice to [`by_default`].
 fn switch() -> Option<bool> {
-    static CHOICE: std::sync::OnceLock<Option<bool>> = std::sync::OnceLock::new();
-    *CHOICE.get_or_init(|| crate::extension::env_choice("ZOO_DIRECT"))
+    crate::extension::env_choice("ZOO_DIRECT")
 }
 
 /// The shapes the kernel computes (whatever the CPU).
