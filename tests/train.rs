@@ -451,12 +451,7 @@ fn a_run_resumes_on_a_machine_without_any_gpu_adapter() {
     ];
     zoo_with_env(&first, &no_gpu).success();
     let dir = run_dir(out.path(), "conv1d-classifier");
-    let config = std::fs::read_to_string(dir.join("config.toml")).unwrap();
-    std::fs::write(
-        dir.join("config.toml"),
-        config.replace("epochs = 1", "epochs = 2"),
-    )
-    .unwrap();
+    set_epochs(&dir, 1, 2);
     let dir_text = dir.to_str().unwrap();
     let run = zoo_with_env(
         &["train", "conv1d-classifier", "--resume", dir_text],
@@ -467,18 +462,22 @@ fn a_run_resumes_on_a_machine_without_any_gpu_adapter() {
     assert_eq!(summary(&dir)["epochs_completed"], 2);
 }
 
+/// Asks a finished run's `config.toml` for `to` epochs instead of `from`, so `--resume` trains on.
+fn set_epochs(dir: &Path, from: u32, to: u32) {
+    let path = dir.join("config.toml");
+    let config = std::fs::read_to_string(&path).unwrap();
+    let (old, new) = (format!("epochs = {from}"), format!("epochs = {to}"));
+    assert!(config.contains(&old), "{}: no `{old}`", path.display());
+    std::fs::write(&path, config.replace(&old, &new)).unwrap();
+}
+
 #[test]
 fn a_damaged_newest_checkpoint_resumes_from_the_previous_epoch() {
     let out = tempfile::tempdir().unwrap();
     train(out.path(), "conv1d-classifier", &["train.epochs=3"]).success();
     let dir = run_dir(out.path(), "conv1d-classifier");
     // Three epochs finished; ask for a fourth and damage the newest checkpoint.
-    let config = std::fs::read_to_string(dir.join("config.toml")).unwrap();
-    std::fs::write(
-        dir.join("config.toml"),
-        config.replace("epochs = 3", "epochs = 4"),
-    )
-    .unwrap();
+    set_epochs(&dir, 3, 4);
     let model = dir.join("checkpoint/model-3.bpk");
     let mut bytes = std::fs::read(&model).unwrap();
     let middle = bytes.len() / 2;
