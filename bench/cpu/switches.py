@@ -2,9 +2,9 @@
 """Each of burn-zoo's kernel switches off and on, in one binary, alternating, on this CPU.
 
 The CPU-kind-dependent choices of crates/zoo-kernels were measured on the CPU kinds at hand
-(BENCHMARKS.md): the direct AVX2 convolution is taken only where the CPU lacks AVX-512, Winograd
-everywhere, the fused Adam step everywhere. This prints, for this machine, what each one does:
-the median time of the code it changes with the switch `off` and `on` (or `auto`: the default),
+(BENCHMARKS.md): the direct AVX2 convolution, Winograd and the fused Adam step are each on by
+default on every x86 CPU with AVX2 + FMA. This prints, for this machine, what each one does:
+the median time of the code it changes with the switch `off` and `on` (the default),
 per round and overall, so that a CPU kind not yet measured (AVX-512, ARM, many cores) gets its
 answer in minutes and a default can follow the measurement. `just bench-switches` (it builds
 the examples first); `--rounds`, `--threads`, `--only NAME`.
@@ -32,9 +32,17 @@ EXAMPLES = RELEASE / "examples"
 # name -> (environment variable, settings, what is timed, command, how to read it, unit)
 # `ms`: the example's "median X ms"; `train`/`infer`: `zoo bench --json`'s images/s.
 CASES = {
-    "direct": ("ZOO_DIRECT", ["off", "auto", "on"],
+    "direct": ("ZOO_DIRECT", ["off", "on"],
                "conv1d-classifier inference, batch 32 (its three convolutions)",
                [str(EXAMPLES / "infer_loop"), "conv1d-classifier", "32", "600"], "ms"),
+    # binary-cnn's conv1 and conv2 (rows of 252 and 122 positions) take it too
+    "direct-binary": ("ZOO_DIRECT", ["off", "on"],
+                      "binary-cnn inference, batch 16 (conv1 and conv2)",
+                      [str(EXAMPLES / "infer_loop"), "binary-cnn", "16", "20"], "ms"),
+    "direct-binary-train": ("ZOO_DIRECT", ["off", "on"],
+                            "binary-cnn training step, batch 16 (`zoo bench`)",
+                            [str(RELEASE / "zoo"), "bench", "binary-cnn", "--batch", "16",
+                             "--steps", "5", "--json"], "train"),
     "winograd": ("ZOO_WINOGRAD", ["off", "on"],
                  "cifar-inception inference, batch 64 (conv2 and the 3 x 3 branch)",
                  [str(EXAMPLES / "infer_loop"), "cifar-inception", "64", "30"], "ms"),

@@ -1,7 +1,7 @@
 //! The loop a program that imports a model crate writes: one model, one input batch, the
 //! forward pass again and again (no autodiff), on Flex. Prints the median time per pass.
 //! `cargo build --release -p zoo-cli --example infer_loop && target/release/examples/infer_loop
-//! conv1d-classifier 32 2000` (or `cifar-inception 64 200`). BENCHMARKS.md measured burn-zoo's
+//! conv1d-classifier 32 2000` (or `cifar-inception 64 200`, `binary-cnn 16 20`). BENCHMARKS.md measured burn-zoo's
 //! kernels with it, and the effect of glibc's `GLIBC_TUNABLES` on such a loop (README,
 //! "Performance").
 use burn::tensor::{Device, Distribution, Tensor};
@@ -14,7 +14,7 @@ fn main() {
         [model, batch, reps, backend] => (model, batch, reps, backend.as_str()),
         _ => {
             eprintln!(
-                "usage: infer_loop conv1d-classifier|cifar-inception BATCH REPETITIONS [flex|ndarray]"
+                "usage: infer_loop conv1d-classifier|cifar-inception|binary-cnn BATCH REPETITIONS [flex|ndarray]"
             );
             std::process::exit(2);
         }
@@ -51,8 +51,18 @@ fn main() {
             let x = Tensor::<4>::random(shape, Distribution::Default, &device);
             Box::new(move || drop(network.forward(x.clone())))
         }
+        "binary-cnn" => {
+            let config = binary_cnn::BinaryCnnConfig::homework();
+            let network = config.init(&device);
+            let side = config.image_size;
+            let shape = [batch, config.in_channels, side, side];
+            let x = Tensor::<4>::random(shape, Distribution::Default, &device);
+            Box::new(move || drop(network.forward(x.clone())))
+        }
         other => {
-            eprintln!("infer_loop: no model {other:?}: conv1d-classifier or cifar-inception");
+            eprintln!(
+                "infer_loop: no model {other:?}: conv1d-classifier, cifar-inception or binary-cnn"
+            );
             std::process::exit(2)
         }
     };

@@ -1,5 +1,5 @@
 //! The autodiff side of [`ZooKernels`] (our backward steps, which call the inner backend's
-//! gradient kernels), the `ZOO_KERNELS` switch, and the routing of a `Tensor` through Burn's
+//! gradient kernels), which devices our kernels serve, and the routing of a `Tensor` through Burn's
 //! dispatch. The trait is in `ops.rs`, the CPU backends it serves in `served.rs`.
 
 use burn::Tensor;
@@ -13,7 +13,7 @@ use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend, Dispatch, TensorMetadata};
 use burn::tensor::Device;
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use crate::ops::{ArgmaxPool, MaxPoolOptions, ZooKernels};
 use crate::optim::AdamStep;
@@ -293,7 +293,7 @@ impl<B: Backend + ZooKernels + ArgmaxPool, C: CheckpointStrategy> ZooKernels for
 /// this process (to compare with Burn's own kernels, or to rule ours out when a result looks
 /// wrong).
 pub fn serves(device: &Device) -> bool {
-    if !enabled() {
+    if !crate::switches::kernels() {
         return false;
     }
     let device = device.clone().inner();
@@ -312,56 +312,7 @@ pub fn serves(device: &Device) -> bool {
 /// Whether [`crate::adam_step`] runs our pass on this device: where [`serves`] holds, unless
 /// `ZOO_FUSED_ADAM=off` leaves the step to Burn's optimizer (to compare).
 pub fn serves_adam(device: &Device) -> bool {
-    static ON: OnceLock<bool> = OnceLock::new();
-    serves(device) && *ON.get_or_init(|| env_switch("ZOO_FUSED_ADAM"))
-}
-
-fn enabled() -> bool {
-    static ENABLED: OnceLock<bool> = OnceLock::new();
-    *ENABLED.get_or_init(|| env_switch("ZOO_KERNELS"))
-}
-
-/// The environment switch `name` (`ZOO_KERNELS`, `ZOO_WINOGRAD`): unset or `on`/`1`/`true` is
-/// on, `off`/`0`/`false` off; any other value prints a warning and counts as on.
-pub(crate) fn env_switch(name: &str) -> bool {
-    match std::env::var(name) {
-        Err(_) => true,
-        Ok(value) => parse_switch(name, &value).unwrap_or_else(|message| {
-            eprintln!("warning: {message}; taking it as on");
-            true
-        }),
-    }
-}
-
-/// A switch with a default chosen by the code (`ZOO_DIRECT`): unset or `auto` is `None`,
-/// otherwise the value as [`env_switch`] reads it (a bad value warns and counts as `auto`).
-pub(crate) fn env_choice(name: &str) -> Option<bool> {
-    let value = std::env::var(name).ok()?;
-    parse_choice(name, &value).unwrap_or_else(|message| {
-        eprintln!("warning: {message}; taking it as auto");
-        None
-    })
-}
-
-/// A choice's value: `auto` (`None`) or a switch's ([`parse_switch`]).
-fn parse_choice(name: &str, value: &str) -> Result<Option<bool>, String> {
-    if value.trim().eq_ignore_ascii_case("auto") {
-        return Ok(None);
-    }
-    parse_switch(name, value)
-        .map(Some)
-        .map_err(|message| format!("{message}, auto"))
-}
-
-/// A switch's value: `on`/`1`/`true` or `off`/`0`/`false`.
-fn parse_switch(name: &str, value: &str) -> Result<bool, String> {
-    match value.trim().to_ascii_lowercase().as_str() {
-        "on" | "1" | "true" => Ok(true),
-        "off" | "0" | "false" => Ok(false),
-        _ => Err(format!(
-            "{name}={value:?} is not one of on, off, 1, 0, true, false"
-        )),
-    }
+    serves(device) && crate::switches::fused_adam()
 }
 
 /// One Adam step through [`ZooKernels`] on a served device, as Burn's operations elsewhere.
@@ -466,27 +417,4 @@ pub(crate) fn conv2d_relu_pool(
         options,
         pool,
     ))
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn switch_values() {
-        assert_eq!(super::parse_switch("ZOO_KERNELS", "off"), Ok(false));
-        assert_eq!(super::parse_switch("ZOO_KERNELS", " ON "), Ok(true));
-        assert_eq!(super::parse_switch("ZOO_KERNELS", "0"), Ok(false));
-        let err = super::parse_switch("ZOO_KERNELS", "fast").unwrap_err();
-        assert!(
-            err.contains("ZOO_KERNELS=\"fast\"") && err.contains("on, off"),
-            "{err}"
-        );
-        assert_eq!(super::parse_choice("ZOO_DIRECT", " Auto"), Ok(None));
-        assert_eq!(super::parse_choice("ZOO_DIRECT", "on"), Ok(Some(true)));
-        assert_eq!(super::parse_choice("ZOO_DIRECT", "false"), Ok(Some(false)));
-        let err = super::parse_choice("ZOO_DIRECT", "avx").unwrap_err();
-        assert!(
-            err.contains("ZOO_DIRECT=\"avx\"") && err.ends_with("false, auto"),
-            "{err}"
-        );
-    }
 }

@@ -19,6 +19,8 @@ pub mod pool;
 mod served;
 #[cfg(feature = "kernels")]
 mod short;
+#[cfg(feature = "kernels")]
+mod switches;
 
 #[cfg(feature = "kernels")]
 pub use extension::{serves, serves_adam};
@@ -64,9 +66,9 @@ pub fn gemm_kernels() -> &'static str {
 }
 
 /// Whether the direct AVX2 convolution (conv1d-classifier's layers) runs on `device`: where
-/// our kernels [`serves`] it, `ZOO_DIRECT` or else this CPU's default takes it (AVX2 without
-/// AVX-512, or AMD Zen 4); the shapes it computes aside. Benchmarks print it beside
-/// [`gemm_kernels`]: it moved conv1d-classifier's inference ~1.5× on Zen 3.
+/// our kernels [`serves`] it and the CPU has AVX2 + FMA, unless `ZOO_DIRECT=off`; the shapes
+/// it computes aside. Benchmarks print it beside [`gemm_kernels`]: it moved
+/// conv1d-classifier's inference 1.6× on AMD Zen 3 and 1.26× on an Intel Xeon with AVX-512.
 pub fn direct_conv(device: &burn::tensor::Device) -> bool {
     #[cfg(feature = "kernels")]
     return serves(device) && conv2d::direct_enabled();

@@ -23,8 +23,7 @@ const LANES: usize = 8;
 /// Whether the forward pass takes this kernel here: a shape it computes ([`shape_fits`]) where
 /// it measured faster than im2col + gemm, every thread with a sample of its own (the kernel
 /// runs a sample on one thread; at batch 1 gemm spreads one product over all of them), and a
-/// CPU with AVX2 and FMA where gemm's kernels have no more arithmetic per cycle than this one
-/// ([`by_default`]). `ZOO_DIRECT=on` takes it on every AVX2 CPU (to measure it), `off` never.
+/// CPU with AVX2 and FMA ([`enabled`]). `ZOO_DIRECT=off` leaves every shape to gemm.
 ///
 /// Faster (`examples/fwd_only`, 2-core AMD EPYC Zen 3, AVX2): 1-D convolutions
 /// (conv1d-classifier's three, 1.2–2×) and 2-D ones with rows of ≥ 96 positions
@@ -36,58 +35,29 @@ pub(crate) fn applies(g: &Conv2dGeometry) -> bool {
     shape_fits(g) && (oh == 1 || ow >= 96) && g.batch >= rayon::current_num_threads() && enabled()
 }
 
-/// This CPU has the kernel's instructions and `ZOO_DIRECT`, else [`by_default`], takes it.
+/// This CPU has the kernel's instructions (AVX2 and FMA) and `ZOO_DIRECT` is not `off`.
 /// Decided once per process: `CPUID` traps to the hypervisor in a VM, and this is asked at
 /// every convolution.
+///
+/// On by default on every CPU kind with AVX2 + FMA, decided on `just bench-switches` where
+/// measured (conv1d-classifier's inference at batch 32, 2 threads, `off` → `on`):
+/// - AMD EPYC Zen 3 (AVX2 only): 2.01 → 1.25 ms (1.6×);
+/// - Intel Xeon with AVX-512 (Sapphire Rapids class, 512-bit FMA units): 1.23 → 0.98 ms
+///   (1.26×), binary-cnn unchanged (inference 1.01×, training 1.05×), 2026-12-06: the im2col
+///   copy, the output's write and the pool's pass that the kernel saves outweigh gemm's
+///   512-bit kernels, so the arithmetic that kept it off there (twice the multiply-adds per
+///   cycle) did not hold;
+/// - AMD Zen 4 (AVX-512 on 256-bit units) and Zen 5 (512-bit units): not measured; on by
+///   the same reasoning as Zen 3 and Intel's AVX-512, respectively (`ZOO_DIRECT=off` to
+///   compare there).
 pub(crate) fn enabled() -> bool {
     static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *ON.get_or_init(|| has_avx2_fma() && switch().unwrap_or_else(by_default))
+    *ON.get_or_init(|| has_avx2_fma() && switch().unwrap_or(true))
 }
 
-/// `ZOO_DIRECT=auto`: CPUs without AVX-512, and AMD's family 19h with it (Zen 4; Zen 3, the
-/// same family, has none). Zen 4 runs a 512-bit FMA as two halves on its two 256-bit units,
-/// so gemm's AVX-512 kernels do no more multiply-adds per cycle than this AVX2 kernel there,
-/// and what the kernel saves — the im2col copy, the output's write and the pool's pass — is
-/// what it saved on Zen 3 (the same family's cores: conv1d-classifier's inference 1.5× faster,
-/// BENCHMARKS.md). Decided from that arithmetic, not measured on Zen 4 yet (`just
-/// bench-switches` there says). CPUs with 512-bit FMA units (Intel's, AMD's family 1Ah: Zen 5)
-/// keep gemm's 512-bit kernels, which have twice this kernel's multiply-adds per cycle.
-fn by_default() -> bool {
-    default_for(avx512(), amd_family())
-}
-
-/// [`by_default`]'s rule, for a CPU with or without AVX-512 and of this AMD family, if AMD.
-pub(crate) fn default_for(avx512: bool, amd_family: Option<u32>) -> bool {
-    !avx512 || amd_family == Some(0x19)
-}
-
-/// The CPU family of an AMD processor (CPUID leaf 1), `None` on other vendors and machines.
-pub(crate) fn amd_family() -> Option<u32> {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::__cpuid;
-        let vendor = __cpuid(0);
-        let amd = [vendor.ebx, vendor.edx, vendor.ecx] == [0x6874_7541, 0x6974_6E65, 0x444D_4163];
-        amd.then(|| cpu_family(__cpuid(1).eax))
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    None
-}
-
-/// The family in a CPUID leaf-1 `eax`: the base family, plus the extended family where the base
-/// is 0xF (as every AMD family since 0Fh and Linux's `cpu family` read it).
-pub(crate) fn cpu_family(eax: u32) -> u32 {
-    let base = (eax >> 8) & 0xF;
-    if base == 0xF {
-        base + ((eax >> 20) & 0xFF)
-    } else {
-        base
-    }
-}
-
-/// `ZOO_DIRECT`: `None` (unset or `auto`) leaves the choice to [`by_default`].
+/// `ZOO_DIRECT`: `None` (unset or `auto`) leaves the choice to the CPU ([`enabled`]).
 fn switch() -> Option<bool> {
-    crate::extension::env_choice("ZOO_DIRECT")
+    crate::switches::direct()
 }
 
 /// The shapes the kernel computes (whatever the CPU).
@@ -98,13 +68,6 @@ pub(crate) fn shape_fits(g: &Conv2dGeometry) -> bool {
         && g.output()[1] >= LANES
         && g.input[0] >= g.kernel[0]
         && g.input[1] >= g.kernel[1]
-}
-
-fn avx512() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    return std::arch::is_x86_feature_detected!("avx512f");
-    #[cfg(not(target_arch = "x86_64"))]
-    false
 }
 
 /// AVX2 and FMA, which the kernel needs.

@@ -78,8 +78,7 @@ pub(crate) fn shape_fits(g: &Conv2dGeometry) -> bool {
 
 /// `ZOO_WINOGRAD=off` leaves these convolutions to im2col (to compare, or to rule this path out).
 fn enabled() -> bool {
-    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *ON.get_or_init(|| crate::extension::env_switch("ZOO_WINOGRAD"))
+    crate::switches::winograd()
 }
 
 /// The tiles of one sample: `[tile rows, tile columns]` of 2 × 2 outputs.
