@@ -19,6 +19,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -33,23 +34,35 @@ ALIASES = {"flex-burn": ("flex", {"ZOO_KERNELS": "off"})}
 
 
 def run_json(cmd, env=None):
-    """The JSON report `cmd` prints, or None (with its stderr's tail printed) where it fails:
+    """The JSON report `cmd` prints, with `peak_mib` added: the process's peak resident memory
+    (the kernel's `ru_maxrss` of that one child, so burn-zoo and PyTorch are measured alike,
+    training and inference together); or None (with its stderr's tail printed) where it fails:
     one failed run costs its cell of the table, not the rounds measured so far."""
     env = {**os.environ, **(env or {})}
-    try:
-        done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env)
-    except OSError as e:
-        print(f"  could not run {cmd[0]}: {e}", flush=True)
+    # output to files, not pipes: the child is reaped with os.wait4, which returns its usage
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        try:
+            child = subprocess.Popen(cmd, stdout=out, stderr=err, text=True, cwd=ROOT, env=env)
+        except OSError as e:
+            print(f"  could not run {cmd[0]}: {e}", flush=True)
+            return None
+        _, status, usage = os.wait4(child.pid, 0)
+        child.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    if child.returncode != 0:
+        tail = "\n    ".join(stderr.strip().splitlines()[-5:])
+        print(f"  failed (exit {child.returncode}): {' '.join(cmd)}\n    {tail}", flush=True)
         return None
-    if done.returncode != 0:
-        tail = "\n    ".join(done.stderr.strip().splitlines()[-5:])
-        print(f"  failed (exit {done.returncode}): {' '.join(cmd)}\n    {tail}", flush=True)
-        return None
     try:
-        return json.loads(done.stdout)
+        report = json.loads(stdout)
     except json.JSONDecodeError as e:
         print(f"  no JSON report from {' '.join(cmd)}: {e}", flush=True)
         return None
+    # ru_maxrss: KiB on Linux, bytes on macOS
+    report["peak_mib"] = usage.ru_maxrss / (1 << 20 if sys.platform == "darwin" else 1 << 10)
+    return report
 
 
 def processors():
@@ -248,11 +261,13 @@ def main():
                     macs[model] = report["macs_per_item"]
                 r = report["report"]
                 # keyed by round: a ratio pairs the two runs of one round, even where a run failed
-                entry = results.setdefault((model, batch, who, threads), {"train": {}, "infer": {}})
+                entry = results.setdefault((model, batch, who, threads),
+                                           {"train": {}, "infer": {}, "peak": {}})
                 entry["train"][round_] = r["train"]["median"]
                 entry["infer"][round_] = r["infer"]["median"]
-                print(f"  train {r['train']['median']:.1f}, infer {r['infer']['median']:.1f} images/s",
-                      flush=True)
+                entry["peak"][round_] = report["peak_mib"]
+                print(f"  train {r['train']['median']:.1f}, infer {r['infer']['median']:.1f} images/s, "
+                      f"peak {report['peak_mib']:.0f} MiB", flush=True)
         state["rounds_done"] = round_ + 1
         # after every round: a run cut short (a time limit) keeps the rounds it finished
         write_section(Path(args.out), section_kind(model_name, isa),
@@ -303,8 +318,8 @@ def render(args, info, results, macs, state, peer_note, seconds):
         f"--backends {args.backends} --cases {args.cases} --ndarray-models {args.ndarray_models} "
         f"--threads {args.threads}{budget}{no_peer}` (`just bench-peer` with these arguments)",
         "",
-        "| model | batch | threads | backend | train img/s | PyTorch train | ratio | infer img/s | PyTorch infer | ratio |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| model | batch | threads | backend | train img/s | PyTorch train | ratio | infer img/s | PyTorch infer | ratio | peak MiB | PyTorch peak MiB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     # The machine's speed drifts between runs (a shared VM: ±20 % here), so also show the spread
     # of the ratio within each round, where burn-zoo and PyTorch ran back to back.
@@ -332,6 +347,8 @@ def render(args, info, results, macs, state, peer_note, seconds):
                     spread.append(f"- {model}, batch {batch}, {threads_label(threads)}, {b}: " + "; ".join(parts))
             else:
                 cells = [f"{median(mine[k]):.1f} | – | –" for k in ("train", "infer")]
+            cells.append(" | ".join(f"{max(r['peak'].values()):.0f}" if r and r.get("peak") else "–"
+                                    for r in (mine, peer)))
             lines.append(f"| {model} | {batch} | {threads} | {b} | " + " | ".join(cells) + " |")
             peak = peak_gflops(info, threads, gemm_kernels)
             if model in macs and b == backends[0]:
@@ -346,6 +363,9 @@ def render(args, info, results, macs, state, peer_note, seconds):
                     torch_train = f"; PyTorch trains at {rate:.1f}"
                 flops.append(f"- {model}, batch {batch}, {threads_label(threads)}: {b} trains at {train:.1f} "
                              f"GFLOP/s{share}, infers at {infer:.1f}{torch_train}")
+    lines += ["", "Peak MiB: the highest resident memory of the process over the rounds (`ru_maxrss`, "
+              "the same measure for both sides; one process runs the training steps, then the "
+              "inference ones)."]
     if flops:
         lines += ["", "FLOP rate (multiply-adds of the forward pass x 2 FLOPs, x 3 for training, x "
                   "images/s; the peak is threads x the reported clock x FLOP/cycle of the FMA units, "

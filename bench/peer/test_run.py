@@ -25,6 +25,9 @@ backend = args[args.index("--backend") + 1]
 if backend == os.environ.get("FAKE_FAIL"):
     sys.exit("error: emulated failure of " + backend)
 time.sleep(float(os.environ.get("FAKE_SLEEP", "0")))
+held = bytearray(int(os.environ.get("FAKE_MIB", "0")) << 20)  # resident: zero-filled pages
+for i in range(0, len(held), 4096):
+    held[i] = 1
 rate = float(os.environ.get("FAKE_RATE", "100")) * int(os.environ["RAYON_NUM_THREADS"])
 throughput = lambda r: {"median": r, "min": r, "max": r, "steps": 2}
 print(json.dumps({"gemm_kernels": "fma", "direct_conv": backend == "flex", "macs_per_item": 1000000,
@@ -85,11 +88,22 @@ class Main(unittest.TestCase):
         self.assertIn("burn-zoo alone", text)
         self.assertIn("rustc 0.0 (test)", text)
         self.assertIn("ran (`zoo bench`): fma; direct AVX2 convolution on (flex)", text)
-        self.assertIn("| conv1d-classifier | 8 | 2 | flex | 200.0 | – | – | 800.0 | – | – |", text)
+        self.assertIn("| conv1d-classifier | 8 | 2 | flex | 200.0 | – | – | 800.0 | – | – | ", text)
         # FAKE_RATE x threads: 2 threads twice 1 thread's images/s
         self.assertIn("| conv1d-classifier b8 | flex | 1.00 / 1.00 | 2.00 / 2.00 |", text)
         # the FLOP rate: 1 M multiply-adds x 2 x 3 x 200 images/s = 1.2 GFLOP/s
         self.assertIn("flex trains at 1.2 GFLOP/s", text)
+
+    def test_peak_memory_is_each_runs_own(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            text, log = self.run_py(tmp, "--rounds", "1", "--steps", "2", "--backends", "flex",
+                                    "--threads", "2", env={"FAKE_MIB": "200"})
+        row = next(line for line in text.splitlines() if line.startswith("| conv1d-classifier | 8 |"))
+        peak = float(row.rstrip(" |").split("|")[-2])
+        # the 200 MiB the fake held, plus Python itself; the machine's other processes not counted
+        self.assertTrue(200 <= peak < 300, row)
+        self.assertTrue(row.endswith("| – |"), row)  # no PyTorch here
+        self.assertIn("peak MiB", text)
 
     def test_a_failed_run_costs_its_cells_not_the_rounds(self):
         with tempfile.TemporaryDirectory() as tmp:
