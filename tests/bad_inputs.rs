@@ -252,6 +252,19 @@ fn fixtures() -> Fixtures {
         &p("img/corrupt/cat/1.png"),
         b"\x89PNG\r\n\x1a\nthis is not a png",
     );
+    // Entries an image folder cannot read: an image that is a link to nothing, a class
+    // directory that is one, a directory named like an image.
+    for class in ["cat", "dog"] {
+        png(&p(&format!("img/dangling/{class}/0.png")), 12);
+        png(&p(&format!("img/class-link/{class}/0.png")), 12);
+        png(&p(&format!("img/dir-image/{class}/0.png")), 12);
+    }
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::symlink(p("img/deleted.png"), p("img/dangling/cat/1.png")).unwrap();
+        std::os::unix::fs::symlink(p("img/moved-away"), p("img/class-link/ant")).unwrap();
+    }
+    std::fs::create_dir_all(p("img/dir-image/dog/1.png")).unwrap();
     // A PNG header claiming 100000 x 100000 pixels (the image crate's limits refuse it).
     let mut bomb = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR".to_vec();
     bomb.extend(100_000u32.to_be_bytes());
@@ -334,6 +347,17 @@ fn fixtures() -> Fixtures {
             .replace("valid_fraction = 0.2", "valid_fraction = 0.0")
             .as_bytes(),
     );
+    // One bit flipped in the middle of the weights: Burn reads it as another weight value.
+    let flip = |path: PathBuf| {
+        let mut bytes = std::fs::read(&path).unwrap();
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 0x10;
+        write(&path, &bytes);
+    };
+    flip(copy("flipped-bit").join("model.bpk"));
+    let shipped = p("shipped/japanese-vowels");
+    copy_dir(&workspace_root().join("weights/japanese-vowels"), &shipped);
+    flip(shipped.join("model.bpk"));
     write(&p("not-an-image.png"), b"plain text");
     write(&p("garbage.pt"), b"PK\x03\x04 not really a zip");
     write(
@@ -905,6 +929,27 @@ fn every_bad_input_is_a_clear_error() {
             folder("folder PNG bomb", "img/bomb", "cannot decode image"),
             folder("folder missing", "img/absent", "cannot read"),
             folder(
+                "folder image linked to nothing",
+                "img/dangling",
+                "1.png: a symbolic link to ",
+            ),
+            with_dir(
+                &[&folder_prefix[..], &["--set", "data.skip_unreadable=false"]].concat(),
+                "folder image linked to nothing, skip_unreadable = false",
+                "img/dangling",
+                "which cannot be read",
+            ),
+            folder(
+                "folder class linked to nothing",
+                "img/class-link",
+                "its class would be missing and the labels",
+            ),
+            folder(
+                "folder directory named like an image",
+                "img/dir-image",
+                "1.png: a directory with an image's name",
+            ),
+            folder(
                 "folder class without images",
                 "img/empty-class",
                 "this class directory holds no png/jpg/jpeg/bmp image",
@@ -959,6 +1004,42 @@ fn every_bad_input_is_a_clear_error() {
                 "no complete checkpoint",
             ),
             case("eval bad model", &["eval", &run("bad-model")], "model.bpk"),
+            case(
+                "eval one flipped bit",
+                &["eval", &run("flipped-bit")],
+                "model.bpk: checksum mismatch",
+            ),
+            case(
+                "predict one flipped bit",
+                &["predict", &run("flipped-bit"), &f.path("not-an-image.png")],
+                "model.bpk: checksum mismatch",
+            ),
+            case(
+                "export one flipped bit",
+                &[
+                    "export",
+                    &run("flipped-bit"),
+                    "--to",
+                    &f.path("flipped.safetensors"),
+                ],
+                "model.bpk: checksum mismatch",
+            ),
+            case(
+                "eval shipped weights with one flipped bit",
+                &["eval", &f.path("shipped/japanese-vowels")],
+                "model.bpk: checksum mismatch",
+            ),
+            {
+                let mut preview = idx(
+                    "preview into a missing directory",
+                    "idx/good",
+                    "cannot write",
+                );
+                preview
+                    .args
+                    .extend(["--preview".into(), f.path("absent-dir/grid.png")]);
+                preview
+            },
             case(
                 "eval empty split",
                 &["eval", &run("nan-weights-config"), "--split", "valid"],

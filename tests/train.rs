@@ -471,6 +471,42 @@ fn set_epochs(dir: &Path, from: u32, to: u32) {
     std::fs::write(&path, config.replace(&old, &new)).unwrap();
 }
 
+/// A run directory keeps its experiment's name wherever it is moved: config.toml's first line
+/// records it (the folder above it was read before, so a run moved under another experiment's
+/// folder was labelled with that folder's name when resumed). Here the run has no summary.json,
+/// as after a kill, so only config.toml can say.
+#[test]
+fn a_moved_run_keeps_its_experiment_when_resumed() {
+    let out = tempfile::tempdir().unwrap();
+    train(
+        out.path(),
+        "conv1d-classifier",
+        &["train.epochs=1", "data.synthetic_items=200"],
+    )
+    .success();
+    let dir = run_dir(out.path(), "conv1d-classifier");
+    let config = std::fs::read_to_string(dir.join("config.toml")).unwrap();
+    assert!(
+        config.starts_with("# experiment: conv1d-classifier\n"),
+        "{config}"
+    );
+    std::fs::remove_file(dir.join("summary.json")).unwrap();
+    let moved = out.path().join("binary-cnn").join("moved");
+    std::fs::create_dir_all(moved.parent().unwrap()).unwrap();
+    std::fs::rename(&dir, &moved).unwrap();
+    set_epochs(&moved, 1, 2);
+    let moved_text = moved.to_str().unwrap();
+    let wrong = zoo(&["train", "binary-cnn", "--resume", moved_text]).failure();
+    assert!(
+        wrong
+            .stderr
+            .contains("is a run of experiment `conv1d-classifier`, not `binary-cnn`"),
+        "{wrong}"
+    );
+    zoo(&["train", "conv1d-classifier", "--resume", moved_text]).success();
+    assert_eq!(summary(&moved)["experiment"], "conv1d-classifier");
+}
+
 #[test]
 fn a_damaged_newest_checkpoint_resumes_from_the_previous_epoch() {
     let out = tempfile::tempdir().unwrap();

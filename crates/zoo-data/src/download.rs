@@ -71,7 +71,7 @@ fn fetch(url: &str, file: &mut File, path: &Path) -> Result<(u64, String, String
         md5.update(&buffer[..n]);
         sha256.update(&buffer[..n]);
         file.write_all(&buffer[..n])
-            .map_err(|source| DataError::io(path, source))?;
+            .map_err(|source| DataError::write(path, source))?;
         done += n as u64;
         if let Some(total) = total {
             let percent = done * 100 / total.max(1);
@@ -119,13 +119,13 @@ pub fn download(archive: &Archive, dest: &Path) -> Result<PathBuf, DataError> {
     if target.is_dir() {
         return Ok(target);
     }
-    std::fs::create_dir_all(dest).map_err(|source| DataError::io(dest, source))?;
+    std::fs::create_dir_all(dest).map_err(|source| DataError::write(dest, source))?;
     // Temporary files live next to the target, so the final rename never crosses devices,
     // and are deleted on every early return.
     let mut download = tempfile::Builder::new()
         .prefix(".download-")
         .tempfile_in(dest)
-        .map_err(|source| DataError::io(dest, source))?;
+        .map_err(|source| DataError::write(dest, source))?;
     let download_path = download.path().to_path_buf();
     let (bytes, md5, sha256) = fetch(&archive.url, download.as_file_mut(), &download_path)?;
     for (name, expected, actual) in [
@@ -147,10 +147,10 @@ pub fn download(archive: &Archive, dest: &Path) -> Result<PathBuf, DataError> {
     let staging = tempfile::Builder::new()
         .prefix(".unpack-")
         .tempdir_in(dest)
-        .map_err(|source| DataError::io(dest, source))?;
+        .map_err(|source| DataError::write(dest, source))?;
     extract(&download_path, archive, staging.path())?;
     let unpacked = staging.path().join(&archive.top);
-    std::fs::rename(&unpacked, &target).map_err(|source| DataError::io(&target, source))?;
+    std::fs::rename(&unpacked, &target).map_err(|source| DataError::write(&target, source))?;
     Ok(target)
 }
 
@@ -161,7 +161,7 @@ fn extract(path: &Path, archive: &Archive, into: &Path) -> Result<(), DataError>
     let corrupt =
         |error: std::io::Error| DataError::format(path, format!("corrupt archive: {error}"));
     let top = into.join(&archive.top);
-    std::fs::create_dir_all(&top).map_err(|source| DataError::io(&top, source))?;
+    std::fs::create_dir_all(&top).map_err(|source| DataError::write(&top, source))?;
     let mut found = Vec::new();
     for entry in tar.entries().map_err(corrupt)? {
         let mut entry = entry.map_err(corrupt)?;
@@ -178,7 +178,7 @@ fn extract(path: &Path, archive: &Archive, into: &Path) -> Result<(), DataError>
             continue;
         }
         let out = top.join(&name);
-        let mut file = File::create(&out).map_err(|source| DataError::io(&out, source))?;
+        let mut file = File::create(&out).map_err(|source| DataError::write(&out, source))?;
         std::io::copy(&mut entry, &mut file).map_err(corrupt)?;
         found.push(name);
     }

@@ -13,6 +13,14 @@ pub enum DataError {
         /// Why.
         source: std::io::Error,
     },
+    /// A file or directory could not be created or written (an output, a download's cache).
+    #[error("cannot write {path}: {source}")]
+    Write {
+        /// The file or directory.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
     /// A file was read but its content is not what its format requires.
     #[error("{path}: {message}")]
     Format {
@@ -41,7 +49,15 @@ impl DataError {
         }
     }
 
-    /// An I/O error for `path`.
+    /// A write error for `path` (creating it, or the directory it goes in).
+    pub fn write(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        DataError::Write {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// A read error for `path`.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         DataError::Io {
             path: path.into(),

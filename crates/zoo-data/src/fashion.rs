@@ -140,7 +140,7 @@ fn missing_message(dir: &Path, url: &str) -> String {
 
 /// Downloads every file `dir` lacks, each checked and renamed into place on its own.
 fn fetch_all(url: &str, dir: &Path) -> Result<(), DataError> {
-    std::fs::create_dir_all(dir).map_err(|source| DataError::io(dir, source))?;
+    std::fs::create_dir_all(dir).map_err(|source| DataError::write(dir, source))?;
     for (name, size, sha256) in FILES {
         let target = dir.join(name);
         if target.is_file() {
@@ -149,13 +149,13 @@ fn fetch_all(url: &str, dir: &Path) -> Result<(), DataError> {
         let mut temp = tempfile::Builder::new()
             .prefix(".download-")
             .tempfile_in(dir)
-            .map_err(|source| DataError::io(dir, source))?;
+            .map_err(|source| DataError::write(dir, source))?;
         let temp_path = temp.path().to_path_buf();
         let file_url = format!("{url}{name}");
         download::fetch_to(&file_url, temp.as_file_mut(), &temp_path)?;
         check_contents(&temp_path, &file_url, size, sha256)?;
         temp.persist(&target)
-            .map_err(|error| DataError::io(&target, error.error))?;
+            .map_err(|error| DataError::write(&target, error.error))?;
     }
     Ok(())
 }

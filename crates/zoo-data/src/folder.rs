@@ -1,5 +1,5 @@
-//! Image folders, as Keras' `image_dataset_from_directory` reads them: `root/<class>/*.png`
-//! (also jpg, jpeg, bmp), classes sorted by name, images decoded, converted to the model's
+//! Image folders, as Keras' `image_dataset_from_directory` reads them: `root/<class>/**/*.png`
+//! (also jpg, jpeg, bmp; sub-directories of a class included), classes sorted by name, images decoded, converted to the model's
 //! channels and resized to its size with a bilinear ("triangle") filter, Keras' default.
 
 use std::path::{Path, PathBuf};
@@ -39,18 +39,66 @@ fn sorted_entries(dir: &Path, keep: impl Fn(&Path) -> bool) -> Result<Vec<PathBu
     Ok(paths)
 }
 
-/// Whether a path has one of the [`EXTENSIONS`].
-fn is_image(path: &Path) -> bool {
-    path.is_file()
-        && path
-            .extension()
-            .and_then(|ext| ext.to_str())
-            .is_some_and(|ext| EXTENSIONS.contains(&ext.to_ascii_lowercase().as_str()))
+/// Whether a name has one of the [`EXTENSIONS`]: such an entry is an image to read, and one
+/// that cannot be read (a link to nothing, a directory, a pipe) is reported, never passed over.
+fn has_image_name(path: &Path) -> bool {
+    path.extension()
+        .and_then(|ext| ext.to_str())
+        .is_some_and(|ext| EXTENSIONS.contains(&ext.to_ascii_lowercase().as_str()))
+}
+
+fn is_hidden(path: &Path) -> bool {
+    path.file_name()
+        .is_some_and(|name| name.to_string_lossy().starts_with('.'))
+}
+
+/// The image-named entries under a class directory, its sub-directories included (as Keras'
+/// `image_dataset_from_directory` walks them), sorted by path; hidden entries left out, and a
+/// directory reached twice through links read once.
+fn class_images(dir: &Path) -> Result<Vec<PathBuf>, DataError> {
+    let mut found = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        if !seen.insert(std::fs::canonicalize(&dir).map_err(|source| DataError::io(&dir, source))?)
+        {
+            continue;
+        }
+        for path in sorted_entries(&dir, |path| !is_hidden(path))? {
+            if has_image_name(&path) {
+                found.push(path);
+            } else if path.is_dir() {
+                pending.push(path);
+            }
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+/// Why `path` (an entry read from its directory) is not a regular file, following symbolic
+/// links: `None` when it is one. A link whose target is missing is named with that target.
+fn not_a_file(path: &Path) -> Option<String> {
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_file() => None,
+        Ok(meta) if meta.is_dir() => Some("a directory with an image's name, not an image".into()),
+        Ok(_) => Some("not a regular file (a pipe, socket or device)".into()),
+        Err(error) => Some(match std::fs::read_link(path) {
+            Ok(target) => format!(
+                "a symbolic link to {}, which cannot be read: {error}",
+                target.display()
+            ),
+            Err(_) => format!("cannot be read: {error}"),
+        }),
+    }
 }
 
 /// Decodes one file into `shape` (`[C, H, W]`, C = 1 grayscale or 3 RGB).
 pub fn decode(path: &Path, shape: [usize; 3]) -> Result<Vec<u8>, DataError> {
     let [channels, height, width] = shape;
+    if let Some(why) = not_a_file(path) {
+        return Err(DataError::format(path, why));
+    }
     let image = image::ImageReader::open(path)
         .map_err(|error| DataError::io(path, error))?
         .with_guessed_format()
@@ -79,19 +127,25 @@ pub fn read(
     shape: [usize; 3],
     skip_unreadable: bool,
 ) -> Result<FolderImages, DataError> {
-    // Hidden directories (`.ipynb_checkpoints`, `.git`) are not classes.
-    let class_dirs: Vec<_> = sorted_entries(root, Path::is_dir)?
-        .into_iter()
-        .filter(|dir| {
-            !dir.file_name()
-                .is_some_and(|name| name.to_string_lossy().starts_with('.'))
-        })
-        .collect();
-    if class_dirs.is_empty() {
-        return Err(DataError::format(
-            root,
-            "no class directories: expected root/<class>/*.png|jpg|jpeg|bmp",
-        ));
+    // Hidden directories (`.ipynb_checkpoints`, `.git`) are not classes, nor are plain files
+    // (a README, a labels.csv). An entry that cannot be told apart (a link to nothing) is an
+    // error whatever `skip_unreadable` says: a class left out would shift every label after it.
+    let mut class_dirs = Vec::new();
+    for entry in sorted_entries(root, |path| !is_hidden(path))? {
+        match std::fs::metadata(&entry) {
+            Ok(meta) if meta.is_dir() => class_dirs.push(entry),
+            Ok(_) => {}
+            Err(_) => {
+                return Err(DataError::format(
+                    &entry,
+                    format!(
+                        "{}: if it is a class directory, its class would be missing and the \
+                         labels of the classes after it shifted (fix or remove it)",
+                        not_a_file(&entry).unwrap_or_default()
+                    ),
+                ));
+            }
+        }
     }
     let mut items = Vec::new();
     let mut skipped = Vec::new();
@@ -103,7 +157,7 @@ pub fn read(
                 .to_string_lossy()
                 .into_owned(),
         );
-        let images = sorted_entries(dir, is_image)?;
+        let images = class_images(dir)?;
         if images.is_empty() {
             return Err(DataError::format(
                 dir,
@@ -216,6 +270,88 @@ mod tests {
         assert!(
             message.contains("holds no png/jpg/jpeg/bmp image"),
             "{message}"
+        );
+    }
+
+    /// Entries with an image's name that are not images to read: each an error naming it
+    /// (unless skipped, then listed with why), never passed over in silence.
+    #[cfg(unix)]
+    #[test]
+    fn links_to_nothing_directories_and_pipes_named_like_images_are_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let class = dir.path().join("a");
+        std::fs::create_dir(&class).unwrap();
+        write_png(&class.join("good.png"), 4, 4, 1);
+        std::os::unix::fs::symlink(dir.path().join("gone.png"), class.join("link.png")).unwrap();
+        let message = read(dir.path(), [1, 4, 4], false).unwrap_err().to_string();
+        assert!(
+            message.contains("link.png: a symbolic link to ")
+                && message.contains("gone.png, which cannot be read")
+                && message.contains("skip_unreadable"),
+            "{message}"
+        );
+        let skipping = read(dir.path(), [1, 4, 4], true).unwrap();
+        assert_eq!(skipping.items.len(), 1);
+        assert!(skipping.skipped[0].0.ends_with("link.png"), "{skipping:?}");
+        std::fs::remove_file(class.join("link.png")).unwrap();
+
+        std::fs::create_dir(class.join("folder.png")).unwrap();
+        let message = read(dir.path(), [1, 4, 4], false).unwrap_err().to_string();
+        assert!(message.contains("folder.png: a directory"), "{message}");
+        std::fs::remove_dir(class.join("folder.png")).unwrap();
+
+        let fifo = class.join("pipe.png");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if made.is_ok_and(|status| status.success()) {
+            // read without opening it: opening a pipe with no writer would wait for ever
+            let message = read(dir.path(), [1, 4, 4], false).unwrap_err().to_string();
+            assert!(
+                message.contains("pipe.png: not a regular file"),
+                "{message}"
+            );
+        }
+    }
+
+    /// A class directory that is a link to nothing would drop a class and shift the labels of
+    /// the classes after it: an error even when unreadable files are skipped.
+    #[cfg(unix)]
+    #[test]
+    fn a_class_link_to_nothing_is_an_error_even_when_skipping() {
+        let dir = tempfile::tempdir().unwrap();
+        for class in ["a", "c"] {
+            std::fs::create_dir(dir.path().join(class)).unwrap();
+            write_png(&dir.path().join(class).join("x.png"), 4, 4, 1);
+        }
+        std::os::unix::fs::symlink(dir.path().join("moved"), dir.path().join("b")).unwrap();
+        for skip in [false, true] {
+            let message = read(dir.path(), [1, 4, 4], skip).unwrap_err().to_string();
+            assert!(
+                message.contains("b: a symbolic link to ") && message.contains("labels"),
+                "{message}"
+            );
+        }
+        std::fs::remove_file(dir.path().join("b")).unwrap();
+        std::fs::write(dir.path().join("labels.csv"), "a plain file is not a class").unwrap();
+        assert_eq!(
+            read(dir.path(), [1, 4, 4], false).unwrap().classes,
+            ["a", "c"]
+        );
+    }
+
+    /// Sub-directories of a class are read, as Keras reads them; hidden entries are not.
+    #[test]
+    fn images_in_sub_directories_of_a_class_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let nested = dir.path().join("a").join("2019");
+        std::fs::create_dir_all(&nested).unwrap();
+        write_png(&dir.path().join("a").join("top.png"), 4, 4, 1);
+        write_png(&nested.join("inner.png"), 4, 4, 2);
+        std::fs::write(dir.path().join("a").join("._top.png"), b"AppleDouble").unwrap();
+        let read = read(dir.path(), [1, 4, 4], false).unwrap();
+        assert_eq!(read.items.len(), 2, "{:?}", read.skipped);
+        assert_eq!(
+            read.items[0].pixels[0], 2,
+            "sorted by path: a/2019/inner.png first"
         );
     }
 }

@@ -159,12 +159,12 @@ pub fn save_png(canvas: &RgbImage, path: &Path) -> Result<(), DataError> {
         .prefix(".preview-")
         .suffix(".png")
         .tempfile_in(dir)
-        .map_err(|source| DataError::io(dir, source))?;
+        .map_err(|source| DataError::write(path, source))?;
     canvas
         .save_with_format(temp.path(), image::ImageFormat::Png)
         .map_err(|error| DataError::format(path, format!("cannot write PNG: {error}")))?;
     temp.persist(path)
-        .map_err(|error| DataError::io(path, error.error))?;
+        .map_err(|error| DataError::write(path, error.error))?;
     Ok(())
 }
 

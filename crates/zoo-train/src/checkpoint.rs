@@ -26,13 +26,14 @@ fn sha256_hex(path: &Path) -> std::io::Result<String> {
         .collect())
 }
 
-/// Checks a record against its checksum file: `Ok` when they match, or when the record has
-/// none (written by a zoo from before checksums); `Err` says what is wrong.
-pub fn verify(record: &Path) -> Result<(), Error> {
+/// Checks a record against its checksum file: `Ok(true)` when they match, `Ok(false)` when the
+/// record has none (written by a zoo from before checksums, or copied without it); `Err` says
+/// what is wrong.
+pub fn verify(record: &Path) -> Result<bool, Error> {
     let sum = checksum_path(record);
     let expected = match std::fs::read_to_string(&sum) {
         Ok(text) => text.trim().to_string(),
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(false),
         Err(error) => return Err(Error::io(format!("cannot read {}", sum.display()), error)),
     };
     let found = sha256_hex(record)
@@ -41,11 +42,18 @@ pub fn verify(record: &Path) -> Result<(), Error> {
         return Err(Error::format(
             record,
             format!(
-                "checksum mismatch (SHA-256 {found}, recorded {expected}): the file is damaged"
+                "checksum mismatch (SHA-256 {found}, recorded in {} {expected}): the file is \
+                 damaged",
+                sum.display()
             ),
         ));
     }
-    Ok(())
+    Ok(true)
+}
+
+/// The SHA-256 of `path`'s bytes, as `<path>.sha256` holds it (lowercase hex and a newline).
+pub(crate) fn checksum_line(path: &Path) -> std::io::Result<String> {
+    Ok(format!("{}\n", sha256_hex(path)?))
 }
 
 /// `<dir>/<name>-<epoch>.bpk`, written atomically.
@@ -78,8 +86,8 @@ impl<R: Checkpoint> Checkpointer<R> for AtomicCheckpointer {
             std::process::id()
         ));
         record.save(temp.clone())?;
-        let sum = sha256_hex(&temp).map_err(CheckpointerError::IOError)?;
-        crate::atomic::write_atomic(&checksum_path(&path), format!("{sum}\n").as_bytes())
+        let sum = checksum_line(&temp).map_err(CheckpointerError::IOError)?;
+        crate::atomic::write_atomic(&checksum_path(&path), sum.as_bytes())
             .map_err(CheckpointerError::IOError)?;
         std::fs::rename(&temp, &path).map_err(CheckpointerError::IOError)
     }

@@ -65,4 +65,7 @@ pub use step::{
     Classifier, ClassifierOutput, Classify, GradNormInput, LabeledBatch, Task, Weights,
     per_item_loss, probabilities,
 };
-pub use trainer::{RunSummary, StopHandle, TrainError, TrainPlan, save_weights, train};
+pub use trainer::{
+    RunSummary, StopHandle, TrainError, TrainPlan, check_weights, save_weights, train,
+    verify_weights,
+};

@@ -7,6 +7,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crate::atomic::write_atomic;
 use crate::error::Error;
 
+/// The first line of a run's config.toml, before the experiment's name: a TOML comment, so the
+/// file stays the resolved config that `zoo train FILE` reads.
+pub const EXPERIMENT_LINE: &str = "# experiment: ";
+
 /// The files of one run, by name.
 #[derive(Debug, Clone)]
 pub struct RunDir {
@@ -19,6 +23,8 @@ impl RunDir {
     /// experiment, TOML) as `config.toml`; a second run within the same second gets a `-2`,
     /// `-3`, ... suffix rather than sharing a directory. Every file of a run directory is
     /// written by this crate (this, the trainer and [`crate::save_weights`]).
+    /// The experiment's name is recorded in config.toml's first line ([`EXPERIMENT_LINE`]), so
+    /// that a run directory moved elsewhere keeps its name ([`RunDir::experiment`]).
     pub fn create(root: &Path, experiment: &str, config: &str) -> Result<RunDir, Error> {
         let base = root.join(experiment);
         let run = Self::new_directory(&base).map_err(|error| {
@@ -27,8 +33,29 @@ impl RunDir {
                 error,
             )
         })?;
-        run.write_config(config)?;
+        run.write_config(&format!("{EXPERIMENT_LINE}{experiment}\n{config}"))?;
         Ok(run)
+    }
+
+    /// The experiment this run belongs to, from what the run recorded: `summary.json`'s
+    /// `experiment`, else config.toml's first line ([`EXPERIMENT_LINE`]); only a run written
+    /// before either existed is named by the directory above it (`artifacts/<experiment>/`),
+    /// which moving the run changes.
+    pub fn experiment(&self) -> Option<String> {
+        let recorded = std::fs::read_to_string(self.summary())
+            .ok()
+            .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+            .and_then(|summary| summary.get("experiment")?.as_str().map(str::to_string));
+        recorded
+            .or_else(|| {
+                let text = std::fs::read_to_string(self.config()).ok()?;
+                let name = text.lines().next()?.strip_prefix(EXPERIMENT_LINE)?.trim();
+                (!name.is_empty()).then(|| name.to_string())
+            })
+            .or_else(|| {
+                let parent = self.path.parent()?.file_name()?;
+                Some(parent.to_string_lossy().into_owned())
+            })
     }
 
     /// `path` (created if missing) as a run directory holding `config` as `config.toml`:
@@ -236,7 +263,15 @@ mod tests {
         assert!(a.path.is_dir() && b.path.is_dir());
         assert_eq!(
             std::fs::read_to_string(a.config()).unwrap(),
-            "description = \"\"\n"
+            "# experiment: exp\ndescription = \"\"\n"
+        );
+        // moved under another experiment's folder, the run keeps its own name
+        let moved = root.path().join("other").join("run");
+        std::fs::create_dir_all(moved.parent().unwrap()).unwrap();
+        std::fs::rename(&a.path, &moved).unwrap();
+        assert_eq!(
+            RunDir::open(&moved).unwrap().experiment().as_deref(),
+            Some("exp")
         );
     }
 }

@@ -246,6 +246,7 @@ where
         .or(complete.last().copied());
     let mut test = None;
     if let Some(epoch) = best_epoch {
+        crate::checkpoint::verify(&run.model_checkpoint(epoch))?;
         let best = result
             .model
             .clone()
@@ -337,6 +338,9 @@ where
 
 /// Writes `model`'s weights to `path` (burnpack) atomically: a temp file in the same directory
 /// (with the `.bpk` extension Burn writes), then a rename; the temp file is removed on failure.
+/// Its SHA-256 goes to `<path>.sha256` before the rename, as for checkpoints, so that
+/// [`verify_weights`] tells a damaged copy (a flipped bit evaluates without an error) from the
+/// file written.
 pub fn save_weights<M: Module>(model: &M, path: &Path) -> Result<(), Error> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
     let temp = dir
@@ -347,6 +351,12 @@ pub fn save_weights<M: Module>(model: &M, path: &Path) -> Result<(), Error> {
         .save_file(&temp)
         .map_err(|error| Error::Backend(format!("writing {}: {error:?}", temp.display())))
         .and_then(|()| {
+            let sum = crate::checkpoint::checksum_path(path);
+            crate::checkpoint::checksum_line(&temp)
+                .and_then(|line| crate::atomic::write_atomic(&sum, line.as_bytes()))
+                .map_err(|error| Error::io(format!("writing {}", sum.display()), error))
+        })
+        .and_then(|()| {
             std::fs::rename(&temp, path)
                 .map_err(|error| Error::io(format!("writing {}", path.display()), error))
         });
@@ -354,6 +364,29 @@ pub fn save_weights<M: Module>(model: &M, path: &Path) -> Result<(), Error> {
         let _ = std::fs::remove_file(&temp);
     }
     result
+}
+
+/// Checks weights written by [`save_weights`] against their `<path>.sha256`: `Ok(true)` when
+/// they match, `Ok(false)` when there is no checksum file (weights from before checksums, or
+/// copied without it: the caller says that damage cannot be told), `Err` when the file differs
+/// from what was written.
+pub fn verify_weights(path: &Path) -> Result<bool, Error> {
+    crate::checkpoint::verify(path)
+}
+
+/// [`verify_weights`] for a command about to read weights: a mismatch is the error; weights
+/// without a checksum file (written elsewhere, or before checksums) are read with a warning
+/// that damage cannot be told.
+pub fn check_weights(path: &Path) -> Result<(), Error> {
+    if !verify_weights(path)? {
+        eprintln!(
+            "warning: {} has no checksum file ({}.sha256, written by `zoo train` and `zoo \
+             import`): whether it is damaged cannot be told",
+            path.display(),
+            path.file_name().unwrap_or_default().to_string_lossy()
+        );
+    }
+    Ok(())
 }
 
 /// metrics.csv (with the test row), steps.csv, curves.png and summary.json.
