@@ -28,26 +28,32 @@ pub struct BackendConfig {
 
 impl BackendConfig {
     /// Checks that several devices are only asked of a GPU backend.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), BackendError> {
         if self.devices.len() > 1 && !self.kind.is_gpu() {
-            return Err(format!(
-                "backend.devices lists {} devices, but `{}` runs on the CPU, which is one device \
-                 (it already uses every core); use a GPU backend (wgpu, vulkan, cuda) for \
-                 data-parallel training",
-                self.devices.len(),
-                self.kind.name()
+            return Err(BackendError::invalid(
+                "backend.devices",
+                format!(
+                    " lists {} devices, but `{}` runs on the CPU, which is one device (it \
+                     already uses every core); use a GPU backend (wgpu, vulkan, cuda) for \
+                     data-parallel training",
+                    self.devices.len(),
+                    self.kind.name()
+                ),
             ));
         }
         if !self.kind.is_gpu() && (self.index.is_some() || !self.devices.is_empty()) {
-            return Err(format!(
-                "backend.{} picks a GPU, but `{}` runs on the CPU: remove it, or use a GPU \
-                 backend (wgpu, vulkan, cuda)",
-                if self.index.is_some() {
-                    "index"
-                } else {
-                    "devices"
-                },
-                self.kind.name()
+            let key = if self.index.is_some() {
+                "backend.index"
+            } else {
+                "backend.devices"
+            };
+            return Err(BackendError::invalid(
+                key,
+                format!(
+                    " picks a GPU, but `{}` runs on the CPU: remove it, or use a GPU backend \
+                     (wgpu, vulkan, cuda)",
+                    self.kind.name()
+                ),
             ));
         }
         Ok(())
@@ -202,6 +208,28 @@ pub enum BackendError {
         /// What to do instead.
         hint: &'static str,
     },
+    /// A `[backend]` key that does not go with the kind.
+    #[error("{key}{message}")]
+    Invalid {
+        /// `backend.index` or `backend.devices`.
+        key: &'static str,
+        /// The rest of the sentence, after the key.
+        message: String,
+    },
+}
+
+impl BackendError {
+    fn invalid(key: &'static str, message: String) -> Self {
+        BackendError::Invalid { key, message }
+    }
+
+    /// The `[backend]` key at fault, where one is.
+    pub fn config_key(&self) -> Option<String> {
+        match self {
+            BackendError::Invalid { key, .. } => Some(key.to_string()),
+            _ => None,
+        }
+    }
 }
 
 /// What to suggest when a kind cannot open a device.
@@ -301,9 +329,28 @@ fn install_probe_hook() {
     });
 }
 
+/// Why a device probe failed; its text becomes [`BackendError::Unavailable`]'s reason.
+#[derive(Debug, thiserror::Error)]
+enum ProbeError {
+    /// The helper thread could not be started.
+    #[error("cannot start a thread: {0}")]
+    Thread(std::io::Error),
+    /// The runtime did not answer (a driver that hangs).
+    #[error("no answer within {} s", PROBE_TIMEOUT.as_secs())]
+    Timeout,
+    /// The runtime panicked: the useful part of its message ([`runtime_reason`]).
+    #[error("{0}")]
+    Panicked(String),
+    /// The device answered, wrongly.
+    #[error("1² + 2² + 3² computed as {0}, expected 14")]
+    WrongValue(f32),
+}
+
 /// Runs `f` on a helper thread under `catch_unwind`, with panics recorded rather than printed.
 /// `Err` is the first panic's message (a device thread's, usually), or a timeout.
-fn on_probe_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, String> {
+fn on_probe_thread<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ProbeError> {
     install_probe_hook();
     let set_probing = |state: Option<Vec<String>>| {
         std::mem::replace(
@@ -325,16 +372,15 @@ fn on_probe_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) ->
         Ok(_) => receiver.recv_timeout(PROBE_TIMEOUT).ok().flatten(),
         Err(error) => {
             set_probing(None);
-            return Err(format!("cannot start a thread: {error}"));
+            return Err(ProbeError::Thread(error));
         }
     };
     let panics = set_probing(None).unwrap_or_default();
     match outcome {
         Some(value) => Ok(value),
-        None => Err(panics.first().map_or_else(
-            || format!("no answer within {} s", PROBE_TIMEOUT.as_secs()),
-            |first| runtime_reason(first),
-        )),
+        None => Err(panics.first().map_or(ProbeError::Timeout, |first| {
+            ProbeError::Panicked(runtime_reason(first))
+        })),
     }
 }
 
@@ -389,7 +435,7 @@ fn runtime_reason(panic: &str) -> String {
 }
 
 /// Runs a tiny computation on `device`; `Err` carries what went wrong.
-fn probe(device: &Device) -> Result<(), String> {
+fn probe(device: &Device) -> Result<(), ProbeError> {
     let device = device.clone();
     let value = on_probe_thread(move || {
         let x = Tensor::<1>::from_floats([1.0, 2.0, 3.0], &device);
@@ -398,7 +444,7 @@ fn probe(device: &Device) -> Result<(), String> {
     if value == 14.0 {
         Ok(())
     } else {
-        Err(format!("1² + 2² + 3² computed as {value}, expected 14"))
+        Err(ProbeError::WrongValue(value))
     }
 }
 
@@ -422,7 +468,7 @@ pub fn open_device(config: &BackendConfig) -> Result<Device, BackendError> {
     for device in devices_for(kind, config.index)? {
         match probe(&device) {
             Ok(()) => return Ok(device),
-            Err(reason) => reasons.push(reason),
+            Err(reason) => reasons.push(reason.to_string()),
         }
     }
     Err(BackendError::Unavailable {
@@ -489,6 +535,8 @@ pub fn report_devices() -> Vec<DeviceReport> {
                         BackendError::Unavailable { reason, .. } => {
                             format!("no device: {reason}")
                         }
+                        // open_device does not validate; a config's keys are not asked here
+                        invalid @ BackendError::Invalid { .. } => invalid.to_string(),
                     },
                 },
             }

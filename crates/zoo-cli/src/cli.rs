@@ -8,6 +8,7 @@ use anyhow::{Result, bail};
 use clap::{Args, Parser, Subcommand};
 
 use crate::backend::BackendKind;
+use crate::error::Error;
 
 /// burn-zoo: the HW3 architectures as trainable Burn models.
 #[derive(Debug, Parser)]
@@ -255,28 +256,35 @@ struct Overrides {
 struct InputShape(Vec<usize>);
 
 /// `0.5,0.001` → (0.5, 0.001).
-fn parse_point(text: &str) -> Result<(f64, f64), String> {
+fn parse_point(text: &str) -> Result<(f64, f64), Error> {
     let parts: Vec<&str> = text.split(',').collect();
-    match parts.as_slice() {
-        [x, y] => match (x.trim().parse::<f64>(), y.trim().parse::<f64>()) {
-            (Ok(x), Ok(y)) if x.is_finite() && y.is_finite() => Ok((x, y)),
-            _ => Err(format!("`{text}` is not two numbers X,Y (e.g. 0.5,0.001)")),
-        },
-        _ => Err(format!("`{text}` is not two numbers X,Y (e.g. 0.5,0.001)")),
+    if let [x, y] = parts.as_slice()
+        && let (Ok(x), Ok(y)) = (x.trim().parse::<f64>(), y.trim().parse::<f64>())
+        && x.is_finite()
+        && y.is_finite()
+    {
+        return Ok((x, y));
     }
+    Err(Error::Argument {
+        value: text.to_string(),
+        expected: "is not two numbers X,Y (e.g. 0.5,0.001)".to_string(),
+    })
 }
 
 /// `1x28x28` → `[1, 28, 28]`.
-fn parse_shape(text: &str) -> Result<InputShape, String> {
-    let dims: Result<Vec<usize>, String> = text
+fn parse_shape(text: &str) -> Result<InputShape, Error> {
+    let dims: Result<Vec<usize>, Error> = text
         .split(['x', 'X', ','])
         .map(|dim| {
             dim.trim()
                 .parse::<usize>()
                 .ok()
                 .filter(|&d| d > 0)
-                .ok_or_else(|| {
-                    format!("`{dim}` in `{text}` is not a positive integer (expected e.g. 3x32x32)")
+                .ok_or_else(|| Error::Argument {
+                    value: dim.to_string(),
+                    expected: format!(
+                        "in `{text}` is not a positive integer (expected e.g. 3x32x32)"
+                    ),
                 })
         })
         .collect();

@@ -19,6 +19,8 @@ use burn::store::burn_pack::Tensor as PackTensor;
 use burn::tensor::TensorData;
 use hdf5_reader::Hdf5File;
 
+use crate::error::Error;
+
 /// One Keras layer with weights: its kernel and optional bias, in Keras' layout.
 #[derive(Debug, Clone)]
 pub struct KerasLayer {
@@ -69,28 +71,30 @@ fn kind_of_rank(rank: usize) -> &'static str {
 }
 
 /// Reads every layer with weights of a Keras 3 `.weights.h5` file.
-pub fn read_layers(path: &Path) -> Result<Vec<KerasLayer>, String> {
+pub fn read_layers(path: &Path) -> Result<Vec<KerasLayer>, Error> {
     let file = Hdf5File::open(path).map_err(|error| {
-        format!(
-            "{} is not a readable HDF5 file ({error}); expected a Keras 3 .weights.h5 file \
-             written by model.save_weights(...)",
-            path.display()
+        keras(
+            path,
+            format!(
+                " is not a readable HDF5 file ({error}); expected a Keras 3 .weights.h5 file \
+                 written by model.save_weights(...)"
+            ),
         )
     })?;
     let root = file
         .root_group()
-        .map_err(|error| format!("{}: {error}", path.display()))?;
+        .map_err(|error| keras(path, format!(": {error}")))?;
     let layers = root.group("layers").map_err(|_| {
-        format!(
-            "{} has no /layers group, so it is not a Keras 3 .weights.h5 file (Keras 2 .h5 \
+        keras(
+            path,
+            " has no /layers group, so it is not a Keras 3 .weights.h5 file (Keras 2 .h5 \
              files: load them in Keras 3 and call model.save_weights(\"model.weights.h5\"))",
-            path.display()
         )
     })?;
     let mut out = Vec::new();
     collect_layers(path, &layers, "", &mut out)?;
     if out.is_empty() {
-        return Err(format!("{} holds no layer with weights", path.display()));
+        return Err(keras(path, " holds no layer with weights"));
     }
     Ok(out)
 }
@@ -101,8 +105,8 @@ fn collect_layers(
     group: &hdf5_reader::group::Group,
     prefix: &str,
     out: &mut Vec<KerasLayer>,
-) -> Result<(), String> {
-    let context = |error: hdf5_reader::error::Error| format!("{}: {error}", file.display());
+) -> Result<(), Error> {
+    let context = |error: hdf5_reader::error::Error| keras(file, format!(": {error}"));
     let mut groups = group.groups().map_err(context)?;
     groups.sort_by_key(|g| natural_key(g.name()));
     for layer in groups {
@@ -121,16 +125,17 @@ fn collect_layers(
             continue;
         }
         datasets.sort_by_key(|d| natural_key(d.name()));
-        let read = |dataset: &hdf5_reader::Dataset| -> Result<(Vec<usize>, Vec<f32>), String> {
+        let read = |dataset: &hdf5_reader::Dataset| -> Result<(Vec<usize>, Vec<f32>), Error> {
             let shape: Vec<usize> = dataset.shape().iter().map(|&d| d as usize).collect();
             let count: usize = shape.iter().product();
             let mut values = vec![0f32; count];
             dataset.read_into(&mut values).map_err(|error| {
-                format!(
-                    "{}: layers/{name}/vars/{} {:?}: {error} (expected float32 values)",
-                    file.display(),
-                    dataset.name(),
-                    shape
+                keras(
+                    file,
+                    format!(
+                        ": layers/{name}/vars/{} {shape:?}: {error} (expected float32 values)",
+                        dataset.name(),
+                    ),
                 )
             })?;
             Ok((shape, values))
@@ -144,10 +149,12 @@ fn collect_layers(
                 shape.len() == 1 && shape[0] == *vars[0].0.last().unwrap()
             });
         if !supported {
-            return Err(format!(
-                "{}: layer `{name}` has variables of shapes {shapes:?}; burn-zoo's models hold \
-                 only Conv1D, Conv2D and Dense layers (a kernel, optionally a bias)",
-                file.display()
+            return Err(keras(
+                file,
+                format!(
+                    ": layer `{name}` has variables of shapes {shapes:?}; burn-zoo's models \
+                     hold only Conv1D, Conv2D and Dense layers (a kernel, optionally a bias)"
+                ),
             ));
         }
         let mut vars = vars.into_iter();
@@ -181,7 +188,7 @@ pub fn to_burn(
     layers: Vec<KerasLayer>,
     targets: &[Target],
     flattened: Option<(&str, &[usize])>,
-) -> Result<Vec<PackTensor>, String> {
+) -> Result<Vec<PackTensor>, Error> {
     let mut unused: Vec<Option<KerasLayer>> = layers.into_iter().map(Some).collect();
     let mut tensors = Vec::new();
     for target in targets {
@@ -196,14 +203,16 @@ pub fn to_burn(
             Some(index) => {
                 let layer = unused[index].as_ref().expect("position found it");
                 if layer.kernel_shape != expected {
-                    return Err(format!(
-                        "{}: Keras layer `{}` has kernel shape {:?}, but `{}` ({}) needs {:?}",
-                        file.display(),
-                        layer.name,
-                        layer.kernel_shape,
-                        target.path,
-                        target.kind(),
-                        expected
+                    return Err(keras(
+                        file,
+                        format!(
+                            ": Keras layer `{}` has kernel shape {:?}, but `{}` ({}) needs {:?}",
+                            layer.name,
+                            layer.kernel_shape,
+                            target.path,
+                            target.kind(),
+                            expected
+                        ),
                     ));
                 }
                 index
@@ -217,38 +226,42 @@ pub fn to_burn(
                         .flatten()
                         .map(|l| format!("{} {:?}", l.name, l.kernel_shape))
                         .collect();
-                    format!(
-                        "{}: no Keras layer has the kernel shape {:?} that `{}` ({}) needs; \
-                         layers left: {}",
-                        file.display(),
-                        expected,
-                        target.path,
-                        target.kind(),
-                        if left.is_empty() {
-                            "none".to_string()
-                        } else {
-                            left.join(", ")
-                        }
+                    keras(
+                        file,
+                        format!(
+                            ": no Keras layer has the kernel shape {:?} that `{}` ({}) needs; \
+                             layers left: {}",
+                            expected,
+                            target.path,
+                            target.kind(),
+                            if left.is_empty() {
+                                "none".to_string()
+                            } else {
+                                left.join(", ")
+                            }
+                        ),
                     )
                 })?,
         };
         let layer = unused[index].take().expect("index of an unused layer");
         if layer.bias.is_some() != target.bias {
-            return Err(format!(
-                "{}: Keras layer `{}` {} a bias, but `{}` {}",
-                file.display(),
-                layer.name,
-                if layer.bias.is_some() {
-                    "has"
-                } else {
-                    "has no"
-                },
-                target.path,
-                if target.bias {
-                    "needs one"
-                } else {
-                    "has none (use_bias=False)"
-                }
+            return Err(keras(
+                file,
+                format!(
+                    ": Keras layer `{}` {} a bias, but `{}` {}",
+                    layer.name,
+                    if layer.bias.is_some() {
+                        "has"
+                    } else {
+                        "has no"
+                    },
+                    target.path,
+                    if target.bias {
+                        "needs one"
+                    } else {
+                        "has none (use_bias=False)"
+                    }
+                ),
             ));
         }
         let flatten = flattened
@@ -267,14 +280,24 @@ pub fn to_burn(
         .map(|l| format!("{} {:?}", l.name, l.kernel_shape))
         .collect();
     if !extra.is_empty() {
-        return Err(format!(
-            "{} has layers with weights that the model has no place for: {} (another \
-             architecture or configuration?)",
-            file.display(),
-            extra.join(", ")
+        return Err(keras(
+            file,
+            format!(
+                " has layers with weights that the model has no place for: {} (another \
+                 architecture or configuration?)",
+                extra.join(", ")
+            ),
         ));
     }
     Ok(tensors)
+}
+
+/// An [`Error::Keras`] about `file`; `message` follows the path (`: …` or ` is not …`).
+fn keras(file: &Path, message: impl Into<String>) -> Error {
+    Error::Keras {
+        path: file.to_path_buf(),
+        message: message.into(),
+    }
 }
 
 fn pack(values: Vec<f32>, shape: &[usize], path: &str, leaf: &str) -> PackTensor {

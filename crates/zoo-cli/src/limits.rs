@@ -4,6 +4,7 @@
 
 use burn::tensor::Device;
 
+use crate::error::Error;
 use crate::registry::ModelKind;
 
 /// The memory zoo may use, in bytes: the smallest of `ZOO_MEMORY_LIMIT` (bytes, or with a
@@ -56,16 +57,6 @@ fn parse_bytes(text: &str) -> Option<f64> {
         .map(|n| n * scale)
 }
 
-/// Bytes as `12.3 GiB` / `4.5 MiB`.
-pub fn human_bytes(bytes: f64) -> String {
-    const GIB: f64 = (1u64 << 30) as f64;
-    if bytes >= GIB {
-        format!("{:.1} GiB", bytes / GIB)
-    } else {
-        format!("{:.1} MiB", bytes / (1u64 << 20) as f64)
-    }
-}
-
 /// Elements of one item of `shape`, as a float so that absurd sizes cannot overflow.
 pub fn elements(shape: &[usize]) -> f64 {
     shape.iter().map(|&d| d as f64).product()
@@ -73,15 +64,16 @@ pub fn elements(shape: &[usize]) -> f64 {
 
 /// An error when `bytes` (what `what` takes, `key` the setting that decides it) is more than
 /// `memory` bytes (this machine's, when known).
-pub fn check_fits(key: &str, what: &str, bytes: f64, memory: Option<f64>) -> Result<(), String> {
+pub fn check_fits(key: &str, what: &str, bytes: f64, memory: Option<f64>) -> Result<(), Error> {
     // Without /proc/meminfo, 1 TiB still catches the absurd sizes.
     let memory = memory.unwrap_or((1u64 << 40) as f64);
     if bytes > memory {
-        return Err(format!(
-            "{key}: {what} would take {} of memory, more than this machine's {}",
-            human_bytes(bytes),
-            human_bytes(memory)
-        ));
+        return Err(Error::TooLarge {
+            key: key.to_string(),
+            what: what.to_string(),
+            needed: bytes,
+            available: memory,
+        });
     }
     Ok(())
 }
@@ -125,7 +117,7 @@ pub fn check_training_fits(
     batch: usize,
     key: &str,
     device: &Device,
-) -> Result<(), String> {
+) -> Result<(), Error> {
     let Some(per_item) = training_bytes_per_item(model, device) else {
         return Ok(());
     };
@@ -148,12 +140,13 @@ mod tests {
     #[test]
     fn absurd_sizes_name_the_key_and_the_memory() {
         let giant = 4.0 * elements(&[1, 100_000_000, 100_000_000]);
-        let message =
-            check_fits("model.image_size", "one input item", giant, Some(1e9)).unwrap_err();
+        let message = check_fits("model.image_size", "one input item", giant, Some(1e9))
+            .unwrap_err()
+            .to_string();
         assert!(message.starts_with("model.image_size: one input item would take"));
         assert!(message.contains("37252903.0 GiB"), "{message}");
         assert!(message.contains("953.7 MiB"), "{message}");
-        assert_eq!(check_fits("x", "y", 1e6, Some(1e9)), Ok(()));
+        assert!(check_fits("x", "y", 1e6, Some(1e9)).is_ok());
         assert!(elements(&[usize::MAX, usize::MAX]).is_finite());
     }
 

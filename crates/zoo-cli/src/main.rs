@@ -66,7 +66,7 @@ fn quiet_wayland() {
 /// optimizer's state to the parameters' device at the next step. A `BURN_DEVICE` the user set
 /// is kept if it names a backend built in (Burn panics on any other, and only when it is
 /// first used); a build without a CPU backend (GPU only) keeps Burn's default.
-fn cpu_default_device() -> Result<(), String> {
+fn cpu_default_device() -> Result<(), zoo_cli::error::Error> {
     let built_in: Vec<&str> = [
         ("flex", cfg!(feature = "flex")),
         ("ndarray", cfg!(feature = "ndarray")),
@@ -81,12 +81,16 @@ fn cpu_default_device() -> Result<(), String> {
         let set = set.to_string_lossy().to_lowercase();
         return match built_in.contains(&set.as_str()) {
             true => Ok(()),
-            false => Err(format!(
-                "BURN_DEVICE={set:?}: Burn's default-device override names no backend built \
-                 into this zoo (built in: {}); unset it (zoo then uses the CPU for Burn's \
-                 default device) or name one of those",
-                built_in.join(", ")
-            )),
+            false => Err(zoo_cli::error::Error::Environment {
+                variable: "BURN_DEVICE",
+                value: set,
+                message: format!(
+                    "Burn's default-device override names no backend built into this zoo \
+                     (built in: {}); unset it (zoo then uses the CPU for Burn's default \
+                     device) or name one of those",
+                    built_in.join(", ")
+                ),
+            }),
         };
     }
     if let Some(cpu) = built_in.iter().find(|b| ["flex", "ndarray"].contains(b)) {

@@ -8,9 +8,10 @@ use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 use zoo_data::DataSpec;
-use zoo_model::{Architecture, Batch, Input, Network, Output, Prediction};
+use zoo_model::{Architecture, Batch, Input, ModelError, Network, Output, Prediction};
 use zoo_train::{Classify, Task};
 
+use crate::error::Error;
 use crate::summary::{LayerRow, Summary};
 
 /// Declares [`ModelKind`] (configurations, the `[model]` table tagged by `kind`) and [`Model`]
@@ -55,7 +56,7 @@ macro_rules! registry {
             }
 
             /// Checks the configuration, so building cannot panic.
-            pub fn validate(&self) -> Result<(), String> {
+            pub fn validate(&self) -> Result<(), ModelError> {
                 match self { $(ModelKind::$variant(config) => config.validate(),)+ }
             }
 
@@ -78,7 +79,7 @@ macro_rules! registry {
 
             /// The same architecture for another input shape (channels first, without the
             /// batch): `[C, L]` for sequences, `[C, S, S]` for square images.
-            pub fn with_input_shape(&self, shape: &[usize]) -> Result<ModelKind, String> {
+            pub fn with_input_shape(&self, shape: &[usize]) -> Result<ModelKind, ModelError> {
                 Ok(match self {
                     $(ModelKind::$variant(config) => {
                         ModelKind::$variant(config.with_input_shape(shape)?)
@@ -93,7 +94,7 @@ macro_rules! registry {
             }
 
             /// Builds the model on `device` (validated first, so it cannot panic).
-            pub fn init(&self, device: &Device) -> Result<Model, String> {
+            pub fn init(&self, device: &Device) -> Result<Model, ModelError> {
                 self.validate()?;
                 Ok(match self {
                     $(ModelKind::$variant(config) => Model::$variant(config.init(device)),)+
@@ -113,7 +114,7 @@ macro_rules! registry {
                 &self,
                 batch: Batch,
                 trace: &mut zoo_model::Trace,
-            ) -> Result<ModelOutput, String> {
+            ) -> Result<ModelOutput, Error> {
                 match self { $(Model::$variant(model) => run_traced(model, batch, trace),)+ }
             }
 
@@ -161,13 +162,11 @@ fn run_traced<N: Network>(
     network: &N,
     batch: Batch,
     trace: &mut zoo_model::Trace,
-) -> Result<ModelOutput, String> {
+) -> Result<ModelOutput, Error> {
     let kind = batch.kind();
-    let input = N::Input::from_batch(batch).ok_or_else(|| {
-        format!(
-            "the model takes batches of rank {}, got {kind}",
-            <N::Input as Input>::RANK
-        )
+    let input = N::Input::from_batch(batch).ok_or_else(|| Error::WrongBatch {
+        expected: <N::Input as Input>::RANK,
+        got: kind.to_string(),
     })?;
     let output = network.forward_traced(input, trace);
     // Rank-2 outputs are logits; anything else is returned as values.
@@ -199,20 +198,18 @@ impl ModelKind {
     }
 
     /// [`task`](Self::task), or an error naming the model for the commands that train.
-    pub fn classifier_task(&self) -> Result<Task, String> {
+    pub fn classifier_task(&self) -> Result<Task, Error> {
         self.task().ok_or_else(|| {
             let classifiers: Vec<&str> = Self::all()
                 .into_iter()
                 .filter(|kind| kind.task().is_some())
                 .map(|kind| kind.name())
                 .collect();
-            format!(
-                "model `{}` is not a classifier ({}): zoo train, eval and predict need a model \
-                 with classes ({})",
-                self.name(),
-                self.output_description(),
-                classifiers.join(", ")
-            )
+            Error::NotAClassifier {
+                model: self.name(),
+                output: self.output_description(),
+                classifiers: classifiers.join(", "),
+            }
         })
     }
 
@@ -228,7 +225,7 @@ impl ModelKind {
     /// Builds the model on `device` and runs one traced forward pass on a random batch of
     /// `batch` items: the layer table of `zoo summary` and the parameter count of `zoo list`
     /// come from this real pass, not from numbers typed in.
-    pub fn summarize(&self, device: &Device, batch: usize) -> Result<Summary, String> {
+    pub fn summarize(&self, device: &Device, batch: usize) -> Result<Summary, Error> {
         let mut rows = Vec::new();
         let mut trace = |path: &str, kind: &str, shape: &[usize], params: usize, macs: u64| {
             rows.push(LayerRow {
@@ -277,11 +274,15 @@ impl ModelKind {
         batch: usize,
         warmup: usize,
         passes: usize,
-    ) -> Result<Vec<LayerTime>, String> {
+    ) -> Result<Vec<LayerTime>, Error> {
         let mut input_shape = vec![batch];
         input_shape.extend(self.input_shape());
         let mut rows: Vec<(String, String, Vec<f64>)> = Vec::new();
-        let sync = || device.sync().map_err(|e| format!("device sync: {e:?}"));
+        let sync = || {
+            device.sync().map_err(|error| Error::Device {
+                message: format!("device sync: {error:?}"),
+            })
+        };
         for pass in 0..warmup + passes {
             let mut index = 0;
             let mut failed = None;
@@ -346,7 +347,7 @@ fn count_params<M: Module>(module: &M) -> (usize, usize) {
 impl Model {
     /// Runs the forward pass on `input` (batch first, channels first) and returns the
     /// output's data; the input's rank must be the model's.
-    pub fn forward_data(&self, input: TensorData, device: &Device) -> Result<TensorData, String> {
+    pub fn forward_data(&self, input: TensorData, device: &Device) -> Result<TensorData, Error> {
         let batch = Batch::from_data(input, device)?;
         Ok(self
             .forward_traced(batch, &mut |_, _, _, _, _| {})?

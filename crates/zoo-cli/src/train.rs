@@ -47,15 +47,7 @@ fn check_same_experiment(run: &RunDir, experiment: &str) -> Result<()> {
         .map_or(experiment.to_string(), |stem| {
             stem.to_string_lossy().into_owned()
         });
-    let recorded = read_summary(run)
-        .map(|summary| summary.experiment)
-        .or_else(|| {
-            run.path
-                .parent()
-                .and_then(|parent| parent.file_name())
-                .map(|name| name.to_string_lossy().into_owned())
-        });
-    match recorded {
+    match run.experiment() {
         Some(recorded) if recorded != asked => bail!(
             "--resume {} is a run of experiment `{recorded}`, not `{asked}`: name its own \
              experiment (zoo train {recorded} --resume …)",
@@ -169,11 +161,8 @@ pub fn train_run(args: TrainArgs<'_>) -> Result<TrainOutcome> {
                     config.train.epochs
                 );
             }
-            let name = run
-                .path
-                .parent()
-                .and_then(|p| p.file_name())
-                .map_or("run".into(), |n| n.to_string_lossy().into_owned());
+            // the name the run recorded, not the folder it sits in now (it may have moved)
+            let name = run.experiment().unwrap_or_else(|| "run".into());
             println!("Resuming {} after epoch {last}", run.path.display());
             (name, config, Some(run), Some(last))
         }
@@ -302,7 +291,7 @@ pub(crate) fn read_run_config(run: &RunDir) -> Result<ExperimentConfig> {
     let config: ExperimentConfig = config::parse_with_overrides(&path, &text, &[])?;
     config
         .validate()
-        .map_err(|message| anyhow::anyhow!("{}: {message}", path.display()))?;
+        .map_err(|error| config::invalid(&path, &text, &[], error))?;
     Ok(config)
 }
 
@@ -389,6 +378,10 @@ fn open_run(
 ) -> Result<(RunDir, ExperimentConfig, zoo_data::DataSpec, Device)> {
     let run = RunDir::open(dir).map_err(anyhow::Error::msg)?;
     let mut config = read_run_config(&run)?;
+    // damaged weights are told before the data is loaded (minutes, for a large set)
+    if run.model().is_file() {
+        zoo_train::check_weights(&run.model()).map_err(anyhow::Error::msg)?;
+    }
     if let Some(kind) = backend {
         config.backend.kind = kind;
     }

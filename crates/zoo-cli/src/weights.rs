@@ -78,6 +78,9 @@ fn resolve_model(name: &str, set: &[String]) -> Result<(ModelKind, Option<Experi
 
 /// Reads weights written by `zoo train` or `zoo import` (a Classifier's burnpack).
 pub fn load_bpk(kind: &ModelKind, path: &Path, device: &Device) -> Result<Model> {
+    // Burn reads a flipped bit as a slightly different weight, without an error: the
+    // `<file>.sha256` that `zoo train` and `zoo import` write beside weights tells it.
+    zoo_train::check_weights(path).map_err(anyhow::Error::msg)?;
     let model = kind.init(device).map_err(anyhow::Error::msg)?;
     let wrapped = Weights { model }.try_load_file(path).map_err(|error| {
         anyhow::anyhow!(

@@ -57,19 +57,16 @@ pub enum Batch {
 
 impl Batch {
     /// A batch of `shape` (batch first) from `data`: rank 3 is sequences, 4 images.
-    pub fn from_data(data: TensorData, device: &Device) -> Result<Batch, String> {
+    pub fn from_data(data: TensorData, device: &Device) -> Result<Batch, ModelError> {
         match data.shape().len() {
             3 => Ok(Batch::Sequences(Tensor::from_data(data, device))),
             4 => Ok(Batch::Images(Tensor::from_data(data, device))),
-            rank => Err(format!(
-                "a batch has rank 3 (sequences) or 4 (images), got shape {:?} (rank {rank})",
-                data.shape()
-            )),
+            _ => Err(Batch::wrong_rank(data.shape())),
         }
     }
 
     /// A random batch (uniform in [0, 1)) of `shape`, batch first.
-    pub fn random(shape: &[usize], device: &Device) -> Result<Batch, String> {
+    pub fn random(shape: &[usize], device: &Device) -> Result<Batch, ModelError> {
         match *shape {
             [n, c, l] => Ok(Batch::Sequences(Tensor::random(
                 [n, c, l],
@@ -81,9 +78,14 @@ impl Batch {
                 Distribution::Default,
                 device,
             ))),
-            _ => Err(format!(
-                "a batch has rank 3 (sequences) or 4 (images), got shape {shape:?}"
-            )),
+            _ => Err(Batch::wrong_rank(shape)),
+        }
+    }
+
+    fn wrong_rank(shape: &[usize]) -> ModelError {
+        ModelError::Shape {
+            expected: "a batch has rank 3 (sequences [N, C, L]) or 4 (images [N, C, H, W])".into(),
+            got: shape.to_vec(),
         }
     }
 
@@ -158,7 +160,7 @@ pub trait Architecture:
     /// The configuration the zoo lists under [`NAME`](Self::NAME) (the homework's).
     fn reference() -> Self;
     /// Checks every field, so that [`init`](Self::init) cannot panic inside Burn.
-    fn validate(&self) -> Result<(), String>;
+    fn validate(&self) -> Result<(), ModelError>;
     /// Shape of one input item, channels first.
     fn input_shape(&self) -> Vec<usize>;
     /// What the output means.
@@ -173,10 +175,10 @@ pub trait Architecture:
     }
     /// Sets the item shape (channels first) the architecture takes; an error when it takes
     /// another kind of input (see [`square_image`], [`sequence`]).
-    fn set_input_shape(&mut self, shape: &[usize]) -> Result<(), String>;
+    fn set_input_shape(&mut self, shape: &[usize]) -> Result<(), ModelError>;
     /// The same architecture for another item shape (channels first), validated: for
     /// `zoo summary --input` and memory estimates.
-    fn with_input_shape(&self, shape: &[usize]) -> Result<Self, String> {
+    fn with_input_shape(&self, shape: &[usize]) -> Result<Self, ModelError> {
         let mut config = self.clone();
         config.set_input_shape(shape)?;
         config.validate()?;
@@ -195,23 +197,76 @@ pub trait Architecture:
     fn init(&self, device: &Device) -> Self::Network;
 }
 
+/// Why a configuration does not make a model, or an input is not one it takes: the `[model]`
+/// key at fault (so that the zoo can point at its line in the config file) or the shape.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModelError {
+    /// A `[model]` key whose value cannot be built: the key below `model.` (`filters`,
+    /// `inception.branch1x1`) and what is wrong with the value, after the key
+    /// (`must be at least 1, got 0`).
+    Key {
+        /// The key, without `model.`.
+        key: String,
+        /// What it must be, and what it is.
+        message: String,
+    },
+    /// An item or batch shape the model does not take.
+    Shape {
+        /// Who takes what: `conv1d-classifier takes sequences [C, L] (channels first)`.
+        expected: String,
+        /// The shape given.
+        got: Vec<usize>,
+    },
+}
+
+impl ModelError {
+    /// A value of `model.<key>` that cannot be built; `message` follows the key.
+    pub fn key(key: impl Into<String>, message: impl Into<String>) -> Self {
+        ModelError::Key {
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+
+    /// `model.<key>` when one key is at fault.
+    pub fn config_key(&self) -> Option<String> {
+        match self {
+            ModelError::Key { key, .. } => Some(format!("model.{key}")),
+            ModelError::Shape { .. } => None,
+        }
+    }
+}
+
+impl std::fmt::Display for ModelError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ModelError::Key { key, message } => write!(f, "model.{key} {message}"),
+            ModelError::Shape { expected, got } => write!(f, "{expected}, got {got:?}"),
+        }
+    }
+}
+
+impl std::error::Error for ModelError {}
+
 /// `[C, S, S]` → `(C, S)` for models that take square images; the error names the model.
-pub fn square_image(model: &str, shape: &[usize]) -> Result<(usize, usize), String> {
+pub fn square_image(model: &str, shape: &[usize]) -> Result<(usize, usize), ModelError> {
     match *shape {
         [channels, height, width] if height == width => Ok((channels, height)),
-        _ => Err(format!(
-            "{model} takes square images [C, S, S] (channels first), got {shape:?}"
-        )),
+        _ => Err(ModelError::Shape {
+            expected: format!("{model} takes square images [C, S, S] (channels first)"),
+            got: shape.to_vec(),
+        }),
     }
 }
 
 /// `[C, L]` → `(C, L)` for sequence models; the error names the model.
-pub fn sequence(model: &str, shape: &[usize]) -> Result<(usize, usize), String> {
+pub fn sequence(model: &str, shape: &[usize]) -> Result<(usize, usize), ModelError> {
     match *shape {
         [channels, length] => Ok((channels, length)),
-        _ => Err(format!(
-            "{model} takes sequences [C, L] (channels first), got {shape:?}"
-        )),
+        _ => Err(ModelError::Shape {
+            expected: format!("{model} takes sequences [C, L] (channels first)"),
+            got: shape.to_vec(),
+        }),
     }
 }
 
@@ -245,11 +300,15 @@ mod tests {
     #[test]
     fn shapes_are_checked() {
         assert_eq!(square_image("m", &[3, 32, 32]), Ok((3, 32)));
-        assert!(
-            square_image("m", &[3, 32, 31])
-                .unwrap_err()
-                .contains("m takes square")
+        let error = square_image("m", &[3, 32, 31]).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "m takes square images [C, S, S] (channels first), got [3, 32, 31]"
         );
+        assert_eq!(error.config_key(), None);
+        let error = ModelError::key("filters", "must be at least 1, got 0");
+        assert_eq!(error.to_string(), "model.filters must be at least 1, got 0");
+        assert_eq!(error.config_key().as_deref(), Some("model.filters"));
         assert_eq!(sequence("m", &[7, 500]), Ok((7, 500)));
         assert!(sequence("m", &[7, 500, 1]).is_err());
     }

@@ -7,6 +7,7 @@ use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::serde::{Deserialize, Serialize};
 use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Tensor};
+use zoo_model::ModelError;
 use zoo_model::Trace;
 
 /// Configuration of [`BinaryCnn`]; the default is the homework's Q4 Keras model.
@@ -84,9 +85,9 @@ impl BinaryCnnConfig {
     }
 
     /// Checks every field, so that [`init`](Self::init) cannot panic inside Burn.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ModelError> {
         if self.in_channels == 0 {
-            return Err("model.in_channels must be at least 1, got 0".into());
+            return Err(ModelError::key("in_channels", "must be at least 1, got 0"));
         }
         let arrays = [
             ("filters", &self.filters[..]),
@@ -95,27 +96,44 @@ impl BinaryCnnConfig {
         ];
         for (key, values) in arrays {
             if values.contains(&0) {
-                return Err(format!(
-                    "model.{key} must all be at least 1, got {values:?}"
+                return Err(ModelError::key(
+                    key,
+                    format!("must all be at least 1, got {values:?}"),
                 ));
             }
         }
-        let probabilities = self.conv_dropout.iter().chain([&self.dense_dropout]);
-        if let Some(p) = probabilities.copied().find(|p| !(0.0..1.0).contains(p)) {
-            return Err(format!(
-                "model dropout probabilities must be in [0, 1), got {p}"
+        let outside = |p: &f64| !(0.0..1.0).contains(p);
+        if self.conv_dropout.iter().any(outside) {
+            return Err(ModelError::key(
+                "conv_dropout",
+                format!(
+                    "holds dropout probabilities, each in [0, 1), got {:?}",
+                    self.conv_dropout
+                ),
+            ));
+        }
+        if outside(&self.dense_dropout) {
+            return Err(ModelError::key(
+                "dense_dropout",
+                format!(
+                    "is a dropout probability, in [0, 1), got {}",
+                    self.dense_dropout
+                ),
             ));
         }
         if !self.rescale.is_finite() {
-            return Err(format!(
-                "model.rescale must be finite, got {}",
-                self.rescale
+            return Err(ModelError::key(
+                "rescale",
+                format!("must be finite, got {}", self.rescale),
             ));
         }
         if self.block_sizes().is_none() {
-            return Err(format!(
-                "model.image_size = {} is too small for kernel sizes {:?} with pooling by 2",
-                self.image_size, self.kernel_sizes
+            return Err(ModelError::key(
+                "image_size",
+                format!(
+                    "= {} is too small for kernel sizes {:?} with pooling by 2",
+                    self.image_size, self.kernel_sizes
+                ),
             ));
         }
         Ok(())
@@ -285,7 +303,7 @@ impl zoo_model::Architecture for BinaryCnnConfig {
     fn reference() -> Self {
         Self::homework()
     }
-    fn validate(&self) -> Result<(), String> {
+    fn validate(&self) -> Result<(), ModelError> {
         BinaryCnnConfig::validate(self)
     }
     fn input_shape(&self) -> Vec<usize> {
@@ -294,7 +312,7 @@ impl zoo_model::Architecture for BinaryCnnConfig {
     fn output(&self) -> zoo_model::Output {
         zoo_model::Output::BinaryLogit
     }
-    fn set_input_shape(&mut self, shape: &[usize]) -> Result<(), String> {
+    fn set_input_shape(&mut self, shape: &[usize]) -> Result<(), ModelError> {
         (self.in_channels, self.image_size) = zoo_model::square_image(Self::NAME, shape)?;
         Ok(())
     }

@@ -8,6 +8,7 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::serde::{Deserialize, Serialize};
 use burn::tensor::{Device, Tensor};
+use zoo_model::ModelError;
 pub use zoo_model::Trace;
 
 /// Branch widths of an [`Inception`] module; the default is the homework's (64, 96→128, 16→32, 32).
@@ -51,7 +52,7 @@ impl InceptionConfig {
     }
 
     /// Checks every width, so that [`init`](Self::init) cannot panic inside Burn.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ModelError> {
         let widths = [
             ("branch1x1", self.branch1x1),
             ("reduce3x3", self.reduce3x3),
@@ -61,7 +62,10 @@ impl InceptionConfig {
             ("pool_proj", self.pool_proj),
         ];
         match widths.iter().find(|(_, width)| *width == 0) {
-            Some((key, _)) => Err(format!("model.inception.{key} must be at least 1, got 0")),
+            Some((key, _)) => Err(ModelError::key(
+                format!("inception.{key}"),
+                "must be at least 1, got 0",
+            )),
             None => Ok(()),
         }
     }

@@ -7,6 +7,7 @@ use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{Linear, LinearConfig};
 use burn::serde::{Deserialize, Serialize};
 use burn::tensor::{Device, Tensor};
+use zoo_model::ModelError;
 
 use crate::inception::{Inception, InceptionConfig, Trace, conv_relu};
 
@@ -83,27 +84,31 @@ impl CifarInceptionConfig {
     }
 
     /// Checks every field, so that [`init`](Self::init) cannot panic inside Burn.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ModelError> {
         for (key, value) in [
             ("in_channels", self.in_channels),
             ("num_classes", self.num_classes),
         ] {
             if value == 0 {
-                return Err(format!("model.{key} must be at least 1, got 0"));
+                return Err(ModelError::key(key, "must be at least 1, got 0"));
             }
         }
         for (key, values) in [("stem", self.stem), ("head", self.head)] {
             if values.contains(&0) {
-                return Err(format!(
-                    "model.{key} must all be at least 1, got {values:?}"
+                return Err(ModelError::key(
+                    key,
+                    format!("must all be at least 1, got {values:?}"),
                 ));
             }
         }
         self.inception.validate()?;
         if self.final_size().is_none() {
-            return Err(format!(
-                "model.image_size = {} is too small: this architecture needs at least 18",
-                self.image_size
+            return Err(ModelError::key(
+                "image_size",
+                format!(
+                    "= {} is too small: this architecture needs at least 18",
+                    self.image_size
+                ),
             ));
         }
         Ok(())
@@ -215,7 +220,7 @@ impl zoo_model::Architecture for CifarInceptionConfig {
     fn reference() -> Self {
         Self::cifar10()
     }
-    fn validate(&self) -> Result<(), String> {
+    fn validate(&self) -> Result<(), ModelError> {
         CifarInceptionConfig::validate(self)
     }
     fn input_shape(&self) -> Vec<usize> {
@@ -224,7 +229,7 @@ impl zoo_model::Architecture for CifarInceptionConfig {
     fn output(&self) -> zoo_model::Output {
         zoo_model::Output::Classes(self.num_classes)
     }
-    fn set_input_shape(&mut self, shape: &[usize]) -> Result<(), String> {
+    fn set_input_shape(&mut self, shape: &[usize]) -> Result<(), ModelError> {
         (self.in_channels, self.image_size) = zoo_model::square_image(Self::NAME, shape)?;
         Ok(())
     }

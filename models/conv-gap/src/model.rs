@@ -6,6 +6,7 @@ use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::serde::{Deserialize, Serialize};
 use burn::tensor::{Device, Tensor};
+use zoo_model::ModelError;
 use zoo_model::Trace;
 
 /// The homework's worked example: input X, filter F, and the values derived by hand.
@@ -63,20 +64,23 @@ impl ConvGapConfig {
     }
 
     /// Checks every field, so that [`init`](Self::init) cannot panic inside Burn.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ModelError> {
         for (key, value) in [
             ("in_channels", self.in_channels),
             ("filters", self.filters),
             ("kernel_size", self.kernel_size),
         ] {
             if value == 0 {
-                return Err(format!("model.{key} must be at least 1, got 0"));
+                return Err(ModelError::key(key, "must be at least 1, got 0"));
             }
         }
         if self.image_size < self.kernel_size {
-            return Err(format!(
-                "model.image_size ({}) must be at least model.kernel_size ({})",
-                self.image_size, self.kernel_size
+            return Err(ModelError::key(
+                "image_size",
+                format!(
+                    "({}) must be at least model.kernel_size ({})",
+                    self.image_size, self.kernel_size
+                ),
             ));
         }
         Ok(())
@@ -170,7 +174,7 @@ impl zoo_model::Architecture for ConvGapConfig {
     fn reference() -> Self {
         Self::homework()
     }
-    fn validate(&self) -> Result<(), String> {
+    fn validate(&self) -> Result<(), ModelError> {
         ConvGapConfig::validate(self)
     }
     fn input_shape(&self) -> Vec<usize> {
@@ -182,7 +186,7 @@ impl zoo_model::Architecture for ConvGapConfig {
     fn output_description(&self) -> String {
         format!("{} average(s), no classes", self.filters)
     }
-    fn set_input_shape(&mut self, shape: &[usize]) -> Result<(), String> {
+    fn set_input_shape(&mut self, shape: &[usize]) -> Result<(), ModelError> {
         (self.in_channels, self.image_size) = zoo_model::square_image(Self::NAME, shape)?;
         Ok(())
     }

@@ -7,6 +7,7 @@ use burn::nn::pool::{MaxPool1d, MaxPool1dConfig};
 use burn::nn::{Linear, LinearConfig};
 use burn::serde::{Deserialize, Serialize};
 use burn::tensor::{Device, Tensor};
+use zoo_model::ModelError;
 use zoo_model::Trace;
 
 /// Configuration of [`Conv1dClassifier`]; the default is the homework's Q3 network.
@@ -80,7 +81,7 @@ impl Conv1dClassifierConfig {
     }
 
     /// Checks every field, so that [`init`](Self::init) cannot panic inside Burn.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ModelError> {
         let scalars = [
             ("in_channels", self.in_channels),
             ("num_classes", self.num_classes),
@@ -92,20 +93,24 @@ impl Conv1dClassifierConfig {
         ];
         for (key, value) in scalars {
             if value == 0 {
-                return Err(format!("model.{key} must be at least 1, got 0"));
+                return Err(ModelError::key(key, "must be at least 1, got 0"));
             }
         }
         for (key, values) in arrays {
             if values.contains(&0) {
-                return Err(format!(
-                    "model.{key} must all be at least 1, got {values:?}"
+                return Err(ModelError::key(
+                    key,
+                    format!("must all be at least 1, got {values:?}"),
                 ));
             }
         }
         if self.stage_lengths().is_none() {
-            return Err(format!(
-                "model.length = {} is too short for kernel sizes {:?} with pooling by 2",
-                self.length, self.kernel_sizes
+            return Err(ModelError::key(
+                "length",
+                format!(
+                    "= {} is too short for kernel sizes {:?} with pooling by 2",
+                    self.length, self.kernel_sizes
+                ),
             ));
         }
         Ok(())
@@ -229,7 +234,7 @@ impl zoo_model::Architecture for Conv1dClassifierConfig {
     fn reference() -> Self {
         Self::homework()
     }
-    fn validate(&self) -> Result<(), String> {
+    fn validate(&self) -> Result<(), ModelError> {
         Conv1dClassifierConfig::validate(self)
     }
     fn input_shape(&self) -> Vec<usize> {
@@ -238,7 +243,7 @@ impl zoo_model::Architecture for Conv1dClassifierConfig {
     fn output(&self) -> zoo_model::Output {
         zoo_model::Output::Classes(self.num_classes)
     }
-    fn set_input_shape(&mut self, shape: &[usize]) -> Result<(), String> {
+    fn set_input_shape(&mut self, shape: &[usize]) -> Result<(), ModelError> {
         (self.in_channels, self.length) = zoo_model::sequence(Self::NAME, shape)?;
         Ok(())
     }

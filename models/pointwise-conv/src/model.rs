@@ -4,6 +4,7 @@ use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::serde::{Deserialize, Serialize};
 use burn::tensor::{Device, Tensor};
+use zoo_model::ModelError;
 use zoo_model::Trace;
 
 /// Configuration of [`PointwiseConv`]; the default is the homework's Q6 layer.
@@ -40,14 +41,14 @@ impl PointwiseConvConfig {
     }
 
     /// Checks every field, so that [`init`](Self::init) cannot panic inside Burn.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ModelError> {
         for (key, value) in [
             ("in_channels", self.in_channels),
             ("out_channels", self.out_channels),
             ("image_size", self.image_size),
         ] {
             if value == 0 {
-                return Err(format!("model.{key} must be at least 1, got 0"));
+                return Err(ModelError::key(key, "must be at least 1, got 0"));
             }
         }
         Ok(())
@@ -124,7 +125,7 @@ impl zoo_model::Architecture for PointwiseConvConfig {
     fn reference() -> Self {
         Self::homework()
     }
-    fn validate(&self) -> Result<(), String> {
+    fn validate(&self) -> Result<(), ModelError> {
         PointwiseConvConfig::validate(self)
     }
     fn input_shape(&self) -> Vec<usize> {
@@ -136,7 +137,7 @@ impl zoo_model::Architecture for PointwiseConvConfig {
     fn output_description(&self) -> String {
         format!("feature map, {} channels", self.out_channels)
     }
-    fn set_input_shape(&mut self, shape: &[usize]) -> Result<(), String> {
+    fn set_input_shape(&mut self, shape: &[usize]) -> Result<(), ModelError> {
         (self.in_channels, self.image_size) = zoo_model::square_image(Self::NAME, shape)?;
         Ok(())
     }
