@@ -1,6 +1,6 @@
 //! The environment switches of this crate, read once per process: `ZOO_KERNELS` (all of our
 //! kernels), `ZOO_WINOGRAD`, `ZOO_FUSED_ADAM` (on unless `off`) and `ZOO_DIRECT` (`auto` unless
-//! `on` or `off`: the CPU kind decides). They live apart from the kernels that read them so that
+//! `on` or `off`: the CPU's instructions decide). They live apart from the kernels that read them so that
 //! `extension.rs` and the convolution paths depend on this module, not on each other.
 
 use std::sync::OnceLock;
