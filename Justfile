@@ -37,7 +37,7 @@ sweep experiment *ARGS:
 saddle *ARGS:
     {{zoo}} saddle {{ARGS}}
 
-# Regenerate the README's example pictures and their CSV files under docs/ (~1 minute)
+# Regenerate the book's example pictures and their CSV files under docs/book/src/images/ (~1 minute)
 docs-images:
     #!/usr/bin/env bash
     set -euo pipefail
@@ -49,9 +49,10 @@ docs-images:
     $zoo saddle --out "$tmp/saddle"
     # Diverges in epoch 3 (exit code 3): curves.png with the guard's mark.
     $zoo train conv1d-classifier --set 'optimizer.kind="sgd"' --set optimizer.lr=1.2 --set train.epochs=4 --out "$tmp/runs" || [ $? -eq 3 ]
-    mkdir -p docs
-    cp "$tmp"/lr-find/lr-find.png "$tmp"/lr-find/lr-find.csv "$tmp"/sweep/sweep.png "$tmp"/sweep/sweep.csv "$tmp"/saddle/saddle.png "$tmp"/saddle/saddle.csv docs/
-    for run in "$tmp"/runs/conv1d-classifier/*/; do cp "$run/curves.png" docs/curves-diverged.png; cp "$run/metrics.csv" docs/curves-diverged.csv; done
+    images=docs/book/src/images
+    mkdir -p $images
+    cp "$tmp"/lr-find/lr-find.png "$tmp"/lr-find/lr-find.csv "$tmp"/sweep/sweep.png "$tmp"/sweep/sweep.csv "$tmp"/saddle/saddle.png "$tmp"/saddle/saddle.csv $images/
+    for run in "$tmp"/runs/conv1d-classifier/*/; do cp "$run/curves.png" $images/curves-diverged.png; cp "$run/metrics.csv" $images/curves-diverged.csv; done
 
 # Training and inference images/s of a model: just bench-model cifar-inception --backend flex
 bench-model model *ARGS:
@@ -156,6 +157,16 @@ test-aarch64:
     CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc \
     CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="qemu-aarch64 -L /usr/aarch64-linux-gnu" \
         cargo test --release -p zoo-kernels --target $target
+
+# The book (docs/book, mdBook) into target/book/; its links are checked by tests/docs.rs.
+docs:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    if ! command -v mdbook >/dev/null; then
+        cargo install mdbook --locked --version 0.5.4
+    fi
+    mdbook build docs/book
+    echo "the book: target/book/index.html"
 
 # Formatting and clippy, warnings denied.
 lint:

@@ -111,3 +111,14 @@ pub fn max_relative_error(a: &[f32], b: &[f32]) -> f32 {
         .map(|(x, y)| (x - y).abs() / y.abs().max(1.0))
         .fold(0.0, f32::max)
 }
+
+/// The README's Rust example, compiled and run as a doc test of this crate (`cargo test`), so
+/// that the front page cannot rot silently.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeExamples;
+
+/// The book's chapter on using a model crate, its examples tested the same way.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/book/src/use-a-model.md")]
+pub struct BookUseAModel;
