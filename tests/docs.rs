@@ -69,7 +69,10 @@ fn slug(heading: &str) -> String {
         .collect()
 }
 
-fn anchors(text: &str) -> BTreeSet<String> {
+/// The headings' anchors of the page `file`, with the pages it `{{#include …}}`s (as mdBook
+/// renders them).
+fn anchors(file: &Path) -> BTreeSet<String> {
+    let text = std::fs::read_to_string(file).unwrap();
     let mut in_code = false;
     let mut out = BTreeSet::new();
     for line in text.lines() {
@@ -77,6 +80,12 @@ fn anchors(text: &str) -> BTreeSet<String> {
             in_code = !in_code;
         } else if !in_code && line.starts_with('#') {
             out.insert(slug(line.trim_start_matches('#')));
+        } else if let Some(include) = line.trim().strip_prefix("{{#include ") {
+            let path = include.trim_end_matches("}}").split(':').next().unwrap();
+            let included = file.parent().unwrap().join(path);
+            if included.is_file() {
+                out.extend(anchors(&included));
+            }
         }
     }
     out
@@ -114,7 +123,7 @@ fn broken(file: &Path, inside: Option<&Path>) -> Vec<String> {
         }
         if !anchor.is_empty()
             && resolved.extension().is_some_and(|ext| ext == "md")
-            && !anchors(&std::fs::read_to_string(&resolved).unwrap()).contains(anchor)
+            && !anchors(&resolved).contains(anchor)
         {
             problems.push(format!("{shown}: no heading `#{anchor}` there"));
         }
@@ -209,6 +218,34 @@ fn the_front_pages_stay_short() {
         assert!(
             lines <= most,
             "{page} has {lines} lines; at most {most}: move the rest into the book"
+        );
+    }
+}
+
+#[test]
+fn every_page_with_rust_code_is_a_doc_test() {
+    let common = std::fs::read_to_string(root().join("tests/common.rs")).unwrap();
+    let mut pages = chapters();
+    pages.push(root().join("README.md"));
+    for page in pages {
+        let text = std::fs::read_to_string(&page).unwrap();
+        if !text
+            .lines()
+            .any(|line| line.trim_start().starts_with("```rust"))
+        {
+            continue;
+        }
+        let relative = page
+            .strip_prefix(root())
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        let relative = relative
+            .trim_start_matches("../")
+            .trim_start_matches("tests/../");
+        assert!(
+            common.contains(&format!("include_str!(\"../{relative}\")")),
+            "{relative} has Rust code: include it as a doc test in tests/common.rs"
         );
     }
 }

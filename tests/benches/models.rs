@@ -115,7 +115,7 @@ fn models(c: &mut Criterion) {
     }
 }
 
-/// The minimal reproduction of Flex's convolution cost, Burn only (BENCHMARKS.md): the
+/// The minimal reproduction of Flex's convolution cost, Burn only (the book, "Kernel measurements", "For Burn"): the
 /// Inception module's 3×3 convolution (96 → 128 channels, 14×14, "same" padding) at batch 64,
 /// forward and backward; `bench/peer/conv_layer.py` times the same layer in PyTorch.
 fn conv_layer(c: &mut Criterion) {
@@ -211,7 +211,7 @@ fn conv_layer(c: &mut Criterion) {
             b.iter(|| weight_grad(&x, &dy, &geometry))
         });
     }
-    // The workaround tried in the model instead (BENCHMARKS.md): the same convolution as nine
+    // The workaround tried in the model instead (the book, "Kernel measurements"): the same convolution as nine
     // shifted slices and one matrix product, so that autodiff's backward is GEMMs and slice
     // scatters rather than Flex's transposed convolution. It is slower both ways.
     let (weight, bias) = (conv.weight.val(), conv.bias.as_ref().unwrap().val());

@@ -1,7 +1,7 @@
 //! The loop a program that imports a model crate writes: one model, one input batch, the
 //! forward pass again and again (no autodiff), on Flex. Prints the median time per pass.
 //! `cargo build --release -p zoo-cli --example infer_loop && target/release/examples/infer_loop
-//! conv1d-classifier 32 2000` (or `cifar-inception 64 200`, `binary-cnn 16 20`). BENCHMARKS.md measured burn-zoo's
+//! conv1d-classifier 32 2000` (or `cifar-inception 64 200`, `binary-cnn 16 20`). The book's "Kernel measurements" has burn-zoo's
 //! kernels with it, and the effect of glibc's `GLIBC_TUNABLES` on such a loop (README,
 //! "Performance").
 use burn::tensor::{Device, Distribution, Tensor};

@@ -3,7 +3,7 @@
 //! gradients and moments come from memory as in training). Prints the median time per step.
 //! `cargo build --release -p zoo-cli --example optim_step && target/release/examples/optim_step
 //! conv1d-classifier 40`; `ZOO_FUSED_ADAM=off` gives the same step by Burn's `Adam`.
-//! BENCHMARKS.md ("Serial work in a training step") measured burn-zoo's fused step with it.
+//! The book's "Kernel measurements" ("Serial work in a training step") measured burn-zoo's fused step with it.
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Distribution, Tensor};
 use std::time::Instant;

@@ -26,7 +26,7 @@ fn restore_sigpipe() {
 /// glibc returns every freed block above its mmap threshold (128 KiB at first) to the kernel,
 /// and a training step frees and reallocates megabytes of activations: each step then pays
 /// for page faults and zeroing fresh pages. Keeping freed memory in the process made the
-/// Flex training step faster (BENCHMARKS.md, "allocator"); peak memory is unchanged, freed
+/// Flex training step faster (the book's "Using a model crate" chapter, on the allocator); peak memory is unchanged, freed
 /// memory is only reused instead of returned.
 fn keep_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]

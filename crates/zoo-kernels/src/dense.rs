@@ -4,7 +4,7 @@
 //!
 //! Why: Burn's `Linear` on Flex runs a matrix product, a broadcast bias add and a ReLU as three
 //! passes over the output, and gemm's own threading of a product with few rows (a batch) is
-//! poor; the layer took over twice the product's time (BENCHMARKS.md, "Kernel design
+//! poor; the layer took over twice the product's time (the book's "Kernel measurements", "Kernel design
 //! measurements").
 
 use rayon::prelude::*;

@@ -2,7 +2,7 @@
 //!
 //! Why: Burn's `Dropout` draws a Bernoulli tensor value by value on one thread (ChaCha), then
 //! multiplies twice (mask, then scale); for binary-cnn's millions of activations per training
-//! step that was a large share of the step on Flex (BENCHMARKS.md). Here the mask is drawn with SplitMix64 in
+//! step that was a large share of the step on Flex (the book, "Kernel measurements"). Here the mask is drawn with SplitMix64 in
 //! fixed-size chunks (one stream per chunk, so the values do not depend on the thread count)
 //! with the scale folded in, and the caller multiplies once.
 

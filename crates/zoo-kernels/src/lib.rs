@@ -314,7 +314,7 @@ pub fn conv1d_relu_pool_module(conv: &Conv1d, pool: &MaxPool1d, input: Tensor<3>
 /// for four tensors on Flex and NdArray without autodiff (inference), a copy per sample in
 /// parallel; otherwise Burn's `cat` (under autodiff its backward splits the gradient).
 /// Why: burn-ndarray concatenated cifar-inception's four branches at batch 64 in 10.7–23 ms,
-/// Flex in 1.4–1.9 ms (BENCHMARKS.md).
+/// Flex in 1.4–1.9 ms (the book, "Kernel measurements").
 pub fn cat_channels(tensors: Vec<Tensor<4>>) -> Tensor<4> {
     #[cfg(feature = "kernels")]
     let tensors = match <[Tensor<4>; 4]>::try_from(tensors) {

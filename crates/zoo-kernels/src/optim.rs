@@ -4,7 +4,7 @@
 //! Why: Burn's `Adam` is ~13 tensor operations per parameter, and Flex runs scalar and
 //! element-wise operations on one thread, each pass allocating or rewriting the whole tensor.
 //! For conv1d-classifier (497,349 parameters, batch 32) that serial pass was most of the 11.7 %
-//! of a 2-thread training step during which only one thread worked (BENCHMARKS.md): the share
+//! of a 2-thread training step during which only one thread worked (the book, "Kernel measurements"): the share
 //! that limits the speed-up from more threads. The arithmetic is Burn's, operation for
 //! operation (the same IEEE `f32` operations in the same order, no fused multiply-add), so a
 //! step gives Burn's values bit for bit and the optimizer state stays Burn's own records.

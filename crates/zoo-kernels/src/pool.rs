@@ -3,7 +3,7 @@
 //!
 //! Why: Flex 0.22.1 runs every max pool through a 3-D kernel that also fills an `i64` index
 //! tensor, even without autodiff; a 1-D pool was many times slower than PyTorch's
-//! (BENCHMARKS.md, "Kernel design measurements").
+//! (the book's "Kernel measurements" chapter, "Kernel design measurements").
 //! Like PyTorch, the first maximum of a window wins a tie and a NaN counts as a maximum.
 
 use std::cell::Cell;
@@ -281,7 +281,7 @@ fn same_plane(x: &[f32], [h, w]: [usize; 2], [a, b]: [usize; 2], out: &mut [f32]
 /// Windows of two side by side (`MaxPool1d(2)`, each row of a `MaxPool2d(2)`): on x86-64, 4
 /// outputs from 8 inputs at a time in SSE registers (the even and odd inputs split by two
 /// shuffles). Left to the compiler, the pairs became single-value loads and inserts, about
-/// twice as slow (BENCHMARKS.md, "Kernel design measurements").
+/// twice as slow (the book's "Kernel measurements" chapter, "Kernel design measurements").
 #[inline(always)]
 fn pairs_pass(outs: &mut [f32], row: &[f32]) {
     fn pair(o: &mut f32, a: f32, b: f32) {

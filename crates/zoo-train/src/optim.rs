@@ -70,7 +70,7 @@ const ADAM_BETAS: (f32, f32) = (0.9, 0.999);
 /// backends burn-zoo's kernels serve ([`zoo_kernels::adam_step`]: the same values, bit for bit)
 /// and as Burn's own elsewhere (a GPU, `ZOO_KERNELS=off`, `ZOO_FUSED_ADAM=off`). Why: Flex
 /// runs Burn's ~13 operations per parameter on one thread, a serial share of each step that
-/// grows with the thread count (BENCHMARKS.md). The state is Burn's own (`AdamState`,
+/// grows with the thread count (the book, "Kernel measurements"). The state is Burn's own (`AdamState`,
 /// `AdamWState`), so checkpoints resume across either path.
 #[derive(Clone)]
 struct Fused<O> {

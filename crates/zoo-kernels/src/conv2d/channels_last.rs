@@ -16,7 +16,7 @@ use crate::short::add_short;
 
 /// `dst[c * rows + r] = src[r * cols + c]`: the transpose of a row-major `rows × cols` matrix,
 /// in 4 × 4 tiles (SSE shuffles on x86-64: a value at a time was a visible share of a
-/// cifar-inception training step, BENCHMARKS.md), the edges value by value.
+/// cifar-inception training step, the book's "Kernel measurements"), the edges value by value.
 pub(crate) fn transpose(src: &[f32], rows: usize, cols: usize, dst: &mut [f32]) {
     transpose_into::<false>(src, rows, cols, dst, rows);
 }

@@ -5,7 +5,7 @@
 //! Why: with short patches the im2col matrix costs as much as the product. conv1d-classifier's
 //! layers (patches of 21, 80 and 160 values; 498, 245 and 118 positions) ran at 20–55 % of
 //! this CPU's peak through im2col + gemm; every row of that matrix is a shifted view of an
-//! input row, so the kernel reads the input rows themselves (BENCHMARKS.md, "Kernel design
+//! input row, so the kernel reads the input rows themselves (the book's "Kernel measurements", "Kernel design
 //! measurements").
 
 use crate::conv2d::geometry::Conv2dGeometry;

@@ -307,7 +307,7 @@ pub(crate) fn sample_forward(
                 // many positions as channels, gemm runs that orientation faster; with fewer
                 // (cifar-inception's conv4: 16 positions, 256 channels) slower. In the planar
                 // and pointwise layouts it was slower in the models, so they keep the product
-                // as `[channels, positions]` (BENCHMARKS.md, "Kernel design measurements").
+                // as `[channels, positions]` (the book's "Kernel measurements" chapter, "Kernel design measurements").
                 transposed.resize(len * cout, 0.0);
                 matmul(
                     len,

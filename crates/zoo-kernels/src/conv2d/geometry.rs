@@ -93,7 +93,7 @@ impl Conv2dGeometry {
     /// a sample of its own. With fewer samples than threads the GEMM runs on all threads but
     /// the sample's copies on one, and the channels-last copies (sample and weight transposes)
     /// cost more than they save (cifar-inception at batch 1 inferred slower channels-last;
-    /// BENCHMARKS.md, "Kernel design measurements").
+    /// the book's "Kernel measurements" chapter, "Kernel design measurements").
     pub(crate) fn layout(&self) -> Layout {
         if self.is_pointwise() {
             Layout::Pointwise

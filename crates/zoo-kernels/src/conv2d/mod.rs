@@ -3,7 +3,7 @@
 //!
 //! Why: Burn's generic backward, which Flex uses, computes the weight gradient as a convolution
 //! with batch and channels swapped (many skinny products) and the input gradient as a
-//! transposed convolution, both slower than PyTorch's on the same CPU (BENCHMARKS.md).
+//! transposed convolution, both slower than PyTorch's on the same CPU (the book, "Kernel measurements").
 //!
 //! One job per file: [`geometry`] (shapes, the layout chosen), `im2col` and `channels_last`
 //! (the two ways to build the matrix), `scratch` (per-thread buffers, row blocks), `matmul`

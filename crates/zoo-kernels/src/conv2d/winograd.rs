@@ -5,7 +5,7 @@
 //!
 //! Why: most of cifar-inception's arithmetic is in 3 × 3 stride-1 convolutions (conv2, the
 //! Inception 3 × 3 branch, conv4: 41 of 57.4 M multiply-adds per image), and a training step
-//! was ~64 % gemm micro-kernel already (BENCHMARKS.md): fewer multiplications was what was left.
+//! was ~64 % gemm micro-kernel already (the book, "Kernel measurements"): fewer multiplications was what was left.
 //! The input gradient of such a convolution is another one (the output gradient, padded by
 //! `2 - padding`, with the weight flipped and its channels swapped), and the weight gradient
 //! follows from the forward pass being linear in the transformed weight: all three passes
