@@ -330,7 +330,7 @@ fn print_summary(summary: &RunSummary, run: &RunDir) {
     println!(
         "  files: config.toml metrics.csv steps.csv curves.png summary.json{} checkpoint/",
         if run.model().is_file() {
-            " model.bpk"
+            " model.bpk (+ .sha256)"
         } else {
             ""
         }
