@@ -136,8 +136,8 @@ test-avx2:
         cargo test --release --workspace --lib --test conv2d --test fused --test linear --test pool --test seed_facts
 
 # zoo-kernels holds every architecture-specific line of burn-zoo, each x86 path beside its
-# portable one (Graviton, Apple silicon under Linux). Needs Debian's gcc-aarch64-linux-gnu and
-# qemu-user, and rustup's aarch64 target (added here when missing).
+# portable one (Graviton, Apple silicon under Linux). Needs Debian's gcc-aarch64-linux-gnu,
+# libc6-dev-arm64-cross and qemu-user, and rustup's aarch64 target (added here when missing).
 # zoo-kernels' tests on an emulated 64-bit ARM CPU (qemu-aarch64), gemm's NEON kernels checked.
 test-aarch64:
     #!/usr/bin/env bash
@@ -145,10 +145,15 @@ test-aarch64:
     target=aarch64-unknown-linux-gnu
     for tool in qemu-aarch64 aarch64-linux-gnu-gcc; do
         if ! command -v $tool >/dev/null; then
-            echo "test-aarch64 skipped: $tool not installed (Debian: apt-get install qemu-user gcc-aarch64-linux-gnu)"
+            echo "test-aarch64 skipped: $tool not installed (Debian: apt-get install qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross)"
             exit 0
         fi
     done
+    # the cross linker without ARM's C library (a Recommends of gcc-aarch64-linux-gnu) cannot link
+    if [ ! -e /usr/aarch64-linux-gnu/lib/crti.o ]; then
+        echo "test-aarch64 skipped: ARM's C library is not installed (Debian: apt-get install libc6-dev-arm64-cross)"
+        exit 0
+    fi
     if ! rustup target list --installed | grep -qx $target; then
         rustup target add $target || { echo "test-aarch64 skipped: rustup could not install $target"; exit 0; }
     fi
