@@ -34,8 +34,8 @@ def ratios(text):
 def svg(by_kind, goal=1.2):
     """A grouped bar chart: per kind, per model, a training and an inference bar."""
     bar, gap, group_gap, height, left, top = 22, 14, 50, 260, 80, 56
-    models = sorted({r[0] for rows in by_kind.values() for r in rows},
-                    key=lambda m: [r[0] for rows in by_kind.values() for r in rows].index(m))
+    # every model once, in the order the sections list them
+    models = list(dict.fromkeys(r[0] for rows in by_kind.values() for r in rows))
     highest = max([goal] + [max(r[3], r[4]) for rows in by_kind.values() for r in rows])
     scale = height / (highest * 1.15)
     group_width = len(models) * (2 * bar + gap)

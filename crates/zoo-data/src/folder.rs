@@ -147,6 +147,12 @@ pub fn read(
             }
         }
     }
+    if class_dirs.is_empty() {
+        return Err(DataError::format(
+            root,
+            "no class directories: expected root/<class>/*.png|jpg|jpeg|bmp",
+        ));
+    }
     let mut items = Vec::new();
     let mut skipped = Vec::new();
     let mut classes = Vec::new();
