@@ -70,6 +70,23 @@ bench-switches *ARGS:
     cargo build --release -p zoo-cli --bins --examples
     python3 bench/cpu/switches.py {{ARGS}}
 
+# The web demo: builds it (scripts/build-web) and serves target/web on http://127.0.0.1:PORT
+# with Python's http.server; open that address in a browser.
+web port="8000": web-build
+    @echo "web: open http://127.0.0.1:{{port}}/ (Ctrl-C stops the server)"
+    python3 -m http.server {{port}} --bind 127.0.0.1 --directory target/web
+
+# Builds the web demo into target/web: every model crate for wasm32, zoo-web, the page, the weights.
+web-build:
+    scripts/build-web
+
+# The web demo in headless Chromium against zoo predict (web/test_page.py; Debian chromium and
+# chromium-driver, Selenium from PyPI, Fashion-MNIST's test images).
+test-web *ARGS: web-build
+    cargo build --release -p zoo-cli
+    python3 -c "import selenium" 2>/dev/null || python3 -m pip install --quiet selenium
+    python3 web/test_page.py {{ARGS}}
+
 # Every model and experiment with input shape, classes and parameter count.
 list:
     {{zoo}} list

@@ -355,6 +355,16 @@ fn fixtures() -> Fixtures {
         write(&path, &bytes);
     };
     flip(copy("flipped-bit").join("model.bpk"));
+    // preprocess.json (written by the trainer): damaged, and from a run of another shape.
+    write(
+        &copy("bad-preprocess").join("preprocess.json"),
+        b"{\"shape\": [1, 28",
+    );
+    let preprocess = std::fs::read_to_string(good_run.join("preprocess.json")).unwrap();
+    write(
+        &copy("other-preprocess").join("preprocess.json"),
+        preprocess.replacen("1,", "3,", 1).as_bytes(),
+    );
     let shipped = p("shipped/japanese-vowels");
     copy_dir(&workspace_root().join("weights/japanese-vowels"), &shipped);
     flip(shipped.join("model.bpk"));
@@ -1059,6 +1069,24 @@ fn every_bad_input_is_a_clear_error() {
                 "predict not an image",
                 &["predict", &good, &f.path("not-an-image.png")],
                 "not-an-image.png",
+            ),
+            case(
+                "predict damaged preprocess.json",
+                &[
+                    "predict",
+                    &run("bad-preprocess"),
+                    &f.path("not-an-image.png"),
+                ],
+                "preprocess.json: not a preprocess.json",
+            ),
+            case(
+                "predict preprocess.json of another run",
+                &[
+                    "predict",
+                    &run("other-preprocess"),
+                    &f.path("not-an-image.png"),
+                ],
+                "the file is from another run",
             ),
             case(
                 "predict top 0",

@@ -9,12 +9,17 @@ use std::process::Command;
 use zoo_tests::{workspace_root, zoo_bin};
 
 /// Commands the test does not run, with why: minutes to hours, or the test suite itself.
-const SKIPPED: [(&str, &str); 2] = [
+const SKIPPED: [(&str, &str); 4] = [
     (
         "cargo install just --locked && just train fashion-inception",
         "a cold build (20-35 min) and a Fashion-MNIST epoch; CI's fresh clone runs the build",
     ),
     ("just test", "the test suite this test is part of"),
+    ("just web", "a web server, running until it is stopped"),
+    (
+        "just test-web",
+        "a wasm32 build and Chromium; CI runs it after `just test`",
+    ),
 ];
 
 /// The README's fenced code blocks: (language, lines).

@@ -60,3 +60,84 @@ fn shipped_weights_reproduce_their_cards() {
         assert_eq!(total, items);
     }
 }
+
+/// Three 28×28 garments-ish PNGs (bright shapes on black) in `dir`.
+fn pngs(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    (0..3u32)
+        .map(|k| {
+            let image = image::GrayImage::from_fn(28, 28, |x, y| {
+                let inside = (4 + k..24).contains(&x) && (2..26 - 3 * k).contains(&y);
+                image::Luma([if inside { 60 + 60 * k as u8 } else { 0 }])
+            });
+            let path = dir.join(format!("item-{k}.png"));
+            image.save(&path).unwrap();
+            path
+        })
+        .collect()
+}
+
+/// The shipped image run's preprocess.json is what its training data gives (`zoo preprocess`
+/// writes it byte for byte again), `zoo predict` answers the same with it as from the data, and
+/// the web demo's classifier (zoo-web, here natively) answers as `zoo predict`.
+#[test]
+fn shipped_preprocess_json_is_the_datas_and_the_web_classifier_agrees() {
+    let shipped = workspace_root().join("weights/fashion-inception");
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("fashion-inception");
+    std::fs::create_dir(&copy).unwrap();
+    for name in [
+        "config.toml",
+        "model.bpk",
+        "model.bpk.sha256",
+        "summary.json",
+    ] {
+        std::fs::copy(shipped.join(name), copy.join(name)).unwrap();
+    }
+    let files = pngs(dir.path());
+    let predict = |run: &std::path::Path| {
+        let mut args = vec!["predict", run.to_str().unwrap()];
+        args.extend(files.iter().map(|f| f.to_str().unwrap()));
+        args.extend(["--json", "--top", "10"]);
+        zoo(&args).success().stdout
+    };
+    // Without preprocess.json: from the data.
+    let from_data = predict(&copy);
+    assert_eq!(from_data.lines().count(), 3, "{from_data}");
+    zoo(&["preprocess", copy.to_str().unwrap()]).success();
+    let written = std::fs::read_to_string(copy.join("preprocess.json")).unwrap();
+    let saved = std::fs::read_to_string(shipped.join("preprocess.json")).unwrap();
+    assert_eq!(
+        written, saved,
+        "zoo preprocess vs weights/fashion-inception"
+    );
+    assert_eq!(
+        predict(&copy),
+        from_data,
+        "with preprocess.json vs from the data"
+    );
+
+    let read = |name: &str| std::fs::read_to_string(shipped.join(name)).unwrap();
+    let web = zoo_web::Classifier::new(
+        &read("config.toml"),
+        &saved,
+        std::fs::read(shipped.join("model.bpk")).unwrap(),
+        &read("model.bpk.sha256"),
+    )
+    .unwrap();
+    for (line, file) in from_data.lines().zip(&files) {
+        let row: serde_json::Value = serde_json::from_str(line).unwrap();
+        let want: Vec<f64> = row["probabilities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.as_f64().unwrap())
+            .collect();
+        let got = web
+            .classify(&std::fs::read(file).unwrap(), "item.png", 10)
+            .unwrap();
+        for (g, w) in got.probabilities.iter().zip(&want) {
+            assert!((f64::from(*g) - w).abs() <= 1e-4, "{got:?} vs {want:?}");
+        }
+        assert_eq!(row["top"][0]["index"], got.top[0].index);
+    }
+}

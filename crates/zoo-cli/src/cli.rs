@@ -111,6 +111,17 @@ enum Command {
         /// Backend to run on (default: the run's).
         #[arg(long, value_enum)]
         backend: Option<BackendKind>,
+        /// One JSON object per input (file, every class's probability, the top classes)
+        /// instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write RUN/preprocess.json (input shape, class names, normalisation) from the run's
+    /// training data: for image runs trained before `zoo train` wrote it; `zoo predict` and the
+    /// web demo read it instead of the data.
+    Preprocess {
+        /// A run directory written by `zoo train`.
+        run: std::path::PathBuf,
     },
     /// Draw a run's curves again (its curves.png), or overlay several runs in one picture.
     Plot {
@@ -453,7 +464,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             files,
             top,
             backend,
-        } => crate::train::predict(&run, &files, top, backend),
+            json,
+        } => crate::train::predict(&run, &files, top, backend, json),
+        Command::Preprocess { run } => crate::train::write_preprocess(&run),
     }
 }
 

@@ -210,7 +210,15 @@ pub fn train_run(args: TrainArgs<'_>) -> Result<TrainOutcome> {
         Some(run) => run,
         None => {
             let text = toml::to_string(&config).context("serialising the config")?;
-            RunDir::create(args.out, &name, &text)?
+            let run = RunDir::create(args.out, &name, &text)?;
+            if let Splits::Images(images) = &splits {
+                // What `zoo predict` and the web demo need to classify files without the data.
+                let path = run.path.join(zoo_data::Preprocess::FILE);
+                let text = zoo_data::Preprocess::of(images).to_json();
+                zoo_train::write_atomic(&path, text.as_bytes())
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
+            run
         }
     };
     let (stop, _registration) = crate::signals::stop_on_signals();
@@ -328,7 +336,12 @@ fn print_summary(summary: &RunSummary, run: &RunDir) {
         summary.wall_seconds, summary.train_items_per_second, summary.backend
     );
     println!(
-        "  files: config.toml metrics.csv steps.csv curves.png summary.json{} checkpoint/",
+        "  files: config.toml{} metrics.csv steps.csv curves.png summary.json{} checkpoint/",
+        if run.path.join(zoo_data::Preprocess::FILE).is_file() {
+            " preprocess.json"
+        } else {
+            ""
+        },
         if run.model().is_file() {
             " model.bpk (+ .sha256)"
         } else {
@@ -556,89 +569,156 @@ pub fn predict(
     files: &[PathBuf],
     top: usize,
     backend: Option<BackendKind>,
+    json: bool,
 ) -> Result<ExitCode> {
     if top == 0 {
         bail!("--top must be at least 1 (the number of classes to show per file)");
     }
     let (run, config, spec, device) = open_run(dir, backend)?;
-    // The training data gives the class names and the normalisation the model was trained with.
-    let splits = zoo_data::load(&config.data, &spec)?;
-    let (classes, rows) = match splits {
-        Splits::Images(images) => {
-            let model = load_model::<ImageBatch>(&run, &config, &device)?;
-            let batcher =
-                zoo_data::ImageBatcher::new(images.shape, images.normalization.clone(), 1);
-            let mut rows = Vec::new();
-            for file in files {
-                let pixels = zoo_data::folder::decode(file, images.shape)?;
-                let values = batcher.item_values(&zoo_data::ImageItem {
-                    pixels,
-                    label: 0,
-                    index: 0,
-                });
-                let [c, h, w] = images.shape;
-                let input = Tensor::<4>::from_data(TensorData::new(values, [1, c, h, w]), &device);
-                let logits = zoo_train::Classify::logits(&model.model, input);
-                rows.push((file.display().to_string(), probs_of(model.task, logits)?));
-            }
-            (images.classes, rows)
+    let saved = run.path.join(zoo_data::Preprocess::FILE);
+    let (classes, rows) = if spec.shape.len() == 3 && saved.is_file() {
+        // The input side the trainer saved: no need for the training data.
+        let preprocess = zoo_data::Preprocess::read(&saved)?;
+        if preprocess.shape.as_slice() != spec.shape.as_slice()
+            || preprocess.classes.len() != spec.classes
+        {
+            bail!(
+                "{}: shape {:?} with {} classes, but the run's model takes {:?} with {} classes \
+                 (the file is from another run; `zoo preprocess {}` writes it again)",
+                saved.display(),
+                preprocess.shape,
+                preprocess.classes.len(),
+                spec.shape,
+                spec.classes,
+                run.path.display()
+            );
         }
-        Splits::Sequences(sequences) => {
-            let model = load_model::<SequenceBatch>(&run, &config, &device)?;
-            let Some(data_dir) = config
-                .data
-                .dir
-                .clone()
-                .filter(|_| config.data.kind == zoo_data::DataKind::Ts)
-            else {
-                bail!(
-                    "zoo predict on sequences reads .ts files and standardises them with the training file's statistics: the run must have data.kind = \"ts\""
-                );
-            };
-            let [train_path, _] = zoo_data::ts::find_files(&data_dir)?;
-            let read = |path: &Path| -> Result<zoo_data::ts::TsFile> {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("reading {}", path.display()))?;
-                Ok(zoo_data::ts::parse(path, &text)?)
-            };
-            let train_file = read(&train_path)?;
-            let mut rows = Vec::new();
-            for file in files {
-                let cases = read(file)?;
-                let (_, items) = zoo_data::ts::to_items(
-                    &train_file,
-                    &cases,
-                    sequences.shape,
-                    config.data.series,
-                    [&train_path, file],
-                )?;
-                let [c, l] = sequences.shape;
-                for (case, item) in items.into_iter().enumerate() {
-                    let input =
-                        Tensor::<3>::from_data(TensorData::new(item.values, [1, c, l]), &device);
-                    let logits = zoo_train::Classify::logits(&model.model, input);
-                    rows.push((
-                        format!("{} case {case}", file.display()),
-                        probs_of(model.task, logits)?,
-                    ));
-                }
+        predict_images(&run, &config, &device, &preprocess, files)?
+    } else {
+        // Runs written before preprocess.json: the training data gives the class names and
+        // the normalisation the model was trained with.
+        match zoo_data::load(&config.data, &spec)? {
+            Splits::Images(images) => {
+                let preprocess = zoo_data::Preprocess::of(&images);
+                predict_images(&run, &config, &device, &preprocess, files)?
             }
-            (sequences.classes, rows)
+            Splits::Sequences(sequences) => {
+                predict_sequences(&run, &config, &device, &sequences, files)?
+            }
         }
     };
     for (name, probs) in rows {
-        let mut ranked: Vec<(usize, f32)> = probs.into_iter().enumerate().collect();
+        let mut ranked: Vec<(usize, f32)> = probs.iter().copied().enumerate().collect();
         ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
-        let shown: Vec<String> = ranked
-            .iter()
-            .take(top.max(1))
-            .map(|(class, p)| {
-                let label = classes.get(*class).map_or(class.to_string(), |c| c.clone());
-                format!("{label} {:.1} %", 100.0 * p)
-            })
-            .collect();
-        println!("{name}: {}", shown.join(", "));
+        let label = |class: usize| classes.get(class).map_or(class.to_string(), |c| c.clone());
+        let shown = ranked.iter().take(top);
+        if json {
+            let top: Vec<serde_json::Value> = shown
+                .map(|&(class, p)| serde_json::json!({"index": class, "class": label(class), "probability": p}))
+                .collect();
+            let line = serde_json::json!({"file": name, "probabilities": probs, "top": top});
+            println!("{line}");
+        } else {
+            let shown: Vec<String> = shown
+                .map(|&(class, p)| format!("{} {:.1} %", label(class), 100.0 * p))
+                .collect();
+            println!("{name}: {}", shown.join(", "));
+        }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The class names, and a (name, probabilities) row per input.
+type Answers = (Vec<String>, Vec<(String, Vec<f32>)>);
+
+/// Rows of (file name, probabilities) and the class names, for image files.
+fn predict_images(
+    run: &RunDir,
+    config: &ExperimentConfig,
+    device: &Device,
+    preprocess: &zoo_data::Preprocess,
+    files: &[PathBuf],
+) -> Result<Answers> {
+    let model = load_model::<ImageBatch>(run, config, device)?;
+    let mut rows = Vec::new();
+    for file in files {
+        // The same bytes-to-floats path as the web demo (zoo_data::Preprocess::values).
+        let bytes = zoo_data::folder::read_file(file)?;
+        let values = preprocess.values(&bytes, file)?;
+        let [c, h, w] = preprocess.shape;
+        let input = Tensor::<4>::from_data(TensorData::new(values, [1, c, h, w]), device);
+        let logits = zoo_train::Classify::logits(&model.model, input);
+        rows.push((file.display().to_string(), probs_of(model.task, logits)?));
+    }
+    Ok((preprocess.classes.clone(), rows))
+}
+
+/// Rows of (file and case, probabilities) and the class names, for .ts files.
+fn predict_sequences(
+    run: &RunDir,
+    config: &ExperimentConfig,
+    device: &Device,
+    sequences: &zoo_data::SequenceSplits,
+    files: &[PathBuf],
+) -> Result<Answers> {
+    let model = load_model::<SequenceBatch>(run, config, device)?;
+    let Some(data_dir) = config
+        .data
+        .dir
+        .clone()
+        .filter(|_| config.data.kind == zoo_data::DataKind::Ts)
+    else {
+        bail!(
+            "zoo predict on sequences reads .ts files and standardises them with the training file's statistics: the run must have data.kind = \"ts\""
+        );
+    };
+    let [train_path, _] = zoo_data::ts::find_files(&data_dir)?;
+    let read = |path: &Path| -> Result<zoo_data::ts::TsFile> {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        Ok(zoo_data::ts::parse(path, &text)?)
+    };
+    let train_file = read(&train_path)?;
+    let mut rows = Vec::new();
+    for file in files {
+        let cases = read(file)?;
+        let (_, items) = zoo_data::ts::to_items(
+            &train_file,
+            &cases,
+            sequences.shape,
+            config.data.series,
+            [&train_path, file],
+        )?;
+        let [c, l] = sequences.shape;
+        for (case, item) in items.into_iter().enumerate() {
+            let input = Tensor::<3>::from_data(TensorData::new(item.values, [1, c, l]), device);
+            let logits = zoo_train::Classify::logits(&model.model, input);
+            rows.push((
+                format!("{} case {case}", file.display()),
+                probs_of(model.task, logits)?,
+            ));
+        }
+    }
+    Ok((sequences.classes.clone(), rows))
+}
+
+/// `zoo preprocess RUN`: RUN/preprocess.json from the run's training data.
+pub fn write_preprocess(dir: &Path) -> Result<ExitCode> {
+    let run = RunDir::open(dir).map_err(anyhow::Error::msg)?;
+    let config = read_run_config(&run)?;
+    let spec = spec_of(&config.model)?;
+    let Splits::Images(images) = zoo_data::load(&config.data, &spec)? else {
+        bail!(
+            "{} is a sequence run: preprocess.json describes image runs (a .ts file is \
+             standardised with its training file's statistics)",
+            run.path.display()
+        );
+    };
+    let path = run.path.join(zoo_data::Preprocess::FILE);
+    let text = zoo_data::Preprocess::of(&images).to_json();
+    zoo_train::write_atomic(&path, text.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))?;
+    println!("wrote {}", path.display());
     Ok(ExitCode::SUCCESS)
 }
 

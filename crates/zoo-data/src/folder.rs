@@ -93,18 +93,57 @@ fn not_a_file(path: &Path) -> Option<String> {
     }
 }
 
+/// The largest side decoded, in pixels: a bigger file is a decompression bomb or a mistake,
+/// and refused before its pixels are allocated (16,384² grayscale is 256 MiB).
+pub const MAX_SIDE: u32 = 16_384;
+
 /// Decodes one file into `shape` (`[C, H, W]`, C = 1 grayscale or 3 RGB).
 pub fn decode(path: &Path, shape: [usize; 3]) -> Result<Vec<u8>, DataError> {
-    let [channels, height, width] = shape;
+    decode_bytes(&read_file(path)?, path, shape)
+}
+
+/// An image file's bytes; a directory, pipe or dangling link is named as what it is.
+pub fn read_file(path: &Path) -> Result<Vec<u8>, DataError> {
     if let Some(why) = not_a_file(path) {
         return Err(DataError::format(path, why));
     }
-    let image = image::ImageReader::open(path)
-        .map_err(|error| DataError::io(path, error))?
+    std::fs::read(path).map_err(|error| DataError::io(path, error))
+}
+
+/// Decodes an image file's bytes into `shape`: what [`decode`] does after reading the file, and
+/// what the web demo does with a dropped file or a drawn canvas. The format comes from the
+/// bytes (PNG, JPEG, BMP), not from a name; `name` only labels errors.
+pub fn decode_bytes(bytes: &[u8], name: &Path, shape: [usize; 3]) -> Result<Vec<u8>, DataError> {
+    let [channels, height, width] = shape;
+    if bytes.is_empty() {
+        return Err(DataError::format(
+            name,
+            "an empty file (0 bytes), not an image",
+        ));
+    }
+    let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes))
         .with_guessed_format()
-        .map_err(|error| DataError::io(path, error))?
-        .decode()
-        .map_err(|error| DataError::format(path, format!("cannot decode image: {error}")))?;
+        .map_err(|error| DataError::io(name, error))?;
+    if reader.format().is_none() {
+        return Err(DataError::format(
+            name,
+            "not an image: its first bytes are not those of a PNG, JPEG or BMP file",
+        ));
+    }
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    reader.limits(limits);
+    let image = reader.decode().map_err(|error| match error {
+        image::ImageError::Limits(_) => DataError::format(
+            name,
+            format!(
+                "cannot decode image: too large (over {MAX_SIDE} pixels a side, or more memory \
+                 than the decoder allows): {error}"
+            ),
+        ),
+        error => DataError::format(name, format!("cannot decode image: {error}")),
+    })?;
     let image = image.resize_exact(width as u32, height as u32, FILTER);
     match channels {
         1 => Ok(image.to_luma8().into_raw()),

@@ -11,6 +11,7 @@ pub mod fashion;
 pub mod folder;
 pub mod idx;
 mod load;
+mod preprocess;
 pub mod preview;
 mod rng;
 pub mod synthetic;
@@ -27,4 +28,5 @@ pub use load::{
     CIFAR10_MD5, CIFAR10_SHA256, CIFAR10_URL, DataSpec, ImageSplits, SequenceSplits, Splits,
     channel_stats, cifar_archive, load, sequence_stats, split_validation,
 };
+pub use preprocess::Preprocess;
 pub use rng::SplitMix64;

@@ -10,6 +10,15 @@ use burn::tensor::{Device, Distribution, Tensor, TensorData};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+/// The layout of a `model.bpk` without the training around it: the weights under `model.`,
+/// as zoo-train's `Classifier` (whose other fields are not saved) writes them. For weights of
+/// any model, classifier or not (`zoo import`/`zoo export`, the web demo).
+#[derive(Module, Debug)]
+pub struct Weights<M: Module> {
+    /// The model.
+    pub model: M,
+}
+
 /// A layer-by-layer trace: `(path, layer type, output shape, parameters,
 /// multiply-accumulates per item)`, called once per layer by [`Network::forward_traced`].
 /// `zoo summary` prints these rows; `zoo bench --layers` times between them.

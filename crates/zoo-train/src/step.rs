@@ -114,14 +114,9 @@ pub trait Classify<I>: Module + ModuleDisplay {
     fn logits(&self, inputs: I) -> Tensor<2>;
 }
 
-/// The layout of a `model.bpk` without the training around it: the weights under `model.`,
-/// as [`Classifier`] (whose other fields are not saved) writes them. For weights of any
-/// model, classifier or not (`zoo import`/`zoo export`).
-#[derive(Module, Debug)]
-pub struct Weights<M: Module> {
-    /// The model.
-    pub model: M,
-}
+/// The layout of a `model.bpk` without the training around it (in zoo-model, so that the web
+/// demo, which has no burn-train, reads the same files).
+pub use zoo_model::Weights;
 
 /// A model `M` trained on batches `B`: the module burn-train's `Learner` drives.
 #[derive(Module, Debug)]
