@@ -14,7 +14,6 @@ import argparse
 import gzip
 import http.server
 import json
-import os
 import struct
 import subprocess
 import sys
@@ -176,7 +175,6 @@ def main() -> int:
         if not path.exists():
             sys.exit(f"{path} is missing: {what}")
     args.out.mkdir(parents=True, exist_ok=True)
-    report = {}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         files = test_images(FASHION, args.images, tmp)

@@ -213,10 +213,7 @@ pub fn train_run(args: TrainArgs<'_>) -> Result<TrainOutcome> {
             let run = RunDir::create(args.out, &name, &text)?;
             if let Splits::Images(images) = &splits {
                 // What `zoo predict` and the web demo need to classify files without the data.
-                let path = run.path.join(zoo_data::Preprocess::FILE);
-                let text = zoo_data::Preprocess::of(images).to_json();
-                zoo_train::write_atomic(&path, text.as_bytes())
-                    .with_context(|| format!("writing {}", path.display()))?;
+                write_preprocess_json(&run, images)?;
             }
             run
         }
@@ -714,12 +711,18 @@ pub fn write_preprocess(dir: &Path) -> Result<ExitCode> {
             run.path.display()
         );
     };
-    let path = run.path.join(zoo_data::Preprocess::FILE);
-    let text = zoo_data::Preprocess::of(&images).to_json();
-    zoo_train::write_atomic(&path, text.as_bytes())
-        .with_context(|| format!("writing {}", path.display()))?;
+    let path = write_preprocess_json(&run, &images)?;
     println!("wrote {}", path.display());
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes RUN/preprocess.json for a run trained on `images`, atomically; returns its path.
+fn write_preprocess_json(run: &RunDir, images: &zoo_data::ImageSplits) -> Result<PathBuf> {
+    let path = run.path.join(zoo_data::Preprocess::FILE);
+    let text = zoo_data::Preprocess::of(images).to_json();
+    zoo_train::write_atomic(&path, text.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(path)
 }
 
 fn probs_of(task: Task, logits: Tensor<2>) -> Result<Vec<f32>> {
