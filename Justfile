@@ -19,6 +19,11 @@ build:
 build-cuda *ARGS:
     scripts/build-cuda {{ARGS}}
 
+# Burn's DDP (NCCL all-reduce, mean) on two CUDA GPUs against one: the same parameters
+# (tests/parallel.rs, ignored elsewhere). Needs two GPUs and their driver; builds zoo-cuda first.
+test-ddp: build-cuda
+    ZOO_BIN="$PWD/target/release/zoo-cuda" cargo test --release --workspace --test parallel -- --ignored --nocapture ddp_on_two_cuda_gpus
+
 # Train an experiment: just train cifar-inception --set train.epochs=1
 # (as root on Debian/Ubuntu, first installs the data's package when it is missing)
 train experiment *ARGS:

@@ -13,8 +13,7 @@ use zoo_tests::max_relative_error;
 fn config(kind: BackendKind) -> BackendConfig {
     BackendConfig {
         kind,
-        index: None,
-        devices: Vec::new(),
+        ..BackendConfig::default()
     }
 }
 

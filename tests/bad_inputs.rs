@@ -716,6 +716,24 @@ fn every_bad_input_is_a_clear_error() {
                 "backend.index picks a GPU, but `flex` runs on the CPU",
             ),
             set(
+                "ddp without collectives",
+                fashion,
+                "backend.strategy=\"ddp\"",
+                "backend.strategy = \"ddp\" needs collective operations",
+            ),
+            set(
+                "unknown strategy",
+                fashion,
+                "backend.strategy=\"ring\"",
+                "backend.strategy",
+            ),
+            set(
+                "a device twice",
+                fashion,
+                "backend.devices=[1, 1]",
+                "backend.devices lists device 1 twice",
+            ),
+            set(
                 "workers",
                 fashion,
                 "train.num_workers=100000",

@@ -555,9 +555,12 @@ fn train_errors_are_clean() {
     )
     .failure();
     assert!(run.stderr.contains("schedule.step_epochs"), "{run}");
-    // Several CPU devices are refused with the reason.
-    let run = train(out.path(), "conv1d-classifier", &["backend.devices=[0, 1]"]).failure();
-    assert!(run.stderr.contains("backend.devices"), "{run}");
+    // A device listed twice is refused with the key.
+    let run = train(out.path(), "conv1d-classifier", &["backend.devices=[0, 0]"]).failure();
+    assert!(
+        run.stderr.contains("backend.devices lists device 0 twice"),
+        "{run}"
+    );
     // A run that cannot start (no such data) leaves no run directory behind.
     let run = train(
         out.path(),

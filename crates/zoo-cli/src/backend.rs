@@ -20,38 +20,75 @@ pub struct BackendConfig {
     /// GPU ordinal for `wgpu`, `vulkan` and `cuda` (absent: the first GPU).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub index: Option<usize>,
-    /// GPU ordinals to train on data-parallel (Burn's multi-device strategy); absent or one
-    /// entry: a single device. GPU backends only.
+    /// Devices to train on data-parallel; absent or one entry: a single device. GPU ordinals on
+    /// a GPU backend; on a CPU backend, each entry is one more worker on the same CPU (the same
+    /// arithmetic as N GPUs, no speed-up: the CPU backend already uses every core).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub devices: Vec<usize>,
+    /// Which of Burn's strategies trains on several devices.
+    #[serde(default, skip_serializing_if = "Strategy::is_auto")]
+    pub strategy: Strategy,
+}
+
+/// `backend.strategy`: how several devices train together. Every choice makes the update of
+/// one device at the same global batch (README "Several devices").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Strategy {
+    /// `ddp` on CUDA, `multi-device` elsewhere.
+    #[default]
+    Auto,
+    /// Burn's multi-device strategy (gradients averaged on the first device).
+    MultiDevice,
+    /// Burn's distributed data parallel (gradients all-reduced, mean): CUDA only in Burn 0.22.
+    Ddp,
+}
+
+impl Strategy {
+    fn is_auto(&self) -> bool {
+        *self == Strategy::Auto
+    }
+
+    /// The trainer's strategy for `kind`.
+    pub fn resolve(self, kind: BackendKind) -> zoo_train::Parallel {
+        match (self, kind) {
+            (Strategy::Ddp, _) | (Strategy::Auto, BackendKind::Cuda) => zoo_train::Parallel::Ddp,
+            _ => zoo_train::Parallel::MultiDevice,
+        }
+    }
 }
 
 impl BackendConfig {
-    /// Checks that several devices are only asked of a GPU backend.
+    /// Checks the keys that go with the kind: `index` picks a GPU; `devices` lists distinct
+    /// entries; `strategy = "ddp"` needs collective operations (CUDA).
     pub fn validate(&self) -> Result<(), BackendError> {
-        if self.devices.len() > 1 && !self.kind.is_gpu() {
+        if !self.kind.is_gpu() && self.index.is_some() {
             return Err(BackendError::invalid(
-                "backend.devices",
+                "backend.index",
                 format!(
-                    " lists {} devices, but `{}` runs on the CPU, which is one device (it \
-                     already uses every core); use a GPU backend (wgpu, vulkan, cuda) for \
-                     data-parallel training",
-                    self.devices.len(),
+                    " picks a GPU, but `{}` runs on the CPU: remove it, or use a GPU backend \
+                     (wgpu, vulkan, cuda)",
                     self.kind.name()
                 ),
             ));
         }
-        if !self.kind.is_gpu() && (self.index.is_some() || !self.devices.is_empty()) {
-            let key = if self.index.is_some() {
-                "backend.index"
-            } else {
-                "backend.devices"
-            };
+        let mut seen = std::collections::BTreeSet::new();
+        if let Some(twice) = self.devices.iter().find(|&&d| !seen.insert(d)) {
             return Err(BackendError::invalid(
-                key,
+                "backend.devices",
                 format!(
-                    " picks a GPU, but `{}` runs on the CPU: remove it, or use a GPU backend \
-                     (wgpu, vulkan, cuda)",
+                    " lists device {twice} twice: each entry is one device (one worker) of \
+                     the data-parallel training"
+                ),
+            ));
+        }
+        if self.strategy == Strategy::Ddp && self.kind != BackendKind::Cuda {
+            return Err(BackendError::invalid(
+                "backend.strategy",
+                format!(
+                    " = \"ddp\" needs collective operations (all-reduce), which Burn 0.22 \
+                     implements for CUDA only (NCCL); `{}` has none: use \"auto\" or \
+                     \"multi-device\" (Burn's multi-device strategy, the same update)",
                     self.kind.name()
                 ),
             ));
@@ -61,6 +98,14 @@ impl BackendConfig {
 
     /// The devices to train on: each of `devices` opened, or the one device of `index`.
     pub fn open_all(&self) -> Result<Vec<Device>, BackendError> {
+        if !self.kind.is_gpu() && self.devices.len() > 1 {
+            // The CPU is one device: each entry is one more worker on it.
+            let device = open_device(&BackendConfig {
+                devices: Vec::new(),
+                ..self.clone()
+            })?;
+            return Ok(vec![device; self.devices.len()]);
+        }
         if self.devices.len() <= 1 {
             let index = self.devices.first().copied().or(self.index);
             return Ok(vec![open_device(&BackendConfig {
@@ -89,6 +134,7 @@ impl Default for BackendConfig {
             kind: BackendKind::Flex,
             index: None,
             devices: Vec::new(),
+            strategy: Strategy::Auto,
         }
     }
 }
@@ -514,8 +560,7 @@ pub fn report_devices() -> Vec<DeviceReport> {
         .map(|&kind| {
             let config = BackendConfig {
                 kind,
-                index: None,
-                devices: Vec::new(),
+                ..BackendConfig::default()
             };
             match open_device(&config) {
                 Ok(device) => DeviceReport {
@@ -581,11 +626,43 @@ mod tests {
                 kind,
                 index: Some(1),
                 devices: vec![0, 1],
+                strategy: Strategy::MultiDevice,
             };
             let text = toml::to_string(&config).unwrap();
             assert!(text.contains(&format!("kind = \"{}\"", kind.name())));
             assert_eq!(toml::from_str::<BackendConfig>(&text).unwrap(), config);
         }
+    }
+
+    #[test]
+    fn strategy_auto_is_ddp_on_cuda_only_and_ddp_elsewhere_is_refused() {
+        use zoo_train::Parallel;
+        assert_eq!(Strategy::Auto.resolve(BackendKind::Cuda), Parallel::Ddp);
+        for kind in [BackendKind::Flex, BackendKind::Wgpu, BackendKind::Ndarray] {
+            assert_eq!(Strategy::Auto.resolve(kind), Parallel::MultiDevice);
+        }
+        assert_eq!(
+            Strategy::MultiDevice.resolve(BackendKind::Cuda),
+            Parallel::MultiDevice
+        );
+        let ddp = |kind| BackendConfig {
+            kind,
+            strategy: Strategy::Ddp,
+            ..BackendConfig::default()
+        };
+        assert!(ddp(BackendKind::Cuda).validate().is_ok());
+        let error = ddp(BackendKind::Wgpu).validate().unwrap_err();
+        assert_eq!(error.config_key().as_deref(), Some("backend.strategy"));
+        assert!(error.to_string().contains("`wgpu` has none"), "{error}");
+        // Two CPU devices are two workers on the one CPU.
+        let two = BackendConfig {
+            devices: vec![0, 1],
+            ..BackendConfig::default()
+        };
+        assert_eq!(
+            two.open_all().unwrap(),
+            vec![Device::flex(), Device::flex()]
+        );
     }
 
     #[test]
@@ -608,8 +685,7 @@ mod tests {
         };
         let error = open_device(&BackendConfig {
             kind,
-            index: None,
-            devices: Vec::new(),
+            ..BackendConfig::default()
         })
         .unwrap_err();
         let message = error.to_string();
@@ -633,8 +709,7 @@ mod tests {
     fn ndarray_kind_opens_an_ndarray_device() {
         let config = BackendConfig {
             kind: BackendKind::Ndarray,
-            index: None,
-            devices: Vec::new(),
+            ..BackendConfig::default()
         };
         assert_eq!(open_device(&config).unwrap(), Device::ndarray());
     }

@@ -18,8 +18,7 @@ pub(crate) fn device_for(kind: Option<BackendKind>) -> Result<Device> {
     for kind in kinds {
         match backend::open_device(&BackendConfig {
             kind,
-            index: None,
-            devices: Vec::new(),
+            ..BackendConfig::default()
         }) {
             Ok(device) => return Ok(device),
             Err(error) => last_error = Some(error),

@@ -128,8 +128,7 @@ pub fn saddle_command(
     settings.validate().map_err(anyhow::Error::msg)?;
     let device = open_device(&BackendConfig {
         kind: backend,
-        index: None,
-        devices: Vec::new(),
+        ..BackendConfig::default()
     })?;
     let mut trajectories: Vec<Trajectory> = Vec::new();
     for surface in Surface::ALL {

@@ -204,6 +204,24 @@ pub fn train_run(args: TrainArgs<'_>) -> Result<TrainOutcome> {
     if config.train.batch_size == zoo_train::BatchSize::Full {
         check_memory(splits.train_valid_sizes().0)?;
     }
+    let (stop, _registration) = crate::signals::stop_on_signals();
+    let plan = TrainPlan {
+        experiment: name.clone(),
+        model: config.model.name().to_string(),
+        backend: config.backend.kind.name().to_string(),
+        task: config.model.classifier_task().map_err(anyhow::Error::msg)?,
+        devices: devices.clone(),
+        parallel: config.backend.strategy.resolve(config.backend.kind),
+        train: config.train.clone(),
+        optimizer: config.optimizer.clone(),
+        schedule: config.schedule.clone(),
+        clip: config.clip.clone(),
+        guard: config.guard.clone(),
+        stop,
+    };
+    // Several devices: the batch must split evenly (and more) before anything is written.
+    plan.check_devices(splits.train_valid_sizes().0)
+        .map_err(anyhow::Error::msg)?;
     // The run directory is made only once the devices, the model and the data are there, so
     // a run that cannot start leaves nothing behind.
     let run = match run {
@@ -218,21 +236,15 @@ pub fn train_run(args: TrainArgs<'_>) -> Result<TrainOutcome> {
             run
         }
     };
-    let (stop, _registration) = crate::signals::stop_on_signals();
-    let plan = TrainPlan {
-        experiment: name.clone(),
-        model: config.model.name().to_string(),
-        backend: config.backend.kind.name().to_string(),
-        task: config.model.classifier_task().map_err(anyhow::Error::msg)?,
-        devices: devices.clone(),
-        train: config.train.clone(),
-        optimizer: config.optimizer.clone(),
-        schedule: config.schedule.clone(),
-        clip: config.clip.clone(),
-        guard: config.guard.clone(),
-        stop,
-    };
-    let device_text = backend::device_name(&device).map_or(String::new(), |n| format!(" ({n})"));
+    let mut device_text =
+        backend::device_name(&device).map_or(String::new(), |n| format!(" ({n})"));
+    if devices.len() > 1 {
+        let how = match plan.parallel {
+            zoo_train::Parallel::MultiDevice => "Burn's multi-device strategy, gradients averaged",
+            zoo_train::Parallel::Ddp => "Burn's DDP, gradients all-reduced (mean)",
+        };
+        device_text = format!("{device_text} x {} devices ({how})", devices.len());
+    }
     let header = |sizes: (usize, usize, usize)| {
         println!(
             "Training `{name}`: {} ({} parameters) on {}{device_text}, {} epochs, batch {}, \

@@ -298,14 +298,14 @@ impl Loaders<SequenceBatch> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::config::LastBatch;
     use std::collections::BTreeSet;
     use zoo_data::SequenceItem;
 
     /// Items whose one value is their index, so batches say which items they hold.
-    fn splits(train: usize, valid: usize) -> SequenceSplits {
+    pub(crate) fn splits(train: usize, valid: usize) -> SequenceSplits {
         let items = |n: usize| {
             (0..n)
                 .map(|i| SequenceItem {
@@ -323,7 +323,7 @@ mod tests {
         }
     }
 
-    fn ids(batch: &SequenceBatch) -> Vec<usize> {
+    pub(crate) fn ids(batch: &SequenceBatch) -> Vec<usize> {
         let values: Vec<f32> = batch
             .sequences
             .clone()

@@ -27,6 +27,7 @@ mod plateau;
 pub mod plot;
 mod run;
 mod saddle;
+mod shard;
 mod step;
 mod trainer;
 
@@ -66,6 +67,6 @@ pub use step::{
     per_item_loss, probabilities,
 };
 pub use trainer::{
-    RunSummary, StopHandle, TrainError, TrainPlan, check_weights, save_weights, train,
+    Parallel, RunSummary, StopHandle, TrainError, TrainPlan, check_weights, save_weights, train,
     verify_weights,
 };

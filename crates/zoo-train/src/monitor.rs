@@ -39,6 +39,8 @@ pub struct Monitor {
     split: SplitProgress,
     last_lr: Option<f64>,
     persist: Option<RunDir>,
+    /// Devices training together: Burn reports each device's block of a step as an item.
+    devices: usize,
 }
 
 /// The split being run: its name, clock, items and the metric values of the current step and
@@ -49,6 +51,8 @@ struct SplitProgress {
     items: usize,
     step: usize,
     step_values: HashMap<String, f64>,
+    /// The step's device blocks reported so far (several devices).
+    blocks: Vec<HashMap<String, f64>>,
     epoch_values: BTreeMap<String, f64>,
 }
 
@@ -60,6 +64,7 @@ impl SplitProgress {
             items: 0,
             step: 0,
             step_values: HashMap::new(),
+            blocks: Vec::new(),
             epoch_values: BTreeMap::new(),
         }
     }
@@ -86,6 +91,7 @@ impl Monitor {
             split: SplitProgress::new(""),
             last_lr: None,
             persist: None,
+            devices: 1,
         };
         (monitor, history)
     }
@@ -94,6 +100,13 @@ impl Monitor {
     /// mid-epoch keeps the epochs it finished.
     pub fn persist_to(mut self, run: RunDir) -> Self {
         self.persist = Some(run);
+        self
+    }
+
+    /// Several devices train together: the `devices` blocks of a step (equal in size) become
+    /// one step record with their mean loss and accuracy.
+    pub fn devices(mut self, devices: usize) -> Self {
+        self.devices = devices.max(1);
         self
     }
 
@@ -148,6 +161,20 @@ impl Monitor {
 
     /// After each training step: record it and run the divergence guard.
     fn end_train_step(&mut self) {
+        if self.devices > 1 {
+            let split = &mut self.split;
+            split.blocks.push(split.step_values.clone());
+            if split.blocks.len() < self.devices {
+                return;
+            }
+            let blocks = std::mem::take(&mut split.blocks);
+            for (name, value) in split.step_values.iter_mut() {
+                let seen: Vec<f64> = blocks.iter().filter_map(|b| b.get(name)).copied().collect();
+                if name != LEARNING_RATE && !seen.is_empty() {
+                    *value = seen.iter().sum::<f64>() / seen.len() as f64;
+                }
+            }
+        }
         self.split.step += 1;
         let values = &self.split.step_values;
         let Some(&loss) = values.get(LOSS) else {

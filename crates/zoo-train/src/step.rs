@@ -8,7 +8,7 @@ use std::marker::PhantomData;
 
 use burn::module::{Module, ModuleDisplay};
 use burn::tensor::activation::{log_softmax, sigmoid, softmax};
-use burn::tensor::{Int, Tensor, TensorData, Transaction};
+use burn::tensor::{Device, Int, Tensor, TensorData, Transaction};
 use burn::train::metric::{AccuracyInput, Adaptor, ConfusionStatsInput, ItemLazy, LossInput};
 use burn::train::{InferenceStep, TrainOutput, TrainStep};
 use zoo_data::{ImageBatch, SequenceBatch};
@@ -28,6 +28,16 @@ pub trait LabeledBatch: Clone + std::fmt::Debug + Send + Sync + 'static {
     /// Pads to `rows` rows by repeating the batch's rows (on its device), keeping
     /// [`LabeledBatch::items`]; a batch of `rows` or more rows is returned as it is.
     fn pad_to(self, rows: usize) -> Self;
+    /// Rows `start..start + len` (a device's block of a global batch); its items are the data
+    /// rows among them.
+    fn rows(self, start: usize, len: usize) -> Self;
+    /// The batch on `device`.
+    fn to_device(self, device: &Device) -> Self;
+}
+
+/// The data rows among rows `start..start + len` of a batch of `items` data rows.
+fn items_in(items: usize, start: usize, len: usize) -> usize {
+    items.saturating_sub(start).min(len)
 }
 
 /// `rows` rows of `tensor` along dimension 0, repeating its rows cyclically.
@@ -58,6 +68,20 @@ impl LabeledBatch for ImageBatch {
             items: self.items,
         }
     }
+    fn rows(self, start: usize, len: usize) -> Self {
+        Self {
+            images: self.images.narrow(0, start, len),
+            targets: self.targets.narrow(0, start, len),
+            items: items_in(self.items, start, len),
+        }
+    }
+    fn to_device(self, device: &Device) -> Self {
+        Self {
+            images: self.images.to_device(device),
+            targets: self.targets.to_device(device),
+            items: self.items,
+        }
+    }
 }
 
 impl LabeledBatch for SequenceBatch {
@@ -72,6 +96,20 @@ impl LabeledBatch for SequenceBatch {
         Self {
             sequences: repeat_rows(self.sequences, rows),
             targets: repeat_rows(self.targets, rows),
+            items: self.items,
+        }
+    }
+    fn rows(self, start: usize, len: usize) -> Self {
+        Self {
+            sequences: self.sequences.narrow(0, start, len),
+            targets: self.targets.narrow(0, start, len),
+            items: items_in(self.items, start, len),
+        }
+    }
+    fn to_device(self, device: &Device) -> Self {
+        Self {
+            sequences: self.sequences.to_device(device),
+            targets: self.targets.to_device(device),
             items: self.items,
         }
     }
@@ -129,6 +167,10 @@ pub struct Classifier<M: Module, B: Clone + std::fmt::Debug + Send + 'static> {
     /// Gradient clipping applied in the train step.
     #[module(skip)]
     clip: ClipConfig,
+    /// Devices whose gradients Burn's multi-device strategy adds up (1: the step's gradient
+    /// is the whole one).
+    #[module(skip)]
+    summed_over: usize,
     #[module(skip)]
     batch: PhantomData<fn() -> B>,
 }
@@ -140,8 +182,19 @@ impl<M: Module, B: Clone + std::fmt::Debug + Send + 'static> Classifier<M, B> {
             model,
             task,
             clip,
+            summed_over: 1,
             batch: PhantomData,
         }
+    }
+
+    /// Steps for Burn's multi-device strategy over `devices` equal blocks of a global batch:
+    /// it adds the devices' gradients, so each step's loss is divided by `devices` and the sum
+    /// is the gradient of the global batch's mean loss, as on one device. A block's gradient
+    /// norm is not the global one, so none is reported, and clipping (of the global gradient)
+    /// cannot be done in the step: the trainer refuses `[clip]` then.
+    pub fn summed_over(mut self, devices: usize) -> Self {
+        self.summed_over = devices.max(1);
+        self
     }
 }
 
@@ -322,8 +375,18 @@ where
         } else {
             output.losses.clone()
         };
-        let grads = losses.mean().backward();
+        let mut loss = losses.mean();
+        if self.summed_over > 1 {
+            loss = loss.div_scalar(self.summed_over as f32);
+        }
+        let grads = loss.backward();
         let grads = burn::optim::GradientsParams::from_grads(grads, self);
+        if self.summed_over > 1 {
+            return TrainOutput {
+                grads,
+                item: output,
+            };
+        }
         let squared = squared_grad_norm(self, &grads);
         let mut grads = grads;
         if let (Some(max_norm), Some(squared)) = (self.clip.max_norm, squared.clone()) {

@@ -4,10 +4,12 @@
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Instant;
 
 use burn::module::Module;
 use burn::tensor::Device;
+use burn::tensor::distributed::{DistributedConfig, ReduceOperation};
 use burn::train::metric::store::{Aggregate, Direction, Split};
 use burn::train::metric::{
     AccuracyMetric, AurocMetric, FBetaScoreMetric, LearningRateMetric, LossMetric, PrecisionMetric,
@@ -37,6 +39,7 @@ use crate::monitor::Monitor;
 use crate::optim::{build_optimizer, build_schedule};
 use crate::plot::render_png;
 use crate::run::{RunDir, git_revision};
+use crate::shard::Sharded;
 use crate::step::{Classifier, Classify, LabeledBatch, Task};
 
 /// Stops a training from outside (a signal handler): [`StopHandle::stop`] ends it after the
@@ -68,8 +71,10 @@ pub struct TrainPlan {
     pub backend: String,
     /// Binary or multi-class (the model's; it picks the loss and the metrics).
     pub task: Task,
-    /// Devices to train on (more than one: Burn's multi-device data parallelism).
+    /// Devices to train on (more than one: data parallel, by [`TrainPlan::parallel`]).
     pub devices: Vec<Device>,
+    /// Which of Burn's strategies runs several devices (ignored for one).
+    pub parallel: Parallel,
     /// `[train]`.
     pub train: TrainConfig,
     /// `[optimizer]`.
@@ -82,6 +87,61 @@ pub struct TrainPlan {
     pub guard: GuardConfig,
     /// Stops the training from outside (Ctrl-C).
     pub stop: StopHandle,
+}
+
+/// Which of Burn's data-parallel strategies trains on several devices. Either way a step of N
+/// devices at the global batch size B is the step of one device at B: each device takes a
+/// block of B / N rows of the same global batch (see `shard.rs`), and the update is made from
+/// the mean gradient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Parallel {
+    /// Burn's `MultiDevice` (`OptimMainDevice`): one thread per device, the gradients added on
+    /// the first device, which steps the optimizer; each device's loss is divided by N so that
+    /// the sum is the mean gradient. Any backend.
+    MultiDevice,
+    /// Burn's `DistributedDataParallel` with `ReduceOperation::Mean`: gradients all-reduced
+    /// during backward, every device steps its own optimizer. Needs collective operations,
+    /// which Burn 0.22 implements for CUDA only (NCCL).
+    Ddp,
+}
+
+impl TrainPlan {
+    /// Checks that the devices can train this plan, before anything is written: the global
+    /// batch (`train.batch_size`, or the split for `"full"`) must split into equal blocks, and
+    /// `[clip]` needs the global gradient, which the multi-device step does not see.
+    pub fn check_devices(&self, train_items: usize) -> Result<(), Error> {
+        let n = self.devices.len();
+        if n <= 1 {
+            return Ok(());
+        }
+        let rows = self.train.batch_size.items(train_items);
+        if !rows.is_multiple_of(n) {
+            let what = if self.train.batch_size == crate::config::BatchSize::Full {
+                format!("\"full\" ({train_items} training items)")
+            } else {
+                rows.to_string()
+            };
+            return Err(Error::Config(format!(
+                "train.batch_size = {what} does not split evenly over {n} devices: each device \
+                 takes an equal block of every global batch; use a multiple of {n}"
+            )));
+        }
+        if self.parallel == Parallel::MultiDevice
+            && (self.clip.max_norm.is_some() || self.clip.value.is_some())
+        {
+            let key = if self.clip.max_norm.is_some() {
+                "clip.max_norm"
+            } else {
+                "clip.value"
+            };
+            return Err(Error::Config(format!(
+                "{key} with {n} devices: Burn's multi-device strategy adds the devices' \
+                 gradients after the step, so the step cannot clip the global gradient; remove \
+                 {key}, or train on one device"
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// `summary.json`.
@@ -157,7 +217,18 @@ where
     Classifier<M, B>: std::fmt::Display,
 {
     let started = Instant::now();
-    let steps_per_epoch = loaders.steps_per_epoch(&plan.train);
+    plan.check_devices(loaders.sizes.0)?;
+    let shards = plan.devices.len();
+    let mut steps_per_epoch = loaders.steps_per_epoch(&plan.train);
+    let mut train_loader = loaders.train.clone();
+    if shards > 1 {
+        let rows = plan.train.batch_size.items(loaders.sizes.0);
+        steps_per_epoch = (loaders.sizes.0 / rows).max(1);
+        // Burn's one-device strategy moves its loader to the device, which forks the loader's
+        // shuffling RNG; the same move here gives N devices the one device's batch order.
+        let inner = train_loader.to_device(&plan.devices[0]);
+        train_loader = Arc::new(Sharded::new(inner, rows, shards));
+    }
     let optimizer = build_optimizer(&plan.optimizer);
     let scheduler = build_schedule(
         &plan.schedule,
@@ -165,20 +236,23 @@ where
         plan.train.epochs,
         steps_per_epoch,
     )?;
-    let mut training =
-        SupervisedTraining::new(&run.path, loaders.train.clone(), loaders.valid.clone())
-            .metrics((AccuracyMetric::new(), LossMetric::new()))
-            .metric_train_numeric(LearningRateMetric::new())
-            .metric_train_numeric(GradNormMetric::new())
-            .with_custom_checkpointers(
-                AtomicCheckpointer::new(&run.checkpoints(), "model"),
-                AtomicCheckpointer::new(&run.checkpoints(), "optim"),
-                AtomicCheckpointer::new(&run.checkpoints(), "scheduler"),
-            )
-            .num_epochs(plan.train.epochs)
-            .with_application_logger(Some(Box::new(WarningsLog {
-                path: run.path.join("experiment.log"),
-            })));
+    let mut training = SupervisedTraining::new(&run.path, train_loader, loaders.valid.clone())
+        .metrics((AccuracyMetric::new(), LossMetric::new()))
+        .metric_train_numeric(LearningRateMetric::new())
+        .with_custom_checkpointers(
+            AtomicCheckpointer::new(&run.checkpoints(), "model"),
+            AtomicCheckpointer::new(&run.checkpoints(), "optim"),
+            AtomicCheckpointer::new(&run.checkpoints(), "scheduler"),
+        )
+        .num_epochs(plan.train.epochs)
+        .with_application_logger(Some(Box::new(WarningsLog {
+            path: run.path.join("experiment.log"),
+        })));
+    // The multi-device step sees only its block's gradient: no global norm to report.
+    let summed = shards > 1 && plan.parallel == Parallel::MultiDevice;
+    if !summed {
+        training = training.metric_train_numeric(GradNormMetric::new());
+    }
     if plan.task == Task::Binary {
         training = training.metrics((
             PrecisionMetric::binary(0.5),
@@ -199,24 +273,36 @@ where
     if let Some(epoch) = resume_after {
         training = training.checkpoint(epoch);
     }
-    if plan.devices.len() > 1 {
-        training = training.with_training_strategy(TrainingStrategy::Default(
-            ExecutionStrategy::multi(plan.devices.clone(), MultiDeviceOptim::OptimMainDevice),
-        ));
+    if shards > 1 {
+        let strategy = match plan.parallel {
+            Parallel::MultiDevice => {
+                ExecutionStrategy::multi(plan.devices.clone(), MultiDeviceOptim::OptimMainDevice)
+            }
+            Parallel::Ddp => ExecutionStrategy::ddp(
+                plan.devices.clone(),
+                DistributedConfig {
+                    all_reduce_op: ReduceOperation::Mean,
+                },
+            ),
+        };
+        training = training.with_training_strategy(TrainingStrategy::Default(strategy));
     }
     training = training.with_interrupter(plan.stop.0.clone());
     let interrupter = training.interrupter();
     let terminal = std::io::stdout().is_terminal();
     let inner = terminal.then(|| default_renderer(interrupter.clone(), resume_after));
     let (mut monitor, history) = Monitor::new(inner, plan.guard.clone(), interrupter);
-    monitor = monitor.persist_to(run.clone());
+    monitor = monitor.persist_to(run.clone()).devices(shards);
     if let Some(epoch) = resume_after {
         let earlier = load_history(run, epoch)?;
         monitor = monitor.resume(earlier);
     }
     training = training.renderer(Box::new(monitor));
 
-    let classifier = Classifier::<M, B>::new(model, plan.task, plan.clip.clone());
+    let mut classifier = Classifier::<M, B>::new(model, plan.task, plan.clip.clone());
+    if summed {
+        classifier = classifier.summed_over(shards);
+    }
     let result = training.launch(Learner::new(classifier, optimizer, scheduler));
     // Dropping Burn's TUI closes it and restores the terminal; `manual_close` would instead
     // wait for the user to press `q` (the TUI resets the interrupter when training ends).

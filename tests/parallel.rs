@@ -1,0 +1,167 @@
+//! Several devices through Burn's strategies (`[backend] devices`): N devices at a global batch B
+//! make the update of one device at B. Here on Flex (two workers on one CPU); real DDP on two
+//! CUDA GPUs is the ignored test at the end (`just test-ddp`).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use zoo_tests::{Run, zoo};
+
+/// 105 synthetic sequences: 84 train (10 batches of 8 and 4 left over), 21 valid, 21 test.
+const DATA: &[&str] = &[
+    "data.synthetic_items=105",
+    "train.batch_size=8",
+    "train.epochs=2",
+    // SGD: an update proportional to the gradient, so a summed gradient (twice the mean) shows.
+    "optimizer.kind=\"sgd\"",
+    "optimizer.lr=0.05",
+];
+
+fn train(out: &Path, sets: &[&str]) -> Run {
+    let mut args = vec!["train", "conv1d-classifier", "--out", out.to_str().unwrap()];
+    for set in DATA.iter().chain(sets) {
+        args.extend(["--set", set]);
+    }
+    zoo(&args)
+}
+
+fn run_dir(out: &Path) -> PathBuf {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(out.join("conv1d-classifier"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    dirs.pop().unwrap()
+}
+
+/// Every tensor of a safetensors file (all f32 here), by name.
+fn tensors(path: &Path) -> BTreeMap<String, Vec<f32>> {
+    let bytes = std::fs::read(path).unwrap();
+    let len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + len]).unwrap();
+    let data = &bytes[8 + len..];
+    let mut out = BTreeMap::new();
+    for (name, entry) in header.as_object().unwrap() {
+        if name == "__metadata__" {
+            continue;
+        }
+        assert_eq!(entry["dtype"], "F32", "{name}");
+        let [start, end] = [0, 1].map(|i| entry["data_offsets"][i].as_u64().unwrap() as usize);
+        let values = data[start..end]
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+            .collect();
+        out.insert(name.clone(), values);
+    }
+    out
+}
+
+/// A run's last-epoch weights (its checkpoint) as tensors.
+fn weights(run: &Path, epoch: usize) -> BTreeMap<String, Vec<f32>> {
+    let to = run.join("weights.safetensors");
+    let bpk = run.join(format!("checkpoint/model-{epoch}.bpk"));
+    zoo(&[
+        "export",
+        bpk.to_str().unwrap(),
+        "--model",
+        "conv1d-classifier",
+        "--to",
+        to.to_str().unwrap(),
+    ])
+    .success();
+    tensors(&to)
+}
+
+fn max_abs_diff(a: &BTreeMap<String, Vec<f32>>, b: &BTreeMap<String, Vec<f32>>) -> f32 {
+    assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
+    a.iter()
+        .flat_map(|(name, x)| x.iter().zip(&b[name]).map(|(x, y)| (x - y).abs()))
+        .fold(0.0, f32::max)
+}
+
+/// (epoch, step, loss) of steps.csv.
+fn steps(run: &Path) -> Vec<(String, String, f64)> {
+    let text = std::fs::read_to_string(run.join("steps.csv")).unwrap();
+    text.lines()
+        .skip(1)
+        .map(|line| {
+            let cells: Vec<&str> = line.split(',').collect();
+            (cells[0].into(), cells[1].into(), cells[2].parse().unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn two_flex_devices_reproduce_one_device_at_the_same_global_batch() {
+    let out = tempfile::tempdir().unwrap();
+    let (one, two) = (out.path().join("one"), out.path().join("two"));
+    // One device drops its 4-item last batch as two devices do (their blocks would be unequal).
+    train(&one, &["train.last_batch=\"drop\""]).success();
+    let double = train(&two, &["backend.devices=[0, 1]"]).success();
+    assert!(
+        double
+            .stdout
+            .contains("x 2 devices (Burn's multi-device strategy"),
+        "{double}"
+    );
+    let (one, two) = (run_dir(&one), run_dir(&two));
+    // 10 steps an epoch; the same loss at every step.
+    let (a, b) = (steps(&one), steps(&two));
+    assert_eq!(a.len(), 20, "{a:?}");
+    assert_eq!(b.len(), 20, "{b:?}");
+    for (x, y) in a.iter().zip(&b) {
+        assert_eq!((&x.0, &x.1), (&y.0, &y.1));
+        assert!((x.2 - y.2).abs() < 1e-5, "step {x:?} vs {y:?}");
+    }
+    // The parameters after 10 and after 20 steps.
+    for epoch in [1, 2] {
+        let diff = max_abs_diff(&weights(&one, epoch), &weights(&two, epoch));
+        eprintln!("epoch {epoch}: max |one device - two devices| = {diff:e}");
+        assert!(diff <= 1e-5, "epoch {epoch}: {diff}");
+    }
+    // Without the last batch dropped, one device trains on other items: not the same run.
+    let kept = out.path().join("kept");
+    train(&kept, &["train.last_batch=\"keep\""]).success();
+    let diff = max_abs_diff(&weights(&run_dir(&kept), 2), &weights(&two, 2));
+    assert!(diff > 1e-4, "{diff}");
+}
+
+#[test]
+fn several_devices_refuse_what_they_cannot_do_before_writing_anything() {
+    let out = tempfile::tempdir().unwrap();
+    for (sets, expect) in [
+        (
+            &["backend.devices=[0, 1, 2]"][..],
+            "train.batch_size = 8 does not split evenly over 3 devices",
+        ),
+        (
+            &["backend.devices=[0, 1]", "clip.max_norm=1.0"][..],
+            "clip.max_norm with 2 devices",
+        ),
+        (
+            &["backend.devices=[0, 1]", "backend.strategy=\"ddp\""][..],
+            "backend.strategy = \"ddp\" needs collective operations",
+        ),
+    ] {
+        let run = train(out.path(), sets).failure();
+        assert!(run.stderr.contains(expect), "{sets:?}: {run}");
+        assert!(!run.stderr.contains("panicked"), "{run}");
+        assert!(!out.path().join("conv1d-classifier").exists(), "{sets:?}");
+    }
+}
+
+/// Burn's DDP (NCCL all-reduce, mean) on the first two CUDA GPUs against one of them. Needs a
+/// zoo built with `--features cuda` and two GPUs: `just test-ddp`.
+#[test]
+#[ignore = "needs two CUDA GPUs and zoo built with --features cuda: just test-ddp"]
+fn ddp_on_two_cuda_gpus_reproduces_one_gpu() {
+    let out = tempfile::tempdir().unwrap();
+    let (one, two) = (out.path().join("one"), out.path().join("two"));
+    let cuda = ["backend.kind=\"cuda\"", "train.last_batch=\"drop\""];
+    train(&one, &[&cuda[..], &["backend.devices=[0]"]].concat()).success();
+    let double = train(&two, &[&cuda[..], &["backend.devices=[0, 1]"]].concat()).success();
+    assert!(double.stdout.contains("Burn's DDP"), "{double}");
+    let diff = max_abs_diff(&weights(&run_dir(&one), 2), &weights(&run_dir(&two), 2));
+    eprintln!("DDP: max |one GPU - two GPUs| = {diff:e}");
+    assert!(diff <= 1e-4, "{diff}");
+}
