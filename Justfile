@@ -24,6 +24,19 @@ build-cuda *ARGS:
 test-ddp: build-cuda
     ZOO_BIN="$PWD/target/release/zoo-cuda" cargo test --release --workspace --test parallel -- --ignored --nocapture ddp_on_two_cuda_gpus
 
+# target/release/zoo-remote: zoo with `zoo serve` and `kind = "remote"` (Burn Remote; rebuilds Burn)
+build-remote:
+    cargo build --release -p zoo-cli --features remote
+    cp "${CARGO_TARGET_DIR:-target}/release/zoo" "${CARGO_TARGET_DIR:-target}/release/zoo-remote"
+
+# Two `zoo serve` on 127.0.0.1 as two devices, a server killed mid-run, wrong hosts (tests/remote.rs)
+test-remote: build-remote
+    ZOO_BIN="$(realpath "${CARGO_TARGET_DIR:-target}")/release/zoo-remote" cargo test --release --workspace --test remote -- --ignored --nocapture --test-threads 1
+
+# Training images/s on 1 and 2 Flex devices and 2 localhost servers: BENCHMARKS.md's section
+bench-scaling *ARGS: build-remote
+    ZOO_BIN="$(realpath "${CARGO_TARGET_DIR:-target}")/release/zoo-remote" python3 bench/scaling.py {{ARGS}}
+
 # Train an experiment: just train cifar-inception --set train.epochs=1
 # (as root on Debian/Ubuntu, first installs the data's package when it is missing)
 train experiment *ARGS:

@@ -728,6 +728,18 @@ fn every_bad_input_is_a_clear_error() {
                 "backend.strategy",
             ),
             set(
+                "remote without hosts",
+                fashion,
+                "backend.kind=\"remote\"",
+                "backend.hosts is empty",
+            ),
+            set(
+                "hosts on a local backend",
+                fashion,
+                "backend.hosts=[\"ws://127.0.0.1:3000\"]",
+                "backend.hosts goes with kind = \"remote\"",
+            ),
+            set(
                 "a device twice",
                 fashion,
                 "backend.devices=[1, 1]",

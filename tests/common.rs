@@ -122,3 +122,56 @@ pub struct ReadmeExamples;
 #[cfg(doctest)]
 #[doc = include_str!("../docs/book/src/use-a-model.md")]
 pub struct BookUseAModel;
+
+/// The one run directory under `out/<experiment>/` (panics if there is not exactly one).
+pub fn run_dir(out: &std::path::Path, experiment: &str) -> PathBuf {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(out.join(experiment))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    dirs.sort();
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    dirs.pop().unwrap()
+}
+
+/// The tensors of a checkpoint of `run` as `zoo export` writes them (safetensors, all f32 for
+/// these models), by name: what two trainings are compared by.
+pub fn checkpoint_tensors(
+    run: &std::path::Path,
+    model: &str,
+    epoch: usize,
+) -> std::collections::BTreeMap<String, Vec<f32>> {
+    let to = run.join(format!("weights-{epoch}.safetensors"));
+    let bpk = run.join(format!("checkpoint/model-{epoch}.bpk"));
+    let (bpk, to_text) = (bpk.to_str().unwrap(), to.to_str().unwrap());
+    zoo(&["export", bpk, "--model", model, "--to", to_text]).success();
+    let bytes = std::fs::read(&to).unwrap();
+    let len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + len]).unwrap();
+    let data = &bytes[8 + len..];
+    let mut out = std::collections::BTreeMap::new();
+    for (name, entry) in header.as_object().unwrap() {
+        if name == "__metadata__" {
+            continue;
+        }
+        assert_eq!(entry["dtype"], "F32", "{name}");
+        let [start, end] = [0, 1].map(|i| entry["data_offsets"][i].as_u64().unwrap() as usize);
+        let values = data[start..end]
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+            .collect();
+        out.insert(name.clone(), values);
+    }
+    out
+}
+
+/// The largest |a - b| over every tensor of two [`checkpoint_tensors`] (same names required).
+pub fn max_abs_diff(
+    a: &std::collections::BTreeMap<String, Vec<f32>>,
+    b: &std::collections::BTreeMap<String, Vec<f32>>,
+) -> f32 {
+    assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
+    a.iter()
+        .flat_map(|(name, x)| x.iter().zip(&b[name]).map(|(x, y)| (x - y).abs()))
+        .fold(0.0, f32::max)
+}

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use zoo_tests::{Run, zoo};
+use zoo_tests::{Run, checkpoint_tensors, max_abs_diff, zoo};
 
 /// 105 synthetic sequences: 84 train (10 batches of 8 and 4 left over), 21 valid, 21 test.
 const DATA: &[&str] = &[
@@ -26,57 +26,11 @@ fn train(out: &Path, sets: &[&str]) -> Run {
 }
 
 fn run_dir(out: &Path) -> PathBuf {
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(out.join("conv1d-classifier"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    assert_eq!(dirs.len(), 1, "{dirs:?}");
-    dirs.pop().unwrap()
+    zoo_tests::run_dir(out, "conv1d-classifier")
 }
 
-/// Every tensor of a safetensors file (all f32 here), by name.
-fn tensors(path: &Path) -> BTreeMap<String, Vec<f32>> {
-    let bytes = std::fs::read(path).unwrap();
-    let len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
-    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + len]).unwrap();
-    let data = &bytes[8 + len..];
-    let mut out = BTreeMap::new();
-    for (name, entry) in header.as_object().unwrap() {
-        if name == "__metadata__" {
-            continue;
-        }
-        assert_eq!(entry["dtype"], "F32", "{name}");
-        let [start, end] = [0, 1].map(|i| entry["data_offsets"][i].as_u64().unwrap() as usize);
-        let values = data[start..end]
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
-            .collect();
-        out.insert(name.clone(), values);
-    }
-    out
-}
-
-/// A run's last-epoch weights (its checkpoint) as tensors.
 fn weights(run: &Path, epoch: usize) -> BTreeMap<String, Vec<f32>> {
-    let to = run.join("weights.safetensors");
-    let bpk = run.join(format!("checkpoint/model-{epoch}.bpk"));
-    zoo(&[
-        "export",
-        bpk.to_str().unwrap(),
-        "--model",
-        "conv1d-classifier",
-        "--to",
-        to.to_str().unwrap(),
-    ])
-    .success();
-    tensors(&to)
-}
-
-fn max_abs_diff(a: &BTreeMap<String, Vec<f32>>, b: &BTreeMap<String, Vec<f32>>) -> f32 {
-    assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
-    a.iter()
-        .flat_map(|(name, x)| x.iter().zip(&b[name]).map(|(x, y)| (x - y).abs()))
-        .fold(0.0, f32::max)
+    checkpoint_tensors(run, "conv1d-classifier", epoch)
 }
 
 /// (epoch, step, loss) of steps.csv.

@@ -5,18 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use zoo_tests::{Run, zoo, zoo_bin, zoo_with_env};
-
-/// The one run directory under `out/<experiment>/`.
-fn run_dir(out: &Path, experiment: &str) -> PathBuf {
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(out.join(experiment))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    dirs.sort();
-    assert_eq!(dirs.len(), 1, "{dirs:?}");
-    dirs.pop().unwrap()
-}
+use zoo_tests::{Run, run_dir, zoo, zoo_bin, zoo_with_env};
 
 /// metrics.csv as rows of column → cell.
 fn metrics(run: &Path) -> Vec<BTreeMap<String, String>> {

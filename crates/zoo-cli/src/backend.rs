@@ -28,7 +28,14 @@ pub struct BackendConfig {
     /// Which of Burn's strategies trains on several devices.
     #[serde(default, skip_serializing_if = "Strategy::is_auto")]
     pub strategy: Strategy,
+    /// `kind = "remote"`: the `zoo serve` servers to train on, `ws://host:port` each; one
+    /// device per server, several servers train data-parallel.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<String>,
 }
+
+/// How long connecting to a `zoo serve` may take before it is an error.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// `backend.strategy`: how several devices train together. Every choice makes the update of
 /// one device at the same global batch (README "Several devices").
@@ -62,6 +69,7 @@ impl BackendConfig {
     /// Checks the keys that go with the kind: `index` picks a GPU; `devices` lists distinct
     /// entries; `strategy = "ddp"` needs collective operations (CUDA).
     pub fn validate(&self) -> Result<(), BackendError> {
+        self.validate_hosts()?;
         if !self.kind.is_gpu() && self.index.is_some() {
             return Err(BackendError::invalid(
                 "backend.index",
@@ -96,8 +104,62 @@ impl BackendConfig {
         Ok(())
     }
 
-    /// The devices to train on: each of `devices` opened, or the one device of `index`.
+    /// `hosts` go with `kind = "remote"` (and it with them), each a `ws://` address.
+    fn validate_hosts(&self) -> Result<(), BackendError> {
+        let remote = self.kind == BackendKind::Remote;
+        if remote && self.hosts.is_empty() {
+            return Err(BackendError::invalid(
+                "backend.hosts",
+                " is empty: `kind = \"remote\"` trains on the devices of `zoo serve` servers, \
+                 e.g. hosts = [\"ws://127.0.0.1:3000\"]"
+                    .into(),
+            ));
+        }
+        if !remote && !self.hosts.is_empty() {
+            return Err(BackendError::invalid(
+                "backend.hosts",
+                format!(
+                    " goes with kind = \"remote\", not `{}`: remove it, or set kind = \"remote\"",
+                    self.kind.name()
+                ),
+            ));
+        }
+        if remote && (self.index.is_some() || !self.devices.is_empty()) {
+            let key = if self.index.is_some() {
+                "backend.index"
+            } else {
+                "backend.devices"
+            };
+            return Err(BackendError::invalid(
+                key,
+                " does not go with kind = \"remote\": each of backend.hosts is one device".into(),
+            ));
+        }
+        for host in &self.hosts {
+            let rest = host.strip_prefix("ws://").unwrap_or("");
+            let port = rest
+                .rsplit_once(':')
+                .map(|(_, port)| port.trim_end_matches('/'));
+            if rest.is_empty() || port.is_none_or(|p| p.parse::<u16>().is_err()) {
+                return Err(BackendError::invalid(
+                    "backend.hosts",
+                    format!(
+                        " has {host:?}: expected a `zoo serve` address ws://HOST:PORT, e.g. \
+                         \"ws://127.0.0.1:3000\""
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The devices to train on: each of `devices` opened, or the one device of `index`; for
+    /// `kind = "remote"`, the device of each of `hosts`.
     pub fn open_all(&self) -> Result<Vec<Device>, BackendError> {
+        if self.kind == BackendKind::Remote {
+            self.validate_hosts()?;
+            return self.hosts.iter().map(|host| open_remote(host)).collect();
+        }
         if !self.kind.is_gpu() && self.devices.len() > 1 {
             // The CPU is one device: each entry is one more worker on it.
             let device = open_device(&BackendConfig {
@@ -135,6 +197,7 @@ impl Default for BackendConfig {
             index: None,
             devices: Vec::new(),
             strategy: Strategy::Auto,
+            hosts: Vec::new(),
         }
     }
 }
@@ -156,10 +219,12 @@ pub enum BackendKind {
     Vulkan,
     /// CUDA on an NVIDIA GPU.
     Cuda,
+    /// The devices of `zoo serve` servers (`backend.hosts`), over Burn Remote's WebSocket.
+    Remote,
 }
 
 impl BackendKind {
-    /// All kinds, in the order `zoo devices` lists them.
+    /// The local kinds, in the order `zoo devices` lists them (`remote` needs hosts).
     pub const ALL: [BackendKind; 6] = [
         BackendKind::Ndarray,
         BackendKind::Flex,
@@ -178,6 +243,7 @@ impl BackendKind {
             BackendKind::WgpuCpu => "wgpu-cpu",
             BackendKind::Vulkan => "vulkan",
             BackendKind::Cuda => "cuda",
+            BackendKind::Remote => "remote",
         }
     }
 
@@ -189,6 +255,7 @@ impl BackendKind {
             BackendKind::Wgpu | BackendKind::WgpuCpu => "wgpu",
             BackendKind::Vulkan => "vulkan",
             BackendKind::Cuda => "cuda",
+            BackendKind::Remote => "remote",
         }
     }
 
@@ -200,6 +267,7 @@ impl BackendKind {
             BackendKind::Wgpu | BackendKind::WgpuCpu => cfg!(feature = "wgpu"),
             BackendKind::Vulkan => cfg!(feature = "vulkan"),
             BackendKind::Cuda => cfg!(feature = "cuda"),
+            BackendKind::Remote => cfg!(feature = "remote"),
         }
     }
 
@@ -220,6 +288,7 @@ impl BackendKind {
             BackendKind::WgpuCpu => "Device::wgpu(DeviceKind::Cpu)",
             BackendKind::Vulkan => "Device::vulkan(DeviceKind::DiscreteGpu(i) | IntegratedGpu(0))",
             BackendKind::Cuda => "Device::cuda(i)",
+            BackendKind::Remote => "Device::remote_options(&RemoteHost::websocket(url)).init()",
         }
     }
 }
@@ -253,6 +322,17 @@ pub enum BackendError {
         reason: String,
         /// What to do instead.
         hint: &'static str,
+    },
+    /// A `zoo serve` server could not be reached, or did not answer in time.
+    #[error(
+        "backend.hosts: cannot train on {host}: {reason}. Is `zoo serve` running there, and is \
+         the address right?"
+    )]
+    Remote {
+        /// The server's address.
+        host: String,
+        /// What failed.
+        reason: String,
     },
     /// A `[backend]` key that does not go with the kind.
     #[error("{key}{message}")]
@@ -510,6 +590,11 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
 /// error here rather than a panic in the middle of a run.
 pub fn open_device(config: &BackendConfig) -> Result<Device, BackendError> {
     let kind = config.kind;
+    if kind == BackendKind::Remote {
+        // Evaluating a remote run: the first server.
+        config.validate_hosts()?;
+        return open_remote(&config.hosts[0]);
+    }
     let mut reasons = Vec::new();
     for device in devices_for(kind, config.index)? {
         match probe(&device) {
@@ -522,6 +607,81 @@ pub fn open_device(config: &BackendConfig) -> Result<Device, BackendError> {
         reason: reasons.join("; "),
         hint: hint(kind),
     })
+}
+
+/// The device of the `zoo serve` at `host` (`ws://HOST:PORT`), connected and checked with the
+/// probe's computation within [`CONNECT_TIMEOUT`]: a wrong or unreachable host is an error in
+/// seconds, never a hang.
+pub fn open_remote(host: &str) -> Result<Device, BackendError> {
+    if !BackendKind::Remote.is_compiled() {
+        return Err(BackendError::NotCompiled {
+            kind: BackendKind::Remote,
+            feature: BackendKind::Remote.cargo_feature(),
+        });
+    }
+    let failed = |reason: String| BackendError::Remote {
+        host: host.to_string(),
+        reason,
+    };
+    // A plain TCP connect first: a closed port or unknown name is said at once, in its words
+    // (Burn Remote retries those until its own timeout).
+    answers(host).map_err(failed)?;
+    #[cfg(feature = "remote")]
+    {
+        use burn::remote::RemoteHost;
+        let url = host.to_string();
+        let (sender, receiver) = std::sync::mpsc::channel();
+        // The connect and the probe on a thread of their own: a host that never answers leaves
+        // that thread waiting, not the command.
+        let spawned = std::thread::Builder::new()
+            .name("zoo-connect".into())
+            .spawn(move || {
+                let device = Device::remote_options(&RemoteHost::websocket(&url))
+                    .init()
+                    .map_err(|error| error.to_string())
+                    .and_then(|device| {
+                        probe(&device)
+                            .map(|()| device)
+                            .map_err(|error| error.to_string())
+                    });
+                let _ = sender.send(device);
+            });
+        if let Err(error) = spawned {
+            return Err(failed(format!("no thread to connect on: {error}")));
+        }
+        match receiver.recv_timeout(CONNECT_TIMEOUT) {
+            Ok(Ok(device)) => Ok(device),
+            Ok(Err(reason)) => Err(failed(reason)),
+            Err(_) => Err(failed(format!(
+                "no answer within {} s",
+                CONNECT_TIMEOUT.as_secs()
+            ))),
+        }
+    }
+    #[cfg(not(feature = "remote"))]
+    Err(failed("unreachable".into()))
+}
+
+/// Whether something listens at a `ws://HOST:PORT` address: a TCP connect within 3 s, without
+/// Burn Remote (whose sessions of this process stay open, dead or alive, once made).
+pub fn answers(host: &str) -> Result<(), String> {
+    use std::net::ToSocketAddrs;
+    let address = host
+        .strip_prefix("ws://")
+        .unwrap_or(host)
+        .trim_end_matches('/');
+    let addresses: Vec<_> = address
+        .to_socket_addrs()
+        .map_err(|error| format!("cannot resolve {address}: {error}"))?
+        .collect();
+    let mut last = format!("{address} resolves to no address");
+    for socket in addresses {
+        match std::net::TcpStream::connect_timeout(&socket, Duration::from_secs(3)) {
+            Ok(_) => return Ok(()),
+            Err(error) => last = format!("cannot connect to {socket}: {error}"),
+        }
+    }
+    Err(last)
 }
 
 /// The adapter's name, where the backend reports one (wgpu, vulkan, cuda).
@@ -581,7 +741,9 @@ pub fn report_devices() -> Vec<DeviceReport> {
                             format!("no device: {reason}")
                         }
                         // open_device does not validate; a config's keys are not asked here
-                        invalid @ BackendError::Invalid { .. } => invalid.to_string(),
+                        other @ (BackendError::Invalid { .. } | BackendError::Remote { .. }) => {
+                            other.to_string()
+                        }
                     },
                 },
             }
@@ -627,6 +789,7 @@ mod tests {
                 index: Some(1),
                 devices: vec![0, 1],
                 strategy: Strategy::MultiDevice,
+                hosts: Vec::new(),
             };
             let text = toml::to_string(&config).unwrap();
             assert!(text.contains(&format!("kind = \"{}\"", kind.name())));
@@ -663,6 +826,43 @@ mod tests {
             two.open_all().unwrap(),
             vec![Device::flex(), Device::flex()]
         );
+    }
+
+    #[test]
+    fn remote_hosts_are_checked_before_any_connection() {
+        let remote = |hosts: &[&str]| BackendConfig {
+            kind: BackendKind::Remote,
+            hosts: hosts.iter().map(|h| h.to_string()).collect(),
+            ..BackendConfig::default()
+        };
+        let message = |config: BackendConfig| config.validate().unwrap_err().to_string();
+        assert!(message(remote(&[])).contains("backend.hosts is empty"));
+        for bad in [
+            "127.0.0.1:3000",
+            "http://a:3000",
+            "ws://a",
+            "ws://a:99999",
+            "ws://",
+        ] {
+            let text = message(remote(&[bad]));
+            assert!(text.contains(&format!("{bad:?}")), "{text}");
+        }
+        assert!(
+            remote(&["ws://node-a:3000", "ws://10.0.0.2:3000/"])
+                .validate()
+                .is_ok()
+        );
+        let flex = BackendConfig {
+            hosts: vec!["ws://a:1".into()],
+            ..BackendConfig::default()
+        };
+        assert!(message(flex).contains("goes with kind = \"remote\", not `flex`"));
+        // A closed port is said at once, by the OS.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let host = format!("ws://{}", listener.local_addr().unwrap());
+        drop(listener);
+        let reason = answers(&host).unwrap_err();
+        assert!(reason.contains("cannot connect"), "{reason}");
     }
 
     #[test]

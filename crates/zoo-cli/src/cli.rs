@@ -123,6 +123,19 @@ enum Command {
         /// A run directory written by `zoo train`.
         run: std::path::PathBuf,
     },
+    /// Serve this machine's device to `[backend] kind = "remote"` trainings over WebSocket
+    /// (cargo feature `remote`). No authentication: keep it on a private network.
+    Serve {
+        /// TCP port (0: one the OS picks, printed).
+        #[arg(long, default_value_t = 3000)]
+        port: u16,
+        /// Address to listen on: 127.0.0.1 (this machine only) unless a private network's.
+        #[arg(long, default_value = "127.0.0.1")]
+        bind: String,
+        /// The backend whose device is served.
+        #[arg(long, value_enum, default_value_t = BackendKind::Flex)]
+        backend: BackendKind,
+    },
     /// Draw a run's curves again (its curves.png), or overlay several runs in one picture.
     Plot {
         /// Run directories written by `zoo train`.
@@ -467,6 +480,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             json,
         } => crate::train::predict(&run, &files, top, backend, json),
         Command::Preprocess { run } => crate::train::write_preprocess(&run),
+        Command::Serve {
+            port,
+            bind,
+            backend,
+        } => crate::serve::serve(port, &bind, backend),
     }
 }
 

@@ -17,6 +17,7 @@ pub mod lookup;
 pub mod plot;
 pub mod process;
 pub mod registry;
+pub mod serve;
 pub mod signals;
 pub mod summary;
 pub mod tools;

@@ -177,7 +177,8 @@ pub fn train_run(args: TrainArgs<'_>) -> Result<TrainOutcome> {
     let devices = config.backend.open_all()?;
     let device = devices[0].clone();
     let check_memory = |batch: usize| -> Result<()> {
-        if config.backend.kind.is_gpu() {
+        // A GPU's memory is its own; a remote device's is its server's.
+        if config.backend.kind.is_gpu() || config.backend.kind == BackendKind::Remote {
             return Ok(());
         }
         crate::limits::check_training_fits(
@@ -295,6 +296,31 @@ pub fn train_run(args: TrainArgs<'_>) -> Result<TrainOutcome> {
                 summary: *summary,
                 diverged: Some(message),
             })
+        }
+        Err(TrainError::Failed(message)) if config.backend.kind == BackendKind::Remote => {
+            // Which server went away: a TCP connect to each (a closed port answers at once).
+            let down: Vec<String> = config
+                .backend
+                .hosts
+                .iter()
+                .filter_map(|host| {
+                    backend::answers(host)
+                        .err()
+                        .map(|reason| format!("{host} is gone ({reason})"))
+                })
+                .collect();
+            let down = if down.is_empty() {
+                "every server of backend.hosts still answers".to_string()
+            } else {
+                format!(
+                    "{}. Start it again, restart the other servers too (Burn Remote 0.22 leaves a \
+                     server whose peer vanished unable to send to the next one), then `zoo train \
+                     {name} --resume {}`",
+                    down.join("; "),
+                    run.path.display()
+                )
+            };
+            bail!("training `{name}` failed: {message}\n{down}")
         }
         Err(TrainError::Failed(message)) => bail!("training `{name}` failed: {message}"),
     }

@@ -303,7 +303,33 @@ where
     if summed {
         classifier = classifier.summed_over(shards);
     }
-    let result = training.launch(Learner::new(classifier, optimizer, scheduler));
+    // A device that fails mid-run (a remote server gone, a GPU lost) panics inside Burn; the
+    // checkpoints written so far are whole (atomic), so it ends as an error to resume from.
+    let learner = Learner::new(classifier, optimizer, scheduler);
+    let launched =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| training.launch(learner)));
+    let result = match launched {
+        Ok(result) => result,
+        Err(panic) => {
+            let text = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("a panic without a message");
+            let last = run.complete_checkpoints().last().copied();
+            let resume = last.map_or("no epoch was complete".to_string(), |epoch| {
+                format!(
+                    "`zoo train --resume {}` continues after epoch {epoch}",
+                    run.path.display()
+                )
+            });
+            return Err(Error::Backend(format!(
+                "training stopped: a device failed ({}); {resume}",
+                text.split_whitespace().collect::<Vec<_>>().join(" ")
+            ))
+            .into());
+        }
+    };
     // Dropping Burn's TUI closes it and restores the terminal; `manual_close` would instead
     // wait for the user to press `q` (the TUI resets the interrupter when training ends).
     drop(result.renderer);
