@@ -119,3 +119,68 @@ fn ddp_on_two_cuda_gpus_reproduces_one_gpu() {
     eprintln!("DDP: max |one GPU - two GPUs| = {diff:e}");
     assert!(diff <= 1e-4, "{diff}");
 }
+
+/// `zoo_train::train` asked for DDP on devices without collective operations (a library user;
+/// the CLI refuses it in the config): a `Config` error, no panic, nothing trained.
+#[test]
+fn ddp_on_flex_through_the_library_is_an_error_not_a_panic() {
+    use burn::tensor::Device;
+    use zoo_cli::registry::{Model, ModelKind};
+    use zoo_data::{SequenceBatch, SequenceItem, SequenceSplits};
+    use zoo_train::{
+        ClipConfig, GuardConfig, Loaders, OptimizerConfig, Parallel, RunDir, ScheduleConfig,
+        StopHandle, TrainConfig, TrainError, TrainPlan,
+    };
+
+    let kind = ModelKind::all()
+        .into_iter()
+        .find(|k| k.name() == "conv1d-classifier")
+        .unwrap();
+    let device = Device::flex();
+    let model = kind.init(&device.clone().autodiff()).unwrap();
+    let items = |n: usize| {
+        (0..n)
+            .map(|i| SequenceItem {
+                values: vec![0.0; 7 * 500],
+                label: i % 5,
+            })
+            .collect()
+    };
+    let splits = SequenceSplits {
+        train: items(16),
+        valid: items(4),
+        test: Vec::new(),
+        shape: [7, 500],
+        classes: (0..5).map(|c| c.to_string()).collect(),
+    };
+    let train = TrainConfig {
+        batch_size: zoo_train::BatchSize::Items(8),
+        epochs: 1,
+        ..TrainConfig::default()
+    };
+    let loaders = Loaders::sequences(splits, &train, &device);
+    let out = tempfile::tempdir().unwrap();
+    let run = RunDir::create(out.path(), "ddp", "").unwrap();
+    let plan = TrainPlan {
+        experiment: "ddp".into(),
+        model: "conv1d-classifier".into(),
+        backend: "flex".into(),
+        task: kind.classifier_task().unwrap(),
+        devices: vec![device.clone(), device],
+        parallel: Parallel::Ddp,
+        train,
+        optimizer: OptimizerConfig::default(),
+        schedule: ScheduleConfig::default(),
+        clip: ClipConfig::default(),
+        guard: GuardConfig::default(),
+        stop: StopHandle::default(),
+    };
+    let result = zoo_train::train::<Model, SequenceBatch>(model, loaders, &plan, &run, None);
+    match result {
+        Err(TrainError::Failed(zoo_train::Error::Config(message))) => {
+            assert!(message.contains("CUDA only"), "{message}")
+        }
+        other => panic!("expected a Config error, got {:?}", other.map(|s| s.status)),
+    }
+    assert!(run.complete_checkpoints().is_empty());
+}

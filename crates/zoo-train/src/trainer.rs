@@ -278,12 +278,23 @@ where
             Parallel::MultiDevice => {
                 ExecutionStrategy::multi(plan.devices.clone(), MultiDeviceOptim::OptimMainDevice)
             }
-            Parallel::Ddp => ExecutionStrategy::ddp(
-                plan.devices.clone(),
-                DistributedConfig {
+            Parallel::Ddp => {
+                // Burn panics where the backend has no collective operations (all but CUDA).
+                let devices = plan.devices.clone();
+                let config = DistributedConfig {
                     all_reduce_op: ReduceOperation::Mean,
-                },
-            ),
+                };
+                std::panic::catch_unwind(move || ExecutionStrategy::ddp(devices, config)).map_err(
+                    |panic| {
+                        Error::Config(format!(
+                            "DDP on these devices: Burn could not start its collective \
+                             operations ({}); Burn 0.22 has them for CUDA only: use the \
+                             multi-device strategy",
+                            panic_text(panic.as_ref())
+                        ))
+                    },
+                )?
+            }
         };
         training = training.with_training_strategy(TrainingStrategy::Default(strategy));
     }
@@ -311,11 +322,7 @@ where
     let result = match launched {
         Ok(result) => result,
         Err(panic) => {
-            let text = panic
-                .downcast_ref::<String>()
-                .map(String::as_str)
-                .or_else(|| panic.downcast_ref::<&str>().copied())
-                .unwrap_or("a panic without a message");
+            let text = panic_text(panic.as_ref());
             let last = run.complete_checkpoints().last().copied();
             let resume = last.map_or("no epoch was complete".to_string(), |epoch| {
                 format!(
@@ -324,8 +331,7 @@ where
                 )
             });
             return Err(Error::Backend(format!(
-                "training stopped: a device failed ({}); {resume}",
-                text.split_whitespace().collect::<Vec<_>>().join(" ")
+                "training stopped: a device failed ({text}); {resume}"
             ))
             .into());
         }
@@ -446,6 +452,16 @@ where
         });
     }
     Ok(summary)
+}
+
+/// A caught panic's message on one line.
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    let text = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("a panic without a message");
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Writes `model`'s weights to `path` (burnpack) atomically: a temp file in the same directory
